@@ -1,0 +1,1 @@
+# src/classify/classify.mk - build fragment (see Makefile.am)

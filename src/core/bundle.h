@@ -1,0 +1,55 @@
+/*
+ * bundle.h - a model directory in the Hugging Face layout
+ *
+ * Owns: reading config.json (json-glib) into a GptConfig plus labels and our
+ * own "gptmilter" object; opening model.safetensors; locating the tokenizer
+ * files; and writing a bundle (config.json + model.safetensors, atomically).
+ *	g_autoptr(Bundle) b = bundle_load("/usr/share/gptmilter/models/default", &error);
+ * Files: config.json, model.safetensors, and vocab.json + merges.txt or
+ * OpenAI's encoder.json + vocab.bpe.
+ * Threads: read-only once loaded. Errors: set error naming file and field.
+ */
+#ifndef GPTM_BUNDLE_H
+#define GPTM_BUNDLE_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include "gpt.h"
+#include "safetensors.h"
+
+typedef struct Bundle {
+	char *dir;
+	char *name;		/* gptmilter.name, else the directory's basename */
+	GptConfig gpt;		/* num_labels from id2label (0 if none) */
+	char **labels;		/* NL names in id order, NULL-terminated */
+	int max_tokens;		/* gptmilter.max_tokens, else n_ctx */
+	int mailtext_version;	/* gptmilter.mailtext_version, 0 if unknown */
+	float temperature;	/* gptmilter.calibration.temperature, else 1 */
+	float threshold;	/* gptmilter.threshold (recommended spam
+				 * threshold), else -1 */
+	JsonNode *config;	/* the whole config.json */
+	Safetensors *weights;	/* model.safetensors, mapped */
+	char *vocab_path;	/* vocab.json or encoder.json */
+	char *merges_path;	/* merges.txt or vocab.bpe */
+} Bundle;
+
+/* bundle_load - read and check DIR; the tokenizer files must exist */
+Bundle *bundle_load(const char *dir, GError **error);
+void bundle_free(Bundle *b);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Bundle, bundle_free)
+/* bundle_extra - the "gptmilter" object of config.json, or NULL */
+JsonObject *bundle_extra(const Bundle *b);
+
+/*
+ * bundle_save - write MODEL into DIR (created) as a Hugging Face
+ * GPT2ForSequenceClassification (or GPT2LMHeadModel when NL == 0) bundle:
+ * config.json with LABELS (NL names, or NULL) and EXTRA as the "gptmilter"
+ * object (may be NULL), model.safetensors stored as DTYPE (ST_F32 or
+ * ST_BF16), and copies of the tokenizer files from TOKENIZER_DIR (if not
+ * NULL). Every file is written atomically.
+ */
+gboolean bundle_save(const char *dir, const GptModel *model,
+		     const char *const *labels, JsonObject *extra,
+		     StDtype dtype, const char *tokenizer_dir, GError **error);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * gpt.h - GPT-2 model: weights, per-thread scratch state, forward pass
+ *
+ * Owns: the GPT-2 architecture (pre-LayerNorm blocks, tanh GELU, learned
+ * positions, causal attention), the weights as f32 tensors in Hugging Face
+ * layout, and the inference forward pass over a ragged batch: B sequences of
+ * different lengths packed one after another, so no work is spent on padding.
+ * The classifier reads the final hidden state of the last real token of each
+ * sequence (or the mean over its tokens) and applies the head `score`.
+ * Not here: file formats (bundle.c, safetensors.c), training (gpt_train.h).
+ *
+ *	g_autoptr(GptModel) m = gpt_model_load(bundle, 0, &error);
+ *	g_autoptr(GptState) s = gpt_state_new(m, 8, 256);
+ *	gpt_forward_classify(m, s, ids, lens, B, logits);   // logits (B, NL)
+ *
+ * Letters: B sequences, T tokens of one sequence, N = sum of lengths (rows of
+ * the packed activations), C = n_embd, NH = n_head, L = n_layer,
+ * V = vocab_size, NL = num_labels.
+ * Weight layouts are Hugging Face's: Conv1D weights are (in, out), so a
+ * product is x (N, in) @ w (in, out); wte is (V, C); score is (NL, C).
+ * Threads: a GptModel is read-only after loading and shared; each thread
+ * owns its GptState. Errors: loaders set error; kernels cannot fail.
+ */
+#ifndef GPTM_GPT_H
+#define GPTM_GPT_H
+
+#include <glib.h>
+#include <stdint.h>
+
+typedef enum {
+	GPT_POOL_LAST = 0,	/* hidden state of the last real token (the recipe) */
+	GPT_POOL_MEAN = 1,	/* mean of the hidden states of all tokens */
+} GptPooling;
+
+typedef struct {
+	int n_layer;		/* L */
+	int n_head;		/* NH */
+	int n_embd;		/* C */
+	int n_ctx;		/* n_positions: most tokens in one sequence */
+	int vocab_size;		/* V */
+	float ln_eps;		/* layer_norm_epsilon, 1e-5 for GPT-2 */
+	int num_labels;		/* NL; 0 for a plain language model */
+	GptPooling pooling;
+} GptConfig;
+
+typedef struct {
+	float *ln_1_w, *ln_1_b;		/* (C), (C) */
+	float *attn_w, *attn_b;		/* c_attn: (C, 3C), (3C) */
+	float *attn_proj_w, *attn_proj_b;	/* attn.c_proj: (C, C), (C) */
+	float *ln_2_w, *ln_2_b;		/* (C), (C) */
+	float *fc_w, *fc_b;		/* mlp.c_fc: (C, 4C), (4C) */
+	float *fc_proj_w, *fc_proj_b;	/* mlp.c_proj: (4C, C), (C) */
+} GptLayer;
+
+/*
+ * The weights. When the model owns its memory (training, a converted F16/BF16
+ * file, a random init) all tensors live in one block, in this order:
+ * wte, wpe, h[0] .. h[L-1] (each in GptLayer order), ln_f, score. So the
+ * trainable tail "last k blocks + ln_f + score" is one contiguous range.
+ * Loaded from an aligned F32 file without GPT_LOAD_OWNED, pointers go
+ * straight into the read-only mapping instead.
+ */
+typedef struct {
+	GptConfig cfg;
+	float *wte;		/* (V, C) token embeddings; tied LM head */
+	float *wpe;		/* (n_ctx, C) position embeddings */
+	GptLayer *h;		/* [L] */
+	float *ln_f_w, *ln_f_b;	/* (C), (C) */
+	float *score_w;		/* (NL, C) classifier head, NULL if NL == 0 */
+	float *score_b;		/* (NL) or NULL: HF's GPT-2 head has no bias */
+	float *block;		/* the owned block, or NULL */
+	gsize block_len;	/* floats in block */
+	gpointer keepalive;	/* the Safetensors the pointers may point into */
+	GDestroyNotify keepalive_free;
+} GptModel;
+
+typedef enum {
+	GPT_LOAD_OWNED = 1 << 0,	/* copy every tensor into one writable block */
+} GptLoadFlags;
+
+struct Bundle;
+
+/* gpt_model_load - the weights of a bundle; validates every shape */
+GptModel *gpt_model_load(const struct Bundle *b, GptLoadFlags flags,
+			 GError **error);
+/* gpt_model_new_random - GPT-2 initialisation (normal(0, 0.02), residual
+ * projections scaled by 1/sqrt(2L), LayerNorm 1/0), owned block */
+GptModel *gpt_model_new_random(const GptConfig *cfg, guint64 seed);
+/* gpt_model_set_head - replace (or add) the classifier head with a fresh
+ * normal(0, 0.02) `score` of NUM_LABELS rows with a zero bias; the model
+ * must own its block (it is reallocated) */
+void gpt_model_set_head(GptModel *m, int num_labels, gboolean with_bias,
+			guint64 seed);
+void gpt_model_free(GptModel *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GptModel, gpt_model_free)
+/* gpt_model_n_params - floats of all weights */
+gsize gpt_model_n_params(const GptConfig *cfg, gboolean with_score_bias);
+
+typedef struct GptState GptState;
+
+/* gpt_state_new - scratch for up to MAX_BATCH sequences of MAX_TOKENS each,
+ * allocated and touched once here (never in the forward pass) */
+GptState *gpt_state_new(const GptModel *m, int max_batch, int max_tokens);
+void gpt_state_free(GptState *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GptState, gpt_state_free)
+
+/*
+ * gpt_forward_classify - logits of B packed sequences
+ * ids: (N) token ids, sequence b is ids[off_b .. off_b + lens[b]), N = sum lens
+ * lens: (B) each in 1 .. max_tokens of the state; B <= max_batch
+ * logits: (B, NL) out. Sequences never see each other (causal per sequence).
+ */
+void gpt_forward_classify(const GptModel *m, GptState *s, const int32_t *ids,
+			  const int *lens, int B, float *logits);
+/* gpt_forward_hidden - pooled final hidden states (B, C), after ln_f */
+void gpt_forward_hidden(const GptModel *m, GptState *s, const int32_t *ids,
+			const int *lens, int B, float *hidden);
+
+/* gpt_set_threads - BLAS threads for this process (1 in pooled workers) */
+void gpt_set_threads(int n);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * mailtext.h - one message (RFC 822 bytes) to the text the model reads
+ *
+ * Owns: MIME parsing with GMime, transfer decoding, charset conversion to
+ * valid UTF-8, RFC 2047 headers, choosing one body of a multipart/alternative,
+ * HTML to text (libxml2's HTML parser), attachments as name + type only, and
+ * the fixed output layout:
+ *	Subject: <decoded subject>\n
+ *	From: <display name> <address>\n
+ *	\n
+ *	<body text, whitespace normalised>
+ * The same function serves training and serving, so the model never sees
+ * text shaped differently at run time. MAILTEXT_VERSION changes whenever the
+ * output for some input changes; models record it.
+ * Cost: bounded by opt->max_bytes of output and the input size; deep nesting
+ * and huge parts are cut, never recursed into without limit.
+ * Threads: reentrant (GMime is initialised once, thread-safely, inside).
+ * Errors: none; any input gives valid UTF-8 (possibly only headers).
+ */
+#ifndef GPTM_MAILTEXT_H
+#define GPTM_MAILTEXT_H
+
+#include <glib.h>
+
+#define MAILTEXT_VERSION 1
+#define MAILTEXT_DEFAULT_MAX_BYTES 16384
+
+typedef struct {
+	gsize max_bytes;	/* output cap in bytes; 0 means the default */
+} MailtextOptions;
+
+/* mailtext_extract - MSG (LEN bytes) to NUL-terminated valid UTF-8 text;
+ * OPT may be NULL; *OUT_LEN (if not NULL) gets the length */
+char *mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
+		       gsize *out_len);
+
+#endif

@@ -1,0 +1,1 @@
+# src/milter/milter.mk - build fragment (see Makefile.am)

@@ -1,0 +1,1 @@
+# src/train/train.mk - build fragment (see Makefile.am)

@@ -1,0 +1,1 @@
+# tests/bpe.mk - build fragment (see Makefile.am)

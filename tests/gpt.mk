@@ -1,0 +1,1 @@
+# tests/gpt.mk - build fragment (see Makefile.am)

@@ -1,0 +1,1 @@
+# tests/mailtext.mk - build fragment (see Makefile.am)

@@ -1,0 +1,1 @@
+# tests/milter.mk - build fragment (see Makefile.am)

@@ -1,0 +1,1 @@
+# tests/model.mk - build fragment (see Makefile.am)

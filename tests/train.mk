@@ -1,0 +1,1 @@
+# tests/train.mk - build fragment (see Makefile.am)

@@ -23,6 +23,7 @@ $SUDO apt-get install -y --no-install-recommends \
 	python3 python3-numpy python3-torch \
 	miltertest postfix swaks \
 	bogofilter spamprobe spamassassin
+$SUDO apt-get install -y --no-install-recommends libtcmalloc-minimal4	# bench_forward.sh: PyTorch with tcmalloc
 
 # Node.js runs the reference tokenizer; this image may ship its own Node.js,
 # whose package conflicts with Debian's npm, so install Debian's only if absent.

@@ -1,1 +1,35 @@
-# tests/mailtext.mk - build fragment (see Makefile.am)
+# tests/mailtext.mk - build fragment (see Makefile.am): message to text
+# (src/core/mailtext.c), its tests, fuzz target and benchmark.
+src_core_libgptmilter_a_SOURCES += src/core/mailtext.c
+
+# mailtext_dump FILE: the text the model reads, for people and for
+# test_mailtext.sh (exact outputs in tests/data/mailtext/*.txt).
+check_PROGRAMS += tests/mailtext_dump tests/test_mailtext_corpus
+tests_mailtext_dump_SOURCES = tests/mailtext_dump.c
+tests_mailtext_dump_LDADD = $(CORE_LIBS)
+tests_test_mailtext_corpus_SOURCES = tests/test_mailtext_corpus.c
+tests_test_mailtext_corpus_LDADD = $(CORE_LIBS)
+TESTS += tests/test_mailtext.sh tests/test_mailtext_corpus
+dist_check_SCRIPTS += tests/test_mailtext.sh
+EXTRA_DIST += tests/data/mailtext tests/fuzz/mailtext tests/fuzz/mailtext.dict
+
+# bench_mailtext: extraction (and tokenisation) throughput over the corpus.
+EXTRA_PROGRAMS += bench/bench_mailtext
+# bpe.c is listed too, so the benchmark links whether or not the library
+# carries it yet (the archive's copy is then simply not pulled in).
+bench_bench_mailtext_SOURCES = bench/bench_mailtext.c src/core/bpe.c
+bench_bench_mailtext_LDADD = $(CORE_LIBS)
+CLEANFILES += bench/bench_mailtext
+
+# libFuzzer target: CC=clang ../configure --enable-fuzzers, then
+# make tests/fuzz_mailtext && tests/fuzz_mailtext -timeout=10 \
+#	-rss_limit_mb=2048 -max_len=8192 \
+#	-dict=$(top_srcdir)/tests/fuzz/mailtext.dict WORK_DIR tests/fuzz/mailtext
+# mailtext.c is compiled into it so that its coverage is instrumented.
+if FUZZERS
+EXTRA_PROGRAMS += tests/fuzz_mailtext
+tests_fuzz_mailtext_SOURCES = tests/fuzz_mailtext.c src/core/mailtext.c
+tests_fuzz_mailtext_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_mailtext_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_mailtext_LDADD = $(GMIME_LIBS) $(LIBXML_LIBS) $(GLIB_LIBS)
+endif

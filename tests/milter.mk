@@ -1,1 +1,39 @@
-# tests/milter.mk - build fragment (see Makefile.am)
+# tests/milter.mk - tests of gptmilter(8) (owner: milter)
+#
+# test_policy: policy_decide() and the configuration loader, in C.
+# test_conf_docs.sh: every key of the table in conf.c is in
+#   conf/gptmilter.conf and man/gptmilter.conf.5, with its default.
+# test_miltertest.sh: the milter protocol with miltertest(8), one Lua
+#   script per case (tests/milter/t-*.lua + t-*.conf, OpenDKIM style).
+# test_postfix.sh: a private Postfix instance on the loopback, smtp-sink
+#   behind it, swaks in front (needs root for Postfix's master).
+check_PROGRAMS += tests/milter/test_policy
+tests_milter_test_policy_SOURCES = tests/milter/test_policy.c \
+	src/milter/conf.c src/milter/policy.c
+tests_milter_test_policy_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/milter
+tests_milter_test_policy_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS)
+tests_milter_test_policy_LDADD = $(LIBCONFIG_LIBS) $(GLIB_LIBS)
+TESTS += tests/milter/test_policy tests/milter/test_conf_docs.sh \
+	tests/milter/test_miltertest.sh tests/milter/test_postfix.sh
+dist_check_SCRIPTS += tests/milter/test_conf_docs.sh \
+	tests/milter/test_miltertest.sh tests/milter/test_postfix.sh
+EXTRA_DIST += tests/milter/common.lua tests/milter/q-client.lua \
+	$(MILTERTEST_CASES)
+MILTERTEST_CASES = tests/milter/postfix-lib.sh \
+	tests/milter/t-8bit.lua tests/milter/t-auth.conf tests/milter/t-auth.lua \
+	tests/milter/t-badmodel.conf tests/milter/t-badmodel.lua \
+	tests/milter/t-empty.lua tests/milter/t-forged.conf \
+	tests/milter/t-forged.lua tests/milter/t-ham.conf tests/milter/t-ham.lua \
+	tests/milter/t-large.conf tests/milter/t-large.lua \
+	tests/milter/t-multiclass.conf tests/milter/t-multiclass.lua \
+	tests/milter/t-nomodel.conf tests/milter/t-nomodel.lua \
+	tests/milter/t-quarantine.conf tests/milter/t-quarantine.lua \
+	tests/milter/t-reject.conf tests/milter/t-reject.lua \
+	tests/milter/t-reload.lua tests/milter/t-spam.conf \
+	tests/milter/t-spam.lua tests/milter/t-timeout.conf \
+	tests/milter/t-timeout.lua tests/milter/t-trusted.conf \
+	tests/milter/t-trusted.lua
+
+# Throughput through Postfix, with a reload in the middle (not a test):
+#   sh $(top_srcdir)/bench/bench_milter.sh   (from the build directory)
+EXTRA_DIST += bench/bench_milter.sh

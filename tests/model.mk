@@ -1,1 +1,26 @@
-# tests/model.mk - build fragment (see Makefile.am)
+# tests/model.mk - model I/O (owner: model-io): mmap'd files, safetensors,
+# the Hugging Face bundle directory; their tests and the safetensors fuzzer.
+src_core_libgptmilter_a_SOURCES += \
+	src/core/mapfile.c src/core/safetensors.c src/core/bundle.c
+
+# test_model.sh writes tiny bundles with gen_tiny_model.py (numpy only; the
+# forward tests use the same generator) and runs test_model on them.
+check_PROGRAMS += tests/test_model
+tests_test_model_SOURCES = tests/test_model.c
+tests_test_model_LDADD = $(CORE_LIBS)
+TESTS += tests/test_model.sh
+dist_check_SCRIPTS += tests/test_model.sh tests/gen_tiny_model.py
+
+# libFuzzer target: CC=clang ../configure --enable-fuzzers, then
+# make tests/fuzz_safetensors && tests/fuzz_safetensors tests/fuzz/safetensors
+EXTRA_DIST += tests/fuzz/safetensors tests/fuzz/safetensors.dict
+if FUZZERS
+EXTRA_PROGRAMS += tests/fuzz_safetensors
+# The parser is compiled into the target itself, so that it carries the
+# fuzzer's coverage instrumentation (the core library does not).
+tests_fuzz_safetensors_SOURCES = tests/fuzz_safetensors.c \
+	src/core/safetensors.c src/core/mapfile.c
+tests_fuzz_safetensors_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_safetensors_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_safetensors_LDADD = $(JSONGLIB_LIBS) $(GLIB_LIBS)
+endif

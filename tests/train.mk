@@ -1,1 +1,33 @@
 # tests/train.mk - build fragment (see Makefile.am)
+#
+# Trainer tests: optim, metrics and corpus units; gptmilter-train end to end.
+
+check_PROGRAMS += tests/test_optim tests/test_metrics
+TESTS += tests/test_optim tests/test_metrics
+tests_test_optim_SOURCES = tests/test_optim.c
+tests_test_optim_LDADD = $(CORE_LIBS)
+tests_test_metrics_SOURCES = tests/test_metrics.c
+tests_test_metrics_LDADD = $(CORE_LIBS)
+EXTRA_DIST += tests/data/train
+
+# corpus readers on tests/data/train (needs NODE_MODULES for the tokenizer);
+# test_train.sh: gptmilter-train end to end on a tiny model (about 30 s)
+check_PROGRAMS += tests/test_corpus
+TESTS += tests/test_corpus tests/test_train.sh
+tests_test_corpus_SOURCES = tests/test_corpus.c
+tests_test_corpus_LDADD = $(CORE_LIBS)
+dist_check_SCRIPTS += tests/test_train.sh
+
+# backward (owner: backward): the training passes in the core library, a
+# finite-difference gradient check, and one full step against PyTorch
+# (train_step_dump writes the C side, test_train_torch.py recomputes it).
+src_core_libgptmilter_a_SOURCES += src/core/gpt_train.c \
+	src/core/layers_backward.c src/core/layers_backward.h
+check_PROGRAMS += tests/test_train_grad tests/train_step_dump
+TESTS += tests/test_train_grad tests/test_train_torch.py
+tests_test_train_grad_SOURCES = tests/test_train_grad.c
+tests_test_train_grad_LDADD = $(CORE_LIBS)
+tests_train_step_dump_SOURCES = tests/train_step_dump.c
+tests_train_step_dump_LDADD = $(CORE_LIBS)
+dist_check_SCRIPTS += tests/test_train_torch.py
+# end backward

@@ -40,6 +40,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Bundle, bundle_free)
 /* bundle_extra - the "gptmilter" object of config.json, or NULL */
 JsonObject *bundle_extra(const Bundle *b);
 
+/* bundle_tensor - tensor NAME ("h.0.ln_1.weight") of B's weights, looked up
+ * as "transformer." NAME first, then NAME as is; NULL if neither (for gpt.c) */
+const StTensor *bundle_tensor(const Bundle *b, const char *name);
+
 /*
  * bundle_save - write MODEL into DIR (created) as a Hugging Face
  * GPT2ForSequenceClassification (or GPT2LMHeadModel when NL == 0) bundle:

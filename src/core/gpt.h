@@ -80,7 +80,8 @@ typedef enum {
 
 struct Bundle;
 
-/* gpt_model_load - the weights of a bundle; validates every shape */
+/* gpt_model_load - the weights of a bundle; validates every shape. The
+ * model does not need B afterwards (a zero-copy model maps the file itself) */
 GptModel *gpt_model_load(const struct Bundle *b, GptLoadFlags flags,
 			 GError **error);
 /* gpt_model_new_random - GPT-2 initialisation (normal(0, 0.02), residual

@@ -53,6 +53,12 @@ const StTensor *safetensors_tensor(const Safetensors *st, gsize i);
 /* safetensors_find - tensor by exact name, or NULL */
 const StTensor *safetensors_find(const Safetensors *st, const char *name);
 const char *safetensors_path(const Safetensors *st);
+/* safetensors_unusable - the dtype name ("BOOL", "U8", "I64", ...) when NAME
+ * is a tensor in the file of a dtype we cannot convert, else NULL */
+const char *safetensors_unusable(const Safetensors *st, const char *name);
+/* safetensors_n_unusable / safetensors_unusable_name - list those tensors */
+gsize safetensors_n_unusable(const Safetensors *st);
+const char *safetensors_unusable_name(const Safetensors *st, gsize i);
 
 /* st_dtype_size - bytes per element */
 gsize st_dtype_size(StDtype dt);
@@ -68,7 +74,7 @@ typedef struct {
 	const float *data;
 } StWriteTensor;
 
-/* safetensors_write - write N tensors as DTYPE (F32 or BF16) to PATH,
+/* safetensors_write - write N tensors as DTYPE (F32, F16 or BF16) to PATH,
  * atomically, with optional string METADATA (NULL-terminated key,value,...) */
 gboolean safetensors_write(const char *path, const StWriteTensor *tensors,
 			   gsize n, StDtype dtype, const char *const *metadata,

@@ -1,1 +1,24 @@
 # src/train/train.mk - build fragment (see Makefile.am)
+#
+# The trainer's core modules (tokens: the shared text -> ids truncation,
+# optim: AdamW + schedules + clipping, corpus: mail sources, labels, dedup,
+# split, metrics: classifier evaluation), and gptmilter-train itself.
+src_core_libgptmilter_a_SOURCES += \
+	src/core/tokens.h src/core/tokens.c \
+	src/core/optim.h src/core/optim.c \
+	src/core/metrics.h src/core/metrics.c \
+	src/core/corpus.h src/core/corpus.c
+
+# gptmilter-train
+bin_PROGRAMS += src/train/gptmilter-train
+src_train_gptmilter_train_SOURCES = src/train/main.c src/train/loop.c \
+	src/train/report.c src/train/train.h
+src_train_gptmilter_train_LDADD = $(CORE_LIBS)
+dist_man_MANS += man/gptmilter-train.1
+
+# Training throughput vs PyTorch: make bench/bench_train, then
+# sh $(top_srcdir)/bench/bench_train.sh from the build directory.
+EXTRA_PROGRAMS += bench/bench_train
+bench_bench_train_SOURCES = bench/bench_train.c
+bench_bench_train_LDADD = $(CORE_LIBS)
+EXTRA_DIST += bench/bench_train.sh bench/bench_train_torch.py

@@ -1,0 +1,257 @@
+/*
+ * gptmilter-classify - score mail messages with a gptmilter classifier
+ *
+ * Owns: the command line (see man/gptmilter-classify.1): reading messages
+ * from files or stdin, batching them through one ClassifierWorker, printing
+ * a line (or a JSON object) per message, and an exit status that says
+ * spam / ham / error as bogofilter's does.
+ * Not here: everything that turns bytes into a score (src/core/classifier.c).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <json-glib/json-glib.h>
+
+#include "classifier.h"
+
+/* Exit statuses, as bogofilter's: spam 0, ham 1, error 3. */
+enum { EXIT_SPAM = 0, EXIT_HAM = 1, EXIT_ERROR = 3 };
+
+#define DEFAULT_MODEL GPTM_DATADIR "/models/default"
+
+static char *opt_model;
+static gboolean opt_json;
+static gboolean opt_dump_text;
+static gboolean opt_dump_tokens;
+static double opt_threshold = -1;
+static int opt_threads;
+static int opt_batch = 8;
+static gboolean opt_version;
+
+static GOptionEntry entries[] = {
+	{ "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
+	  "Model directory (default: $GPTMILTER_MODEL, else " DEFAULT_MODEL ")", "DIR" },
+	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
+	  "Print one JSON object per message", NULL },
+	{ "dump-text", 0, 0, G_OPTION_ARG_NONE, &opt_dump_text,
+	  "Print the text the model reads of each message, do not classify", NULL },
+	{ "dump-tokens", 0, 0, G_OPTION_ARG_NONE, &opt_dump_tokens,
+	  "Print the token ids the model reads of each message, do not classify", NULL },
+	{ "threshold", 't', 0, G_OPTION_ARG_DOUBLE, &opt_threshold,
+	  "Spam probability at or above which a message is spam (default: the "
+	  "model's recommended threshold, else 0.5)", "P" },
+	{ "threads", 'T', 0, G_OPTION_ARG_INT, &opt_threads,
+	  "BLAS threads (default: all online CPUs)", "N" },
+	{ "batch", 'b', 0, G_OPTION_ARG_INT, &opt_batch,
+	  "Messages scored per forward pass (default 8)", "N" },
+	{ "version", 'V', 0, G_OPTION_ARG_NONE, &opt_version,
+	  "Print the version and exit", NULL },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+
+/* A message read from a file or stdin, waiting for its batch. */
+typedef struct {
+	char *name;
+	char *data;
+	gsize len;
+} Message;
+
+static gboolean
+read_message(const char *path, Message *m, GError **error)
+{
+	m->name = g_strdup(path);
+	if (strcmp(path, "-") != 0)
+		return g_file_get_contents(path, &m->data, &m->len, error);
+
+	GByteArray *buf = g_byte_array_new();
+	guint8 chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+		g_byte_array_append(buf, chunk, n);
+	if (ferror(stdin)) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO,
+			    "stdin: read error");
+		g_byte_array_free(buf, TRUE);
+		return FALSE;
+	}
+	m->len = buf->len;
+	g_byte_array_append(buf, (const guint8 *) "", 1);
+	m->data = (char *) g_byte_array_free(buf, FALSE);
+	return TRUE;
+}
+
+static void
+message_clear(Message *m)
+{
+	g_free(m->name);
+	g_free(m->data);
+	memset(m, 0, sizeof *m);
+}
+
+static void
+print_result(const Classifier *c, const Message *m, const float *probs,
+	     int n_tokens, double threshold)
+{
+	int NL = classifier_num_labels(c), spam = classifier_spam_index(c);
+	int best = 0;
+	for (int i = 1; i < NL; i++)
+		if (probs[i] > probs[best])
+			best = i;
+	/* Two classes: the threshold decides. More: the most probable wins,
+	 * except that spam needs the threshold too. */
+	const char *label = classifier_label(c, best);
+	if (NL == 2)
+		label = classifier_label(c, probs[spam] >= threshold ? spam : 1 - spam);
+	else if (best == spam && probs[spam] < threshold)
+		label = "unsure";
+
+	if (!opt_json) {
+		printf("%s\t%s\t%.4f\n", m->name, label, probs[spam]);
+		return;
+	}
+	g_autoptr(JsonBuilder) jb = json_builder_new();
+	json_builder_begin_object(jb);
+	json_builder_set_member_name(jb, "file");
+	json_builder_add_string_value(jb, m->name);
+	json_builder_set_member_name(jb, "label");
+	json_builder_add_string_value(jb, label);
+	json_builder_set_member_name(jb, "spam_probability");
+	json_builder_add_double_value(jb, probs[spam]);
+	json_builder_set_member_name(jb, "threshold");
+	json_builder_add_double_value(jb, threshold);
+	json_builder_set_member_name(jb, "tokens");
+	json_builder_add_int_value(jb, n_tokens);
+	json_builder_set_member_name(jb, "probabilities");
+	json_builder_begin_object(jb);
+	for (int i = 0; i < NL; i++) {
+		json_builder_set_member_name(jb, classifier_label(c, i));
+		json_builder_add_double_value(jb, probs[i]);
+	}
+	json_builder_end_object(jb);
+	json_builder_end_object(jb);
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	g_autoptr(JsonNode) root = json_builder_get_root(jb);
+	json_generator_set_root(gen, root);
+	g_autofree char *s = json_generator_to_data(gen, NULL);
+	printf("%s\n", s);
+}
+
+static void
+print_error(const char *name, const char *why)
+{
+	if (opt_json) {
+		g_autofree char *q = g_strescape(why, NULL);
+		g_autofree char *qn = g_strescape(name, NULL);
+		printf("{\"file\":\"%s\",\"error\":\"%s\"}\n", qn, q);
+	}
+	fprintf(stderr, "gptmilter-classify: %s\n", why);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GOptionContext) oc = g_option_context_new("[FILE...]");
+	g_option_context_set_summary(oc,
+		"Classify mail messages (FILE, or standard input when there is none\n"
+		"or FILE is -) with a gptmilter model. Exit status: 0 when a message\n"
+		"is spam, 1 when all are ham, 3 on any error (--dump-*: 0).");
+	g_option_context_add_main_entries(oc, entries, NULL);
+	if (!g_option_context_parse(oc, &argc, &argv, &error)) {
+		fprintf(stderr, "gptmilter-classify: %s\n", error->message);
+		return EXIT_ERROR;
+	}
+	if (opt_version) {
+		printf("gptmilter-classify %s\n", PACKAGE_VERSION);
+		return EXIT_HAM;
+	}
+	if (opt_batch < 1 || opt_batch > 256) {
+		fprintf(stderr, "gptmilter-classify: --batch must be 1..256\n");
+		return EXIT_ERROR;
+	}
+	if (opt_model == NULL)
+		opt_model = g_strdup(g_getenv("GPTMILTER_MODEL") ?
+				     g_getenv("GPTMILTER_MODEL") : DEFAULT_MODEL);
+	if (opt_threads <= 0)
+		opt_threads = (int) sysconf(_SC_NPROCESSORS_ONLN);
+	gpt_set_threads(opt_threads > 0 ? opt_threads : 1);
+
+	g_autoptr(Classifier) c = classifier_load(opt_model, &error);
+	if (c == NULL) {
+		fprintf(stderr, "gptmilter-classify: %s\n", error->message);
+		return EXIT_ERROR;
+	}
+	double threshold = opt_threshold;
+	if (threshold < 0)
+		threshold = classifier_bundle(c)->threshold >= 0 ?
+			    classifier_bundle(c)->threshold : 0.5;
+
+	const char *stdin_only[] = { "-", NULL };
+	const char *const *files = argc > 1 ? (const char *const *) argv + 1 : stdin_only;
+	int n_files = argc > 1 ? argc - 1 : 1;
+	int NL = classifier_num_labels(c), max_tokens = classifier_max_tokens(c);
+	g_autoptr(ClassifierWorker) w = classifier_worker_new(c, opt_batch);
+	g_autofree Message *batch = g_new0(Message, opt_batch);
+	g_autofree int32_t *ids = g_new(int32_t, (gsize) opt_batch * max_tokens);
+	g_autofree int *lens = g_new(int, opt_batch);
+	g_autofree float *probs = g_new(float, (gsize) opt_batch * NL);
+	gboolean any_error = FALSE, any_spam = FALSE;
+
+	for (int next = 0; next < n_files;) {
+		int B = 0;
+		gsize off = 0;
+		/* Fill a batch with readable messages; report unreadable ones. */
+		while (B < opt_batch && next < n_files) {
+			const char *path = files[next++];
+			g_autoptr(GError) rerr = NULL;
+			Message *m = &batch[B];
+			if (!read_message(path, m, &rerr)) {
+				print_error(path, rerr->message);
+				message_clear(m);
+				any_error = TRUE;
+				continue;
+			}
+			if (opt_dump_text) {
+				gsize tl = 0;
+				g_autofree char *text = classifier_text(c, m->data, m->len, &tl);
+				if (n_files > 1)
+					printf("==> %s <==\n", m->name);
+				fwrite(text, 1, tl, stdout);
+				printf("\n");
+				message_clear(m);
+				continue;
+			}
+			lens[B] = classifier_tokenize(c, m->data, m->len, ids + off);
+			if (opt_dump_tokens) {
+				printf("%s\t", m->name);
+				for (int i = 0; i < lens[B]; i++)
+					printf(i ? " %d" : "%d", ids[off + i]);
+				printf("\n");
+				message_clear(m);
+				continue;
+			}
+			off += lens[B];
+			B++;
+		}
+		if (B == 0)
+			continue;
+		classifier_score_ids(c, w, ids, lens, B, probs);
+		for (int b = 0; b < B; b++) {
+			const float *p = probs + (gsize) b * NL;
+			print_result(c, &batch[b], p, lens[b], threshold);
+			if (p[classifier_spam_index(c)] >= threshold)
+				any_spam = TRUE;
+			message_clear(&batch[b]);
+		}
+	}
+	fflush(stdout);
+	g_free(opt_model);
+	if (any_error)
+		return EXIT_ERROR;
+	if (opt_dump_text || opt_dump_tokens)
+		return EXIT_SUCCESS;
+	return any_spam ? EXIT_SPAM : EXIT_HAM;
+}

@@ -1,0 +1,679 @@
+/*
+ * gpt.c - GPT-2 model: weights, per-thread scratch state, forward pass
+ *
+ * Owns: binding the tensors of a bundle's safetensors to a GptModel (every
+ * shape checked against the config), the one owned weight block in gpt.h's
+ * order, random initialisation, the GptState arena, and the inference pass
+ * over a ragged batch.
+ * Not here: the kernels (layers.c), file formats (bundle.c, safetensors.c),
+ * training (gpt_train.c).
+ *
+ * The pass, N = sum(lens) packed rows, x the residual stream (N, C):
+ *	x = wte[ids] + wpe[t]
+ *	per block: x += attn(ln_1(x)) @ c_proj; x += gelu(ln_2(x) @ c_fc) @ c_proj
+ *	pooled = pool(ln_f(x)); logits = pooled @ score^T (+ bias)
+ * When the classifier pools the last token, the last block's attention
+ * output and x are compacted to the B last rows right after the attention:
+ * its c_proj, MLP and ln_f then run on B rows instead of N, which are the
+ * only rows the head reads (exactly the same values).
+ *
+ * Threads: a GptModel is read-only once made and is shared; a GptState is
+ * one thread's. BLAS threads are per process (gpt_set_threads). Errors:
+ * gpt_model_load() sets error; a forward call with bad arguments is a
+ * caller bug and fails g_assert.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <cblas.h>
+
+#include "bundle.h"
+#include "gpt.h"
+#include "layers.h"
+#include "safetensors.h"
+
+/* Buffers at least this big are aligned for, and asked to get, transparent
+ * huge pages: the weights and activations are streamed by every sgemm and
+ * 4 KiB pages would cost TLB misses. */
+#define HUGE_PAGE ((gsize)2 << 20)
+
+/* big_alloc - N floats, 64-byte aligned (2 MiB when big), touched once so
+ * that no page fault happens later in a forward pass; free() it */
+static float *
+big_alloc(gsize n)
+{
+	gsize bytes = MAX(n, 1) * sizeof(float);
+	gsize align = bytes >= HUGE_PAGE ? HUGE_PAGE : 64;
+	void *p = NULL;
+
+	if (n > G_MAXSIZE / sizeof(float) || posix_memalign(&p, align, bytes))
+		g_error("gpt: out of memory for %" G_GSIZE_FORMAT " floats", n);
+#ifdef MADV_HUGEPAGE
+	if (align == HUGE_PAGE)
+		(void)madvise(p, bytes, MADV_HUGEPAGE);	/* a hint only */
+#endif
+	memset(p, 0, bytes);
+	return p;
+}
+
+/* ------------------------------------------------------------------ */
+/* The layout of the weights */
+
+/* layer_numel - floats of one block: 12 C^2 + 13 C */
+static gsize
+layer_numel(gsize C)
+{
+	return 2 * C + 3 * C * C + 3 * C + C * C + C + 2 * C + 4 * C * C +
+	    4 * C + 4 * C * C + C;
+}
+
+/* gpt_model_n_params - floats of all weights */
+gsize
+gpt_model_n_params(const GptConfig *cfg, gboolean with_score_bias)
+{
+	const gsize C = cfg->n_embd, NL = cfg->num_labels;
+
+	return (gsize)cfg->vocab_size * C + (gsize)cfg->n_ctx * C +
+	    (gsize)cfg->n_layer * layer_numel(C) + 2 * C + NL * C +
+	    (with_score_bias ? NL : 0);
+}
+
+/* One tensor of the model: its name without the "transformer." prefix,
+ * expected shape and the field of the GptModel that points to it. */
+typedef struct {
+	char name[48];
+	int ndim;
+	int64_t shape[2];
+	float **field;
+} TensorSpec;
+
+/* layout_specs - every tensor of M in the order of the owned block
+ * (gpt.h): wte, wpe, h[0..L-1] in GptLayer order, ln_f, score. M's cfg
+ * and h must be set; WITH_SCORE_BIAS adds score.bias. */
+static GArray *
+layout_specs(GptModel *m, gboolean with_score_bias)
+{
+	const GptConfig *c = &m->cfg;
+	const int64_t C = c->n_embd;
+	GArray *a = g_array_new(FALSE, TRUE, sizeof(TensorSpec));
+
+#define SPEC(fld, nd, d0, d1, ...) do { \
+		TensorSpec s_ = { .ndim = (nd), .shape = { (d0), (d1) }, \
+				  .field = (fld) }; \
+		g_snprintf(s_.name, sizeof s_.name, __VA_ARGS__); \
+		g_array_append_val(a, s_); \
+	} while (0)
+
+	SPEC(&m->wte, 2, c->vocab_size, C, "wte.weight");
+	SPEC(&m->wpe, 2, c->n_ctx, C, "wpe.weight");
+	for (int l = 0; l < c->n_layer; l++) {
+		GptLayer *h = &m->h[l];
+		SPEC(&h->ln_1_w, 1, C, 0, "h.%d.ln_1.weight", l);
+		SPEC(&h->ln_1_b, 1, C, 0, "h.%d.ln_1.bias", l);
+		SPEC(&h->attn_w, 2, C, 3 * C, "h.%d.attn.c_attn.weight", l);
+		SPEC(&h->attn_b, 1, 3 * C, 0, "h.%d.attn.c_attn.bias", l);
+		SPEC(&h->attn_proj_w, 2, C, C, "h.%d.attn.c_proj.weight", l);
+		SPEC(&h->attn_proj_b, 1, C, 0, "h.%d.attn.c_proj.bias", l);
+		SPEC(&h->ln_2_w, 1, C, 0, "h.%d.ln_2.weight", l);
+		SPEC(&h->ln_2_b, 1, C, 0, "h.%d.ln_2.bias", l);
+		SPEC(&h->fc_w, 2, C, 4 * C, "h.%d.mlp.c_fc.weight", l);
+		SPEC(&h->fc_b, 1, 4 * C, 0, "h.%d.mlp.c_fc.bias", l);
+		SPEC(&h->fc_proj_w, 2, 4 * C, C, "h.%d.mlp.c_proj.weight", l);
+		SPEC(&h->fc_proj_b, 1, C, 0, "h.%d.mlp.c_proj.bias", l);
+	}
+	SPEC(&m->ln_f_w, 1, C, 0, "ln_f.weight");
+	SPEC(&m->ln_f_b, 1, C, 0, "ln_f.bias");
+	if (c->num_labels > 0)
+		SPEC(&m->score_w, 2, c->num_labels, C, "score.weight");
+	if (c->num_labels > 0 && with_score_bias)
+		SPEC(&m->score_b, 1, c->num_labels, 0, "score.bias");
+#undef SPEC
+	return a;
+}
+
+static gsize
+spec_numel(const TensorSpec *s)
+{
+	return (gsize)s->shape[0] * (s->ndim == 2 ? (gsize)s->shape[1] : 1);
+}
+
+/* point_block - every tensor pointer of M into M->block, in layout order */
+static void
+point_block(GptModel *m, gboolean with_score_bias)
+{
+	g_autoptr(GArray) specs = layout_specs(m, with_score_bias);
+	gsize off = 0;
+
+	m->score_w = m->score_b = NULL;
+	for (guint i = 0; i < specs->len; i++) {
+		const TensorSpec *s = &g_array_index(specs, TensorSpec, i);
+		*s->field = m->block + off;
+		off += spec_numel(s);
+	}
+	g_assert(off == m->block_len);
+}
+
+/* model_alloc - a model of CFG with its GptLayer array, no weights */
+static GptModel *
+model_alloc(const GptConfig *cfg)
+{
+	GptModel *m = g_new0(GptModel, 1);
+
+	m->cfg = *cfg;
+	m->h = g_new0(GptLayer, MAX(cfg->n_layer, 1));
+	return m;
+}
+
+void
+gpt_model_free(GptModel *m)
+{
+	if (m == NULL)
+		return;
+	free(m->block);
+	g_free(m->h);
+	if (m->keepalive != NULL && m->keepalive_free != NULL)
+		m->keepalive_free(m->keepalive);
+	g_free(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* Loading */
+
+/* find_tensor - NAME under "transformer." first, then as is (as
+ * bundle_tensor() does, but in any Safetensors) */
+static const StTensor *
+find_tensor(const Safetensors *st, const char *name, const char **unusable)
+{
+	g_autofree char *full = g_strconcat("transformer.", name, NULL);
+	const StTensor *t = safetensors_find(st, full);
+
+	if (t == NULL)
+		t = safetensors_find(st, name);
+	if (t == NULL && unusable != NULL) {
+		*unusable = safetensors_unusable(st, full);
+		if (*unusable == NULL)
+			*unusable = safetensors_unusable(st, name);
+	}
+	return t;
+}
+
+/* shape_str - "[a, b]" of a tensor's shape */
+static char *
+shape_str(int ndim, const int64_t *shape)
+{
+	GString *s = g_string_new("[");
+
+	for (int i = 0; i < ndim; i++)
+		g_string_append_printf(s, "%s%" G_GINT64_FORMAT, i ? ", " : "",
+				       shape[i]);
+	g_string_append_c(s, ']');
+	return g_string_free(s, FALSE);
+}
+
+/* check_tensor - T exists with the shape of SPEC; else set error */
+static gboolean
+check_tensor(const Safetensors *st, const TensorSpec *spec,
+	     const StTensor *t, const char *unusable, GError **error)
+{
+	const char *path = safetensors_path(st);
+
+	if (t == NULL && unusable != NULL) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: tensor '%s': dtype %s not supported "
+			    "(F32, F16 or BF16)", path, spec->name, unusable);
+		return FALSE;
+	}
+	if (t == NULL) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: missing tensor '%s' (or 'transformer.%s')",
+			    path, spec->name, spec->name);
+		return FALSE;
+	}
+	gboolean ok = t->ndim == spec->ndim;
+	for (int i = 0; ok && i < spec->ndim; i++)
+		ok = t->shape[i] == spec->shape[i];
+	if (!ok) {
+		g_autofree char *want = shape_str(spec->ndim, spec->shape);
+		g_autofree char *got = shape_str(t->ndim, t->shape);
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: tensor '%s' has shape %s, expected %s "
+			    "(from config.json)", path, t->name, got, want);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* head_size - the number of labels that score.weight defines (0 if there
+ * is none), checked against the config's id2label; -1 on error */
+static int
+head_size(const Bundle *b, gboolean *with_bias, GError **error)
+{
+	const char *path = safetensors_path(b->weights);
+	const StTensor *w = find_tensor(b->weights, "score.weight", NULL);
+	const StTensor *bias = find_tensor(b->weights, "score.bias", NULL);
+	const int cfg_nl = b->gpt.num_labels;
+
+	*with_bias = bias != NULL;
+	if (w == NULL) {
+		if (cfg_nl > 0) {
+			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+				    "%s: missing tensor 'score.weight' (config.json "
+				    "has %d labels)", path, cfg_nl);
+			return -1;
+		}
+		if (bias != NULL) {
+			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+				    "%s: tensor 'score.bias' without 'score.weight'",
+				    path);
+			return -1;
+		}
+		return 0;
+	}
+	/* only the rows here; bind() checks the rest of the shape in order */
+	if (w->ndim != 2 || w->shape[0] < 1 || w->shape[0] > 1 << 20) {
+		g_autofree char *got = shape_str(w->ndim, w->shape);
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: tensor '%s' has shape %s, expected "
+			    "[num_labels, %d]", path, w->name, got,
+			    b->gpt.n_embd);
+		return -1;
+	}
+	if (cfg_nl > 0 && w->shape[0] != cfg_nl) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: tensor '%s' has %" G_GINT64_FORMAT " rows but "
+			    "config.json has %d labels", path, w->name,
+			    w->shape[0], cfg_nl);
+		return -1;
+	}
+	return (int)w->shape[0];
+}
+
+/* bind - check every tensor of SPECS in ST; when BLOCK is given convert
+ * them into it in order, else point the fields into ST's mapping.
+ * *ZERO_COPY_OK tells whether every tensor is F32 and 4-byte aligned. */
+static gboolean
+bind(const Safetensors *st, GArray *specs, float *block,
+     gboolean point, gboolean *zero_copy_ok, GError **error)
+{
+	gsize off = 0;
+
+	if (zero_copy_ok != NULL)
+		*zero_copy_ok = TRUE;
+	for (guint i = 0; i < specs->len; i++) {
+		const TensorSpec *s = &g_array_index(specs, TensorSpec, i);
+		const char *unusable = NULL;
+		const StTensor *t = find_tensor(st, s->name, &unusable);
+
+		if (!check_tensor(st, s, t, unusable, error))
+			return FALSE;
+		gboolean direct = t->dtype == ST_F32 &&
+		    ((guintptr)t->data & (sizeof(float) - 1)) == 0;
+		if (zero_copy_ok != NULL && !direct)
+			*zero_copy_ok = FALSE;
+		if (block != NULL) {
+			st_tensor_to_f32(t, block + off);
+			*s->field = block + off;
+		} else if (point) {
+			g_assert(direct);
+			/* read-only mapping: the model never writes through
+			 * these pointers unless it owns its block */
+			*s->field = (float *)(gpointer)t->data;
+		}
+		off += spec_numel(s);
+	}
+	return TRUE;
+}
+
+/* gpt_model_load - the weights of a bundle; validates every shape */
+GptModel *
+gpt_model_load(const struct Bundle *b, GptLoadFlags flags, GError **error)
+{
+	gboolean with_bias = FALSE, zero_copy_ok = FALSE;
+	int nl = head_size(b, &with_bias, error);
+
+	if (nl < 0)
+		return NULL;
+	GptConfig cfg = b->gpt;
+	cfg.num_labels = nl;
+	g_autoptr(GptModel) m = model_alloc(&cfg);
+	g_autoptr(GArray) specs = layout_specs(m, with_bias);
+
+	/* The attention-mask buffers (h.N.attn.bias, .masked_bias) of old
+	 * exports and a tied lm_head.weight are not in SPECS: ignored. */
+	if (!bind(b->weights, specs, NULL, FALSE, &zero_copy_ok, error))
+		return NULL;
+
+	if (!(flags & GPT_LOAD_OWNED) && zero_copy_ok) {
+		/* Map the file a second time for the model itself, so that
+		 * the weights outlive the bundle (the pages are shared). */
+		Safetensors *st = safetensors_open(safetensors_path(b->weights),
+						   error);
+		if (st == NULL)
+			return NULL;
+		m->keepalive = st;
+		m->keepalive_free = (GDestroyNotify)safetensors_free;
+		if (!bind(st, specs, NULL, TRUE, &zero_copy_ok, error))
+			return NULL;
+		if (!zero_copy_ok) {
+			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+				    "%s: changed while being loaded",
+				    safetensors_path(st));
+			return NULL;
+		}
+		return g_steal_pointer(&m);
+	}
+
+	m->block_len = gpt_model_n_params(&cfg, with_bias);
+	m->block = big_alloc(m->block_len);
+	if (!bind(b->weights, specs, m->block, FALSE, NULL, error))
+		return NULL;
+	point_block(m, with_bias);	/* same pointers; checks the layout */
+	return g_steal_pointer(&m);
+}
+
+/* ------------------------------------------------------------------ */
+/* Random initialisation */
+
+/* Rng - xoshiro256** seeded by splitmix64: fast, and the same stream on
+ * every platform for a seed */
+typedef struct {
+	guint64 s[4];
+	double spare;
+	gboolean has_spare;
+} Rng;
+
+static guint64
+rotl(guint64 x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static void
+rng_init(Rng *r, guint64 seed)
+{
+	for (int i = 0; i < 4; i++) {
+		guint64 z = (seed += 0x9e3779b97f4a7c15ULL);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		r->s[i] = z ^ (z >> 31);
+	}
+	r->has_spare = FALSE;
+}
+
+static guint64
+rng_next(Rng *r)
+{
+	guint64 *s = r->s;
+	guint64 result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+/* rng_normal - N(0, 1) by Marsaglia's polar method, two per accepted
+ * pair of uniforms (no sin/cos: a 124M-weight model is made in ~2 s) */
+static double
+rng_normal(Rng *r)
+{
+	double u, v, q;
+
+	if (r->has_spare) {
+		r->has_spare = FALSE;
+		return r->spare;
+	}
+	do {
+		u = (rng_next(r) >> 11) * 0x1.0p-52 - 1.0;	/* [-1, 1) */
+		v = (rng_next(r) >> 11) * 0x1.0p-52 - 1.0;
+		q = u * u + v * v;
+	} while (q >= 1.0 || q == 0.0);
+	double f = sqrt(-2.0 * log(q) / q);
+	r->spare = v * f;
+	r->has_spare = TRUE;
+	return u * f;
+}
+
+static void
+fill_normal(Rng *r, float *p, gsize n, double std)
+{
+	for (gsize i = 0; i < n; i++)
+		p[i] = (float)(std * rng_normal(r));
+}
+
+static void
+fill_const(float *p, gsize n, float v)
+{
+	for (gsize i = 0; i < n; i++)
+		p[i] = v;
+}
+
+/* gpt_model_new_random - GPT-2 initialisation (normal(0, 0.02), residual
+ * projections scaled by 1/sqrt(2L), LayerNorm 1/0), owned block */
+GptModel *
+gpt_model_new_random(const GptConfig *cfg, guint64 seed)
+{
+	g_return_val_if_fail(cfg->n_layer >= 0 && cfg->n_embd > 0 &&
+			     cfg->n_head > 0 && cfg->n_embd % cfg->n_head == 0 &&
+			     cfg->n_ctx > 0 && cfg->vocab_size > 0 &&
+			     cfg->num_labels >= 0, NULL);
+	GptModel *m = model_alloc(cfg);
+	const gsize C = cfg->n_embd, L = cfg->n_layer;
+	const double proj_std = 0.02 / sqrt(2.0 * (double)MAX(L, 1));
+	Rng r;
+
+	rng_init(&r, seed);
+	m->block_len = gpt_model_n_params(cfg, FALSE);
+	m->block = big_alloc(m->block_len);	/* zeroed: every bias */
+	point_block(m, FALSE);
+	fill_normal(&r, m->wte, (gsize)cfg->vocab_size * C, 0.02);
+	fill_normal(&r, m->wpe, (gsize)cfg->n_ctx * C, 0.02);
+	for (gsize l = 0; l < L; l++) {
+		GptLayer *h = &m->h[l];
+		fill_const(h->ln_1_w, C, 1.0f);
+		fill_normal(&r, h->attn_w, C * 3 * C, 0.02);
+		fill_normal(&r, h->attn_proj_w, C * C, proj_std);
+		fill_const(h->ln_2_w, C, 1.0f);
+		fill_normal(&r, h->fc_w, C * 4 * C, 0.02);
+		fill_normal(&r, h->fc_proj_w, 4 * C * C, proj_std);
+	}
+	fill_const(m->ln_f_w, C, 1.0f);
+	if (cfg->num_labels > 0)
+		fill_normal(&r, m->score_w, (gsize)cfg->num_labels * C, 0.02);
+	return m;
+}
+
+/* gpt_model_set_head - replace (or add) the classifier head with a fresh
+ * normal(0, 0.02) `score` of NUM_LABELS rows with a zero bias */
+void
+gpt_model_set_head(GptModel *m, int num_labels, gboolean with_bias,
+		   guint64 seed)
+{
+	g_return_if_fail(m != NULL && m->block != NULL && num_labels >= 0);
+	GptConfig body = m->cfg;
+	body.num_labels = 0;
+	const gsize keep = gpt_model_n_params(&body, FALSE);
+	Rng r;
+
+	/* The head is the tail of the block: keep everything before it. */
+	m->cfg.num_labels = num_labels;
+	m->block_len = gpt_model_n_params(&m->cfg, with_bias);
+	float *block = big_alloc(m->block_len);
+	memcpy(block, m->block, keep * sizeof(float));
+	free(m->block);
+	m->block = block;
+	point_block(m, with_bias);
+	if (num_labels > 0) {
+		rng_init(&r, seed);
+		fill_normal(&r, m->score_w, (gsize)num_labels * m->cfg.n_embd,
+			    0.02);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The state and the forward pass */
+
+/*
+ * The arena holds three row buffers, each buffer reused as soon as what it
+ * held is dead (per block: ln_1 -> qkv -> attention -> c_proj -> ln_2 ->
+ * c_fc -> GELU -> c_proj): 6C floats a row instead of 10C.
+ *	x	the residual stream
+ *	ln	ln_1 output, then the attention output, then ln_2 output
+ *	big	qkv (3C), then the MLP hidden (4C)
+ */
+struct GptState {
+	GptConfig cfg;		/* of the model it was made for */
+	int max_batch;		/* MB */
+	int max_tokens;		/* MT */
+	float *arena;		/* everything below, one allocation */
+	float *x;		/* (MB * MT, C) */
+	float *ln;		/* (MB * MT, C) */
+	float *big;		/* (MB * MT, 4C) */
+	float *att;		/* (MT, MT) attention scores of one head */
+	float *pooled;		/* (MB, C) */
+};
+
+/* gpt_state_new - scratch for up to MAX_BATCH sequences of MAX_TOKENS */
+GptState *
+gpt_state_new(const GptModel *m, int max_batch, int max_tokens)
+{
+	g_return_val_if_fail(m != NULL && max_batch >= 1 && max_tokens >= 1 &&
+			     max_tokens <= m->cfg.n_ctx, NULL);
+	GptState *s = g_new0(GptState, 1);
+	const gsize C = m->cfg.n_embd;
+	const gsize NR = (gsize)max_batch * max_tokens;
+	/* sizes rounded up to 16 floats so that every buffer starts on a
+	 * 64-byte line */
+#define R16(n) (((n) + 15) & ~(gsize)15)
+	const gsize sz[] = { R16(NR * C), R16(NR * C), R16(NR * 4 * C),
+		R16(ATTENTION_SCRATCH(max_tokens)), R16((gsize)max_batch * C) };
+	float **dst[] = { &s->x, &s->ln, &s->big, &s->att, &s->pooled };
+#undef R16
+	gsize total = 0;
+
+	for (gsize i = 0; i < G_N_ELEMENTS(sz); i++)
+		total += sz[i];
+	s->cfg = m->cfg;
+	s->max_batch = max_batch;
+	s->max_tokens = max_tokens;
+	s->arena = big_alloc(total);
+	total = 0;
+	for (gsize i = 0; i < G_N_ELEMENTS(sz); i++) {
+		*dst[i] = s->arena + total;
+		total += sz[i];
+	}
+	return s;
+}
+
+void
+gpt_state_free(GptState *s)
+{
+	if (s == NULL)
+		return;
+	free(s->arena);
+	g_free(s);
+}
+
+/* check_batch - the invariants of a forward call; returns N */
+static gsize
+check_batch(const GptModel *m, const GptState *s, const int32_t *ids,
+	    const int *lens, int B)
+{
+	gsize N = 0;
+
+	g_assert(s->cfg.n_embd == m->cfg.n_embd &&
+		 s->cfg.n_ctx == m->cfg.n_ctx);
+	g_assert(B >= 0 && B <= s->max_batch);
+	for (int b = 0; b < B; b++) {
+		g_assert(lens[b] >= 1 && lens[b] <= s->max_tokens);
+		N += lens[b];
+	}
+	for (gsize r = 0; r < N; r++)
+		g_assert(ids[r] >= 0 && ids[r] < m->cfg.vocab_size);
+	return N;
+}
+
+/*
+ * forward_pooled - the pooled final hidden states (B, C) after ln_f into
+ * OUT (which may be s->pooled)
+ */
+static void
+forward_pooled(const GptModel *m, GptState *s, const int32_t *ids,
+	       const int *lens, int B, float *out)
+{
+	const GptConfig *c = &m->cfg;
+	const int C = c->n_embd, NH = c->n_head, L = c->n_layer;
+	const int N = (int)check_batch(m, s, ids, lens, B);
+	/* the last-token classifier needs the last block on B rows only */
+	const gboolean compact = c->pooling == GPT_POOL_LAST && L > 0;
+
+	if (B == 0)
+		return;
+	encoder_forward(s->x, ids, lens, B, m->wte, m->wpe, C);
+	for (int l = 0; l < L; l++) {
+		const GptLayer *h = &m->h[l];
+		int R = N;
+
+		layernorm_forward(s->ln, NULL, NULL, s->x, h->ln_1_w, h->ln_1_b,
+				  N, C, c->ln_eps);
+		matmul_forward(s->big, s->ln, h->attn_w, h->attn_b, N, C,
+			       3 * C);
+		attention_forward(s->ln, s->att, s->big, lens, B, C, NH);
+		if (compact && l == L - 1) {
+			/* from here on only the last row of each sequence */
+			pool_forward(s->x, s->x, lens, B, C, FALSE);
+			pool_forward(s->ln, s->ln, lens, B, C, FALSE);
+			R = B;
+		}
+		matmul_residual_forward(s->x, s->ln, h->attn_proj_w,
+					h->attn_proj_b, R, C, C);
+		layernorm_forward(s->ln, NULL, NULL, s->x, h->ln_2_w, h->ln_2_b,
+				  R, C, c->ln_eps);
+		matmul_forward(s->big, s->ln, h->fc_w, h->fc_b, R, C, 4 * C);
+		gelu_forward(s->big, s->big, (gsize)R * 4 * C);
+		matmul_residual_forward(s->x, s->big, h->fc_proj_w,
+					h->fc_proj_b, R, 4 * C, C);
+	}
+	if (compact) {
+		layernorm_forward(out, NULL, NULL, s->x, m->ln_f_w, m->ln_f_b, B,
+				  C, c->ln_eps);
+	} else {
+		layernorm_forward(s->ln, NULL, NULL, s->x, m->ln_f_w, m->ln_f_b,
+				  N, C, c->ln_eps);
+		pool_forward(out, s->ln, lens, B, C,
+			     c->pooling == GPT_POOL_MEAN);
+	}
+}
+
+/* gpt_forward_classify - logits (B, NL) of B packed sequences */
+void
+gpt_forward_classify(const GptModel *m, GptState *s, const int32_t *ids,
+		     const int *lens, int B, float *logits)
+{
+	g_assert(m->cfg.num_labels > 0 && m->score_w != NULL);
+	forward_pooled(m, s, ids, lens, B, s->pooled);
+	if (B > 0)
+		head_forward(logits, s->pooled, m->score_w, m->score_b, B,
+			     m->cfg.n_embd, m->cfg.num_labels);
+}
+
+/* gpt_forward_hidden - pooled final hidden states (B, C), after ln_f */
+void
+gpt_forward_hidden(const GptModel *m, GptState *s, const int32_t *ids,
+		   const int *lens, int B, float *hidden)
+{
+	forward_pooled(m, s, ids, lens, B, hidden);
+}
+
+/* gpt_set_threads - BLAS threads for this process (1 in pooled workers) */
+void
+gpt_set_threads(int n)
+{
+	openblas_set_num_threads(MAX(n, 1));
+}

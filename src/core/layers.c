@@ -1,0 +1,508 @@
+/*
+ * layers.c - forward kernels of the GPT-2 layers over a ragged batch
+ *
+ * Owns: the kernels declared in layers.h, and with them every cblas_sgemm
+ * of the forward pass. See layers.h for the conventions (outputs first,
+ * shapes, ragged packing).
+ * Not here: the pass itself (gpt.c), the backward kernels
+ * (layers_backward.c).
+ *
+ * The matrix products are OpenBLAS's; what is left is memory-bound or
+ * transcendental work (LayerNorm, GELU, the softmax), which runs on one
+ * thread while the sgemms use all of BLAS's. On x86-64 those loops have an
+ * AVX2 build written with GCC vector extensions (8 floats), picked at run
+ * time, beside plain C for other CPUs: at -O2 without -ffast-math GCC
+ * vectorizes neither reductions nor expf/tanhf calls. A 256-token GPT-2
+ * pass has 9.4 M GELUs: 690 ms with glibc's tanhf on the 2-core VM this was
+ * written on (more than all the sgemms), 11 ms in the AVX2 loop. Its exp is
+ * a Cody-Waite reduction with a degree-7 polynomial; the GELU is within
+ * 2e-6 relative of the float64 formula.
+ *
+ * Threads: every kernel is pure. Errors: none.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <cblas.h>
+
+#include "layers.h"
+
+/* Query rows per attention block (see attention_forward): small enough to
+ * skip most of the masked triangle, big enough for full-speed sgemms. */
+#ifndef ATTENTION_BLOCK
+#define ATTENTION_BLOCK 64
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_AVX2_BUILD 1
+#else
+#define HAVE_AVX2_BUILD 0
+#endif
+
+static int have_avx2 = -1;	/* -1: not probed yet */
+
+/* use_avx2 - whether this CPU runs the AVX2+FMA builds of the loops;
+ * GPTMILTER_NO_SIMD=1 in the environment forces the plain C ones (tests) */
+static gboolean
+use_avx2(void)
+{
+#if HAVE_AVX2_BUILD
+	if (G_UNLIKELY(g_atomic_int_get(&have_avx2) < 0)) {
+		const char *no = g_getenv("GPTMILTER_NO_SIMD");
+		__builtin_cpu_init();
+		g_atomic_int_set(&have_avx2,
+				 (no == NULL || strcmp(no, "1") != 0) &&
+				 __builtin_cpu_supports("avx2") &&
+				 __builtin_cpu_supports("fma"));
+	}
+	return g_atomic_int_get(&have_avx2) > 0;
+#else
+	return FALSE;
+#endif
+}
+
+#if HAVE_AVX2_BUILD
+/* Everything from here to the #endif is compiled for AVX2+FMA (AVX2_FN)
+ * and only called after use_avx2(). */
+#define AVX2_FN __attribute__((target("avx2,fma")))
+
+/* 8 floats; the _u type is the same vector at 4-byte alignment, so that a
+ * dereference is an unaligned load or store. */
+typedef float v8sf __attribute__((vector_size(32)));
+typedef float v8sf_u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t v8si __attribute__((vector_size(32)));
+
+#define LOADU(p) (*(const v8sf_u *)(p))
+#define STOREU(p, v) (*(v8sf_u *)(p) = (v))
+#define INLINE static inline __attribute__((always_inline)) AVX2_FN
+
+INLINE v8sf
+v8_splat(float x)
+{
+	return (v8sf) { x, x, x, x, x, x, x, x };
+}
+
+/* v8_select - lanewise MASK ? A : B (C has no ?: on vectors) */
+INLINE v8sf
+v8_select(v8si mask, v8sf a, v8sf b)
+{
+	return (v8sf)(((v8si)a & mask) | ((v8si)b & ~mask));
+}
+
+INLINE v8sf
+v8_max(v8sf a, v8sf b)
+{
+	return v8_select(a > b, a, b);
+}
+
+INLINE v8sf
+v8_min(v8sf a, v8sf b)
+{
+	return v8_select(a < b, a, b);
+}
+
+INLINE float
+v8_hsum(v8sf v)
+{
+	return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+INLINE float
+v8_hmax(v8sf v)
+{
+	float m = v[0];
+	for (int i = 1; i < 8; i++)
+		m = v[i] > m ? v[i] : m;
+	return m;
+}
+
+/* v8_exp - e^x lanewise; x is clamped to [-87, 88] (results below e^-87
+ * are 0 for every use here, and nothing overflows) */
+INLINE v8sf
+v8_exp(v8sf x)
+{
+	const v8sf lo = v8_splat(-87.0f), hi = v8_splat(88.0f);
+	x = v8_min(v8_max(x, lo), hi);
+	/* x = n ln2 + r, |r| <= ln2/2; n by the 1.5 * 2^23 rounding trick */
+	const v8sf magic = v8_splat(12582912.0f);
+	v8sf fn = (x * v8_splat(1.44269504088896341f) + magic) - magic;
+	v8sf r = x - fn * v8_splat(0.693359375f);
+	r = r - fn * v8_splat(-2.12194440e-4f);
+	v8sf p = v8_splat(1.0f / 5040.0f);
+	p = p * r + v8_splat(1.0f / 720.0f);
+	p = p * r + v8_splat(1.0f / 120.0f);
+	p = p * r + v8_splat(1.0f / 24.0f);
+	p = p * r + v8_splat(1.0f / 6.0f);
+	p = p * r + v8_splat(0.5f);
+	p = p * r + v8_splat(1.0f);
+	p = p * r + v8_splat(1.0f);
+	v8si n = __builtin_convertvector(fn, v8si);
+	v8si bits = (n + 127) << 23;
+	return p * (v8sf)bits;
+}
+
+/* scalar_exp - v8_exp for one float, for loop tails (same rounding) */
+INLINE float
+scalar_exp(float x)
+{
+	v8sf v = v8_splat(x);
+	return v8_exp(v)[0];
+}
+
+/* layernorm_rows - the body of layernorm_forward, inlined into each build */
+AVX2_FN static void
+layernorm_avx2(float *out, float *mean, float *rstd, const float *inp,
+	       const float *weight, const float *bias, int N, int C,
+	       float eps)
+{
+	const int C8 = C & ~7;
+
+	for (int n = 0; n < N; n++) {
+		const float *x = inp + (gsize)n * C;
+		float *o = out + (gsize)n * C;
+		v8sf acc = v8_splat(0.0f);
+		int i;
+
+		for (i = 0; i < C8; i += 8)
+			acc += LOADU(x + i);
+		float m = v8_hsum(acc);
+		for (; i < C; i++)
+			m += x[i];
+		m /= (float)C;
+
+		/* two passes: the variance of GPT-2's residual stream, whose
+		 * rows carry a few huge channels, loses digits in E[x^2]-m^2 */
+		const v8sf vm = v8_splat(m);
+		acc = v8_splat(0.0f);
+		for (i = 0; i < C8; i += 8) {
+			v8sf d = LOADU(x + i) - vm;
+			acc += d * d;
+		}
+		float v = v8_hsum(acc);
+		for (; i < C; i++)
+			v += (x[i] - m) * (x[i] - m);
+		v /= (float)C;
+		float s = 1.0f / sqrtf(v + eps);
+
+		const v8sf vs = v8_splat(s);
+		for (i = 0; i < C8; i += 8)
+			STOREU(o + i, (LOADU(x + i) - vm) * vs * LOADU(weight + i)
+			       + LOADU(bias + i));
+		for (; i < C; i++)
+			o[i] = (x[i] - m) * s * weight[i] + bias[i];
+		if (mean != NULL)
+			mean[n] = m;
+		if (rstd != NULL)
+			rstd[n] = s;
+	}
+}
+
+/* causal_softmax - S (R, W) in place, the scores (already scaled by
+ * 1/sqrt(hs)) of the queries at positions t0 .. t0 + R - 1 against the keys
+ * 0 .. W - 1: row i becomes the softmax over columns 0 .. t0 + i, zeros
+ * after, so that the following P @ V sgemm may run over all W columns */
+AVX2_FN static void
+causal_softmax_avx2(float *S, int R, int t0, int W)
+{
+	for (int i = 0; i < R; i++) {
+		float *row = S + (gsize)i * W;
+		const int n = t0 + i + 1, n8 = n & ~7;
+		int j;
+
+		v8sf vmx = v8_splat(-INFINITY);
+		for (j = 0; j < n8; j += 8) {
+			v8sf v = LOADU(row + j);
+			vmx = v8_max(v, vmx);
+		}
+		float mx = v8_hmax(vmx);
+		for (; j < n; j++)
+			mx = row[j] > mx ? row[j] : mx;
+
+		const v8sf vmax = v8_splat(mx);
+		v8sf acc = v8_splat(0.0f);
+		for (j = 0; j < n8; j += 8) {
+			v8sf e = v8_exp(LOADU(row + j) - vmax);
+			STOREU(row + j, e);
+			acc += e;
+		}
+		float sum = v8_hsum(acc);
+		for (; j < n; j++) {
+			row[j] = scalar_exp(row[j] - mx);
+			sum += row[j];
+		}
+
+		const float inv = 1.0f / sum;
+		const v8sf vinv = v8_splat(inv);
+		for (j = 0; j < n8; j += 8)
+			STOREU(row + j, LOADU(row + j) * vinv);
+		for (; j < n; j++)
+			row[j] *= inv;
+		for (; j < W; j++)
+			row[j] = 0.0f;
+	}
+}
+
+/* gelu_body - out = x sigmoid(2u) = 0.5 x (1 + tanh u),
+ * u = sqrt(2/pi) (x + 0.044715 x^3): the same function as the tanh form,
+ * without its cancellation for large negative x */
+AVX2_FN static void
+gelu_avx2(float *out, const float *inp, gsize n)
+{
+	const v8sf k = v8_splat(-2.0f * 0.7978845608028654f);
+	const v8sf c = v8_splat(0.044715f), one = v8_splat(1.0f);
+	gsize i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		v8sf x = LOADU(inp + i);
+		v8sf e = v8_exp(k * (x + c * x * x * x));
+		STOREU(out + i, x / (one + e));
+	}
+	for (; i < n; i++) {
+		float x = inp[i];
+		float e = scalar_exp(-2.0f * 0.7978845608028654f *
+				     (x + 0.044715f * x * x * x));
+		out[i] = x / (1.0f + e);
+	}
+}
+
+#endif	/* HAVE_AVX2_BUILD */
+
+/* The plain C builds of the same three loops, for CPUs without AVX2. */
+
+static void
+layernorm_generic(float *out, float *mean, float *rstd, const float *inp,
+		  const float *weight, const float *bias, int N, int C,
+		  float eps)
+{
+	for (int n = 0; n < N; n++) {
+		const float *x = inp + (gsize)n * C;
+		float *o = out + (gsize)n * C;
+		float m = 0.0f, v = 0.0f;
+
+		for (int i = 0; i < C; i++)
+			m += x[i];
+		m /= (float)C;
+		for (int i = 0; i < C; i++)
+			v += (x[i] - m) * (x[i] - m);
+		v /= (float)C;
+		float s = 1.0f / sqrtf(v + eps);
+		for (int i = 0; i < C; i++)
+			o[i] = (x[i] - m) * s * weight[i] + bias[i];
+		if (mean != NULL)
+			mean[n] = m;
+		if (rstd != NULL)
+			rstd[n] = s;
+	}
+}
+
+static void
+causal_softmax_generic(float *S, int R, int t0, int W)
+{
+	for (int i = 0; i < R; i++) {
+		float *row = S + (gsize)i * W;
+		const int t = t0 + i;
+		float mx = row[0], sum = 0.0f;
+
+		for (int j = 1; j <= t; j++)
+			mx = row[j] > mx ? row[j] : mx;
+		for (int j = 0; j <= t; j++) {
+			row[j] = expf(row[j] - mx);
+			sum += row[j];
+		}
+		const float inv = 1.0f / sum;
+		for (int j = 0; j <= t; j++)
+			row[j] *= inv;
+		for (int j = t + 1; j < W; j++)
+			row[j] = 0.0f;
+	}
+}
+
+static void
+gelu_generic(float *out, const float *inp, gsize n)
+{
+	/* the sigmoid form as in gelu_avx2: expf is much cheaper than tanhf */
+	for (gsize i = 0; i < n; i++) {
+		float x = inp[i];
+		out[i] = x / (1.0f + expf(-2.0f * 0.7978845608028654f *
+					  (x + 0.044715f * x * x * x)));
+	}
+}
+
+/* The dispatch: the AVX2 build where there is one and the CPU has it. */
+#if HAVE_AVX2_BUILD
+#define DISPATCH(fn, ...) \
+	(use_avx2() ? fn##_avx2(__VA_ARGS__) : fn##_generic(__VA_ARGS__))
+#else
+#define DISPATCH(fn, ...) fn##_generic(__VA_ARGS__)
+#endif
+
+/* ---------------------------------------------------------------- */
+
+void
+encoder_forward(float *out, const int32_t *ids, const int *lens, int B,
+		const float *wte, const float *wpe, int C)
+{
+	gsize r = 0;
+
+	for (int b = 0; b < B; b++) {
+		for (int t = 0; t < lens[b]; t++, r++) {
+			const float *te = wte + (gsize)ids[r] * C;
+			const float *pe = wpe + (gsize)t * C;
+			float *o = out + r * C;
+			for (int i = 0; i < C; i++)
+				o[i] = te[i] + pe[i];
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- */
+
+void
+layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+		  const float *weight, const float *bias, int N, int C,
+		  float eps)
+{
+	DISPATCH(layernorm, out, mean, rstd, inp, weight, bias, N, C, eps);
+}
+
+/* ---------------------------------------------------------------- */
+
+/* fill_bias - out (N, OC) rows = bias (OC) */
+static void
+fill_bias(float *out, const float *bias, int N, int OC)
+{
+	for (int n = 0; n < N; n++)
+		memcpy(out + (gsize)n * OC, bias, (gsize)OC * sizeof(float));
+}
+
+/* add_bias - out (N, OC) rows += bias (OC) */
+static void
+add_bias(float *out, const float *bias, int N, int OC)
+{
+	for (int n = 0; n < N; n++) {
+		float *o = out + (gsize)n * OC;
+		for (int i = 0; i < OC; i++)
+			o[i] += bias[i];
+	}
+}
+
+void
+matmul_forward(float *out, const float *inp, const float *weight,
+	       const float *bias, int N, int C, int OC)
+{
+	/* The bias goes in first and the sgemm adds to it (beta = 1): one
+	 * pass over out fewer than adding it afterwards. */
+	if (bias != NULL)
+		fill_bias(out, bias, N, OC);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, C, 1.0f,
+		    inp, C, weight, OC, bias != NULL ? 1.0f : 0.0f, out, OC);
+}
+
+void
+matmul_residual_forward(float *out, const float *inp, const float *weight,
+			const float *bias, int N, int C, int OC)
+{
+	if (bias != NULL)
+		add_bias(out, bias, N, OC);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, C, 1.0f,
+		    inp, C, weight, OC, 1.0f, out, OC);
+}
+
+/* ---------------------------------------------------------------- */
+
+void
+attention_forward(float *out, float *scratch, const float *qkv,
+		  const int *lens, int B, int C, int NH)
+{
+	const int hs = C / NH, C3 = 3 * C;
+	const float scale = 1.0f / sqrtf((float)hs);
+	gsize off = 0;
+
+	for (int b = 0; b < B; b++) {
+		const int T = lens[b];
+
+		for (int h = 0; h < NH; h++) {
+			/* strided views into qkv (ld 3C) and out (ld C) */
+			const float *Q = qkv + off * C3 + h * hs;
+			const float *K = Q + C;
+			const float *V = Q + 2 * C;
+			float *O = out + off * C + h * hs;
+
+			/* Queries in blocks of ATTENTION_BLOCK rows: block
+			 * r0 .. r0 + R - 1 only sees keys 0 .. r0 + R - 1, so
+			 * most of the masked upper triangle is never computed */
+			for (int r0 = 0; r0 < T; r0 += ATTENTION_BLOCK) {
+				const int R = MIN(ATTENTION_BLOCK, T - r0);
+				const int W = r0 + R;
+				float *S = scratch;	/* (R, W) */
+
+				/* S = scale Q[r0..] (R, hs) K^T (hs, W) */
+				cblas_sgemm(CblasRowMajor, CblasNoTrans,
+					    CblasTrans, R, W, hs, scale,
+					    Q + (gsize)r0 * C3, C3, K, C3, 0.0f,
+					    S, W);
+				DISPATCH(causal_softmax, S, R, r0, W);
+				/* O[r0..] (R, hs) = P (R, W) V (W, hs) */
+				cblas_sgemm(CblasRowMajor, CblasNoTrans,
+					    CblasNoTrans, R, hs, W, 1.0f, S, W,
+					    V, C3, 0.0f, O + (gsize)r0 * C, C);
+			}
+		}
+		off += T;
+	}
+}
+
+void
+gelu_forward(float *out, const float *inp, gsize n)
+{
+	DISPATCH(gelu, out, inp, n);
+}
+
+/* ---------------------------------------------------------------- */
+
+void
+residual_forward(float *out, const float *inp1, const float *inp2, gsize n)
+{
+	for (gsize i = 0; i < n; i++)
+		out[i] = inp1[i] + inp2[i];
+}
+
+void
+pool_forward(float *out, const float *x, const int *lens, int B, int C,
+	     gboolean mean)
+{
+	const float *row = x;
+
+	for (int b = 0; b < B; b++) {
+		const int T = lens[b];
+		float *o = out + (gsize)b * C;
+
+		if (!mean) {
+			/* memmove: out may be x, rows moving down in place */
+			memmove(o, row + (gsize)(T - 1) * C,
+				(gsize)C * sizeof(float));
+			row += (gsize)T * C;
+			continue;
+		}
+		memset(o, 0, (gsize)C * sizeof(float));
+		for (int t = 0; t < T; t++, row += C)
+			for (int i = 0; i < C; i++)
+				o[i] += row[i];
+		const float inv = 1.0f / (float)T;
+		for (int i = 0; i < C; i++)
+			o[i] *= inv;
+	}
+}
+
+void
+head_forward(float *logits, const float *x, const float *score_w,
+	     const float *score_b, int B, int C, int NL)
+{
+	if (score_b != NULL)
+		fill_bias(logits, score_b, B, NL);
+	/* logits (B, NL) = x (B, C) @ score_w^T (C, NL) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, NL, C, 1.0f,
+		    x, C, score_w, C, score_b != NULL ? 1.0f : 0.0f, logits,
+		    NL);
+}

@@ -1,0 +1,231 @@
+/*
+ * metrics.c - classifier evaluation: counts, rates, ROC AUC, thresholds,
+ * temperature calibration
+ *
+ * Owns: the arithmetic of evaluation, kept apart from any model so that it is
+ * tested on hand-made score lists (tests/test_metrics.c).
+ * Not here: scoring (classifier.c), reports (src/train/).
+ * Threads: reentrant. Errors: none.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+static double
+ratio(gsize num, gsize den)
+{
+	return den ? (double)num / (double)den : NAN;
+}
+
+/* metrics_binary - confusion counts and rates at one threshold */
+void
+metrics_binary(const double *scores, const gboolean *is_pos, gsize n,
+	       double threshold, MetricsBinary *out)
+{
+	memset(out, 0, sizeof *out);
+	out->threshold = threshold;
+	for (gsize i = 0; i < n; i++) {
+		gboolean said_pos = scores[i] >= threshold;
+		if (is_pos[i])
+			*(said_pos ? &out->tp : &out->fn) += 1;
+		else
+			*(said_pos ? &out->fp : &out->tn) += 1;
+	}
+	out->accuracy = ratio(out->tp + out->tn, n);
+	out->precision = ratio(out->tp, out->tp + out->fp);
+	out->recall = ratio(out->tp, out->tp + out->fn);
+	out->fpr = ratio(out->fp, out->fp + out->tn);
+	out->fnr = ratio(out->fn, out->fn + out->tp);
+	if (out->tp == 0)
+		out->f1 = (out->fp + out->fn) ? 0.0 : NAN;
+	else
+		out->f1 = 2.0 * out->precision * out->recall /
+			  (out->precision + out->recall);
+}
+
+typedef struct {
+	double s;
+	gboolean pos;
+} Scored;
+
+static int
+scored_cmp(const void *a, const void *b)
+{
+	double x = ((const Scored *)a)->s, y = ((const Scored *)b)->s;
+
+	return (x > y) - (x < y);
+}
+
+/* metrics_roc_auc - Mann-Whitney U / (P N), ties as one half */
+double
+metrics_roc_auc(const double *scores, const gboolean *is_pos, gsize n)
+{
+	Scored *v = g_new(Scored, n ? n : 1);
+	gsize npos = 0, nneg = 0;
+	double rank_sum = 0.0;
+
+	for (gsize i = 0; i < n; i++) {
+		v[i].s = scores[i];
+		v[i].pos = is_pos[i];
+		npos += is_pos[i] != 0;
+	}
+	nneg = n - npos;
+	qsort(v, n, sizeof *v, scored_cmp);
+	/* Ranks are 1-based; a run of equal scores shares its mean rank. */
+	for (gsize i = 0; i < n;) {
+		gsize j = i;
+		while (j < n && v[j].s == v[i].s)
+			j++;
+		double mean_rank = ((double)(i + 1) + (double)j) / 2.0;
+		for (gsize k = i; k < j; k++)
+			if (v[k].pos)
+				rank_sum += mean_rank;
+		i = j;
+	}
+	g_free(v);
+	if (npos == 0 || nneg == 0)
+		return NAN;
+	double u = rank_sum - (double)npos * (double)(npos + 1) / 2.0;
+	return u / ((double)npos * (double)nneg);
+}
+
+static int
+double_cmp_desc(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x < y) - (x > y);
+}
+
+/* metrics_threshold_for_fpr - lowest threshold with FPR <= target */
+double
+metrics_threshold_for_fpr(const double *scores, const gboolean *is_pos,
+			  gsize n, double target_fpr, double *achieved_fpr)
+{
+	gsize nneg = 0;
+	double *neg = g_new(double, n ? n : 1);
+	double t;
+
+	for (gsize i = 0; i < n; i++)
+		if (!is_pos[i])
+			neg[nneg++] = scores[i];
+	if (nneg == 0) {
+		g_free(neg);
+		if (achieved_fpr)
+			*achieved_fpr = NAN;
+		return 0.0;
+	}
+	qsort(neg, nneg, sizeof *neg, double_cmp_desc);
+	/* At most k negatives may score >= t. Taking t just above the
+	 * (k+1)-th highest negative lets exactly the negatives strictly above
+	 * it through, which is <= k even with ties. */
+	gsize k = (gsize)floor(target_fpr * (double)nneg + 1e-9);
+	if (k >= nneg) {
+		t = 0.0;
+	} else {
+		double s = neg[k];
+		t = nextafter(s, INFINITY);
+	}
+	if (achieved_fpr) {
+		gsize over = 0;
+		for (gsize i = 0; i < nneg; i++)
+			over += neg[i] >= t;
+		*achieved_fpr = (double)over / (double)nneg;
+	}
+	g_free(neg);
+	return t;
+}
+
+/* metrics_confusion - (true, predicted) counts by argmax */
+void
+metrics_confusion(const float *probs, const int *labels, gsize n, int nl,
+		  gsize *cm)
+{
+	memset(cm, 0, sizeof *cm * (gsize)nl * (gsize)nl);
+	for (gsize i = 0; i < n; i++) {
+		const float *p = probs + i * (gsize)nl;
+		int best = 0;
+		for (int c = 1; c < nl; c++)
+			if (p[c] > p[best])
+				best = c;
+		g_assert(labels[i] >= 0 && labels[i] < nl);
+		cm[(gsize)labels[i] * (gsize)nl + (gsize)best]++;
+	}
+}
+
+/* metrics_nll - mean cross-entropy of softmax(logits / T) */
+double
+metrics_nll(const float *logits, const int *labels, gsize n, int nl,
+	    double temperature)
+{
+	double sum = 0.0;
+
+	if (n == 0)
+		return NAN;
+	for (gsize i = 0; i < n; i++) {
+		const float *z = logits + i * (gsize)nl;
+		double mx = -INFINITY, se = 0.0;
+		for (int c = 0; c < nl; c++)
+			mx = fmax(mx, z[c] / temperature);
+		for (int c = 0; c < nl; c++)
+			se += exp(z[c] / temperature - mx);
+		sum += mx + log(se) - z[labels[i]] / temperature;
+	}
+	return sum / (double)n;
+}
+
+/* metrics_fit_temperature - golden-section search of log T; NLL(T) is
+ * unimodal in practice, and the bracket is wide enough for any sane model */
+double
+metrics_fit_temperature(const float *logits, const int *labels, gsize n,
+			int nl)
+{
+	const double gr = (sqrt(5.0) - 1.0) / 2.0;
+	double a = log(0.05), b = log(20.0);
+	double c = b - gr * (b - a), d = a + gr * (b - a);
+	double fc, fd;
+
+	if (n == 0)
+		return 1.0;
+	fc = metrics_nll(logits, labels, n, nl, exp(c));
+	fd = metrics_nll(logits, labels, n, nl, exp(d));
+	for (int it = 0; it < 80 && b - a > 1e-7; it++) {
+		if (fc < fd) {
+			b = d;
+			d = c;
+			fd = fc;
+			c = b - gr * (b - a);
+			fc = metrics_nll(logits, labels, n, nl, exp(c));
+		} else {
+			a = c;
+			c = d;
+			fc = fd;
+			d = a + gr * (b - a);
+			fd = metrics_nll(logits, labels, n, nl, exp(d));
+		}
+	}
+	return exp((a + b) / 2.0);
+}
+
+/* metrics_softmax - tempered softmax of each row */
+void
+metrics_softmax(const float *logits, gsize n, int nl, double temperature,
+		float *probs)
+{
+	for (gsize i = 0; i < n; i++) {
+		const float *z = logits + i * (gsize)nl;
+		float *p = probs + i * (gsize)nl;
+		double mx = -INFINITY, se = 0.0;
+		double e[nl];
+		for (int c = 0; c < nl; c++)
+			mx = fmax(mx, z[c] / temperature);
+		for (int c = 0; c < nl; c++) {
+			e[c] = exp(z[c] / temperature - mx);
+			se += e[c];
+		}
+		for (int c = 0; c < nl; c++)
+			p[c] = (float)(e[c] / se);
+	}
+}

@@ -1,0 +1,67 @@
+/*
+ * metrics.h - how good a classifier is: counts, rates, ROC AUC, thresholds,
+ * temperature calibration
+ *
+ * Owns: the binary view of an N-class classifier (one "positive" class,
+ * spam, against the rest), the confusion matrix of all classes, ROC AUC with
+ * ties counted as half (the Mann-Whitney statistic), the lowest threshold
+ * keeping the false-positive rate under a target, and the temperature T that
+ * minimises the negative log-likelihood of softmax(logits / T).
+ * Not here: where scores come from (classifier.c, gptmilter-train).
+ *	MetricsBinary mb;
+ *	metrics_binary(scores, is_pos, n, 0.5, &mb);
+ *	double auc = metrics_roc_auc(scores, is_pos, n);
+ * Threads: reentrant. Errors: none; empty inputs give NaN rates.
+ */
+#ifndef GPTM_METRICS_H
+#define GPTM_METRICS_H
+
+#include <glib.h>
+
+typedef struct {
+	double threshold;	/* positive when score >= threshold */
+	gsize tp, fp, tn, fn;
+	double accuracy;	/* (tp + tn) / n */
+	double precision;	/* tp / (tp + fp) */
+	double recall;		/* tp / (tp + fn), the true-positive rate */
+	double f1;
+	double fpr;		/* fp / (fp + tn): ham marked spam */
+	double fnr;		/* fn / (fn + tp): spam let through */
+} MetricsBinary;
+
+/* metrics_binary - counts and rates of SCORES (n) against IS_POS (n) at
+ * THRESHOLD; a rate whose denominator is 0 is NaN */
+void metrics_binary(const double *scores, const gboolean *is_pos, gsize n,
+		    double threshold, MetricsBinary *out);
+
+/* metrics_roc_auc - area under the ROC curve, ties counted one half;
+ * NaN unless both classes occur */
+double metrics_roc_auc(const double *scores, const gboolean *is_pos, gsize n);
+
+/* metrics_threshold_for_fpr - the lowest threshold t (a score of a negative,
+ * nudged up, or 0) such that the negatives with score >= t are at most
+ * TARGET_FPR of all negatives; *ACHIEVED_FPR (if not NULL) gets their rate */
+double metrics_threshold_for_fpr(const double *scores, const gboolean *is_pos,
+				 gsize n, double target_fpr,
+				 double *achieved_fpr);
+
+/* metrics_confusion - CM (nl, nl) row = true class, column = predicted:
+ * argmax of PROBS (n, nl); CM is zeroed first */
+void metrics_confusion(const float *probs, const int *labels, gsize n, int nl,
+		       gsize *cm);
+
+/* metrics_nll - mean -log softmax(LOGITS / T)[label] of LOGITS (n, nl) */
+double metrics_nll(const float *logits, const int *labels, gsize n, int nl,
+		   double temperature);
+
+/* metrics_fit_temperature - T in [0.05, 20] minimising metrics_nll, by a
+ * golden-section search over log T; 1 if N is 0 */
+double metrics_fit_temperature(const float *logits, const int *labels,
+			       gsize n, int nl);
+
+/* metrics_softmax - PROBS (n, nl) = softmax(LOGITS / T) row by row;
+ * PROBS may equal LOGITS */
+void metrics_softmax(const float *logits, gsize n, int nl, double temperature,
+		     float *probs);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * conf.h - gptmilter.conf: the key table, loading, checking, reference count
+ *
+ * Owns: every configuration key as one row (name, type, default, bounds,
+ * doc), in the spirit of Postfix's parameter tables and Redis's
+ * createIntConfig(); reading a libconfig file against that table (unknown
+ * keys and out-of-range values are errors, naming file, line and key); the
+ * derived Policy; trusted networks as parsed CIDR ranges.
+ *	g_autoptr(MilterConf) conf = conf_load(path, &error);
+ *	conf_dump_keys(stdout);        // gptmilter --dump-keys
+ * A loaded MilterConf is immutable and refcounted: each message holds a
+ * reference, so SIGHUP can swap in a new one while old messages finish.
+ * Threads: read-only after conf_load. Errors: conf_load sets error.
+ * Checked by: tests/milter/test_conf_docs.sh (table vs conf/gptmilter.conf
+ * and man/gptmilter.conf.5), tests/milter/test_conf.sh.
+ */
+#ifndef GPTM_MILTER_CONF_H
+#define GPTM_MILTER_CONF_H
+
+#include <stdio.h>
+#include <glib.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "policy.h"
+
+#ifndef GPTM_DATADIR
+#define GPTM_DATADIR "/usr/local/share/gptmilter"
+#endif
+#ifndef GPTM_SYSCONFDIR
+#define GPTM_SYSCONFDIR "/usr/local/etc"
+#endif
+
+#define CONF_DEFAULT_PATH GPTM_SYSCONFDIR "/gptmilter.conf"
+#define CONF_DEFAULT_MODEL GPTM_DATADIR "/models/default"
+
+/* One trusted network: family AF_INET or AF_INET6, address, prefix bits. */
+typedef struct {
+	int family;
+	guint8 addr[16];
+	int bits;
+} ConfNet;
+
+typedef struct MilterConf {
+	gint refcount;
+	char *path;		/* the file read, or NULL for built-ins */
+
+	char *model;
+	char *socket;
+	char *socket_mode;
+	char *socket_owner;
+	char *user;
+	char *pidfile;
+	char *syslog_facility;
+	int workers;
+	int batch;
+	int queue;
+	double timeout;
+	int max_scan_bytes;
+	int milter_timeout;
+	gboolean log_verbose;
+
+	/* policy: the raw values, then the Policy built from them */
+	double spam_threshold;
+	double reject_threshold;
+	double unsure_low;
+	double unsure_high;
+	gboolean quarantine;
+	char *on_error;
+	char *reject_text;
+	char *subject_tag;
+	char **label_actions;
+	Policy policy;
+
+	char *hdr_score;
+	char *hdr_status;
+	char *hdr_flag;
+
+	gboolean skip_authenticated;
+	char **trusted_networks;
+	ConfNet *nets;
+	int n_nets;
+
+	char *metrics_listen;
+} MilterConf;
+
+/* conf_defaults - a configuration with every key at its default */
+MilterConf *conf_defaults(void);
+/* conf_load - read PATH over the defaults; NULL and ERROR on any problem */
+MilterConf *conf_load(const char *path, GError **error);
+/* conf_finish - check cross-key rules and build derived fields; call after
+ * changing fields by hand (command-line overrides) */
+gboolean conf_finish(MilterConf *c, GError **error);
+MilterConf *conf_ref(MilterConf *c);
+void conf_unref(MilterConf *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MilterConf, conf_unref)
+
+/* conf_dump_keys - one line per key: name, type, default (for tests/docs) */
+void conf_dump_keys(FILE *out);
+/* conf_dump - the effective values, in the config file syntax */
+void conf_dump(const MilterConf *c, FILE *out);
+
+/* conf_syslog_facility - LOG_MAIL etc. for a name, or -1 */
+int conf_syslog_facility(const char *name);
+
+/* conf_trusted - is the address text ADDR (IPv4 or IPv6) in a trusted net */
+gboolean conf_trusted(const MilterConf *c, const struct sockaddr *sa);
+/* conf_parse_net - "192.0.2.0/24", "2001:db8::/32" or a bare address */
+gboolean conf_parse_net(const char *text, ConfNet *net, GError **error);
+gboolean conf_net_contains(const ConfNet *net, int family,
+			   const guint8 *addr);
+
+#endif

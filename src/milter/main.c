@@ -1,0 +1,564 @@
+/*
+ * main.c - gptmilter(8): options, start-up, signals, shutdown
+ *
+ * Owns: the order of start-up, which matters for a daemon that starts as
+ * root: read the configuration; load the model (seconds, possibly: before
+ * the socket exists, so that no MTA waits on a socket nobody accepts on);
+ * open the milter socket (smfi_opensocket, then its mode and owner);
+ * detach; write the pid file; drop to `user`; block the signals in every
+ * thread to come; start the workers, the metrics endpoint and smfi_main.
+ * Then the main thread waits for signals (sigwait), as OpenDKIM's
+ * reloader does, and hands reloads to a thread of their own:
+ *	SIGHUP, SIGUSR1	reload the configuration and the model; messages in
+ *			flight finish with the ones they started with
+ *	SIGTERM, SIGINT	smfi_stop(), let scoring in progress finish, exit
+ * Why the main thread: libmilter's own signal thread also waits for SIGHUP
+ * (and would stop the milter on it); Linux gives a process-directed signal
+ * to the main thread first when it is waiting for it, so smfi_main runs in
+ * a thread of its own and the main thread does nothing but wait. SIGUSR1,
+ * which libmilter does not watch, reloads without that caveat. Should
+ * libmilter take a signal anyway, its loop ends, and the daemon stops with
+ * status 1 so that a supervisor restarts it.
+ * Errors: before detaching, a clear message on stderr and exit status 1
+ * (78 for a bad configuration); afterwards, a log line and the daemon goes
+ * on (a missing model makes every message take policy.on_error).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "milter.h"
+
+#define EX_USAGE_ 64
+#define EX_CONFIG_ 78
+
+typedef struct {
+	const char *conf_path;
+	gboolean foreground;
+	gboolean check;
+	const char *socket;
+	const char *pidfile;
+	const char *user;
+} Options;
+
+static Options opt = { CONF_DEFAULT_PATH, FALSE, FALSE, NULL, NULL, NULL };
+static char *start_dir;		/* relative paths are taken from here */
+static gboolean log_to_syslog;
+static gboolean log_verbose;
+static GThread *smfi_thread;
+static GAsyncQueue *reload_requests;	/* 1: reload, 2: stop */
+
+/* log_writer - GLib log records to syslog, or stderr in the foreground */
+static GLogWriterOutput
+log_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
+	   gpointer data)
+{
+	const char *msg = NULL;
+	int prio = LOG_INFO;
+
+	(void) data;
+	for (gsize i = 0; i < n; i++)
+		if (strcmp(fields[i].key, "MESSAGE") == 0)
+			msg = fields[i].value;
+	if (msg == NULL)
+		return G_LOG_WRITER_UNHANDLED;
+	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+		prio = LOG_ERR;
+	else if (level & G_LOG_LEVEL_WARNING)
+		prio = LOG_WARNING;
+	else if (level & G_LOG_LEVEL_DEBUG) {
+		if (!log_verbose)
+			return G_LOG_WRITER_HANDLED;
+		prio = LOG_DEBUG;
+	}
+	if (log_to_syslog) {
+		syslog(prio, "%s", msg);
+	} else {
+		g_autoptr(GDateTime) now = g_date_time_new_now_local();
+		g_autofree char *ts = g_date_time_format(now, "%H:%M:%S.%f");
+		ts[12] = '\0';	/* milliseconds */
+		fprintf(stderr, "%s gptmilter[%d]: %s%s\n", ts, (int) getpid(),
+			prio == LOG_ERR ? "error: " :
+			prio == LOG_WARNING ? "warning: " : "", msg);
+	}
+	return G_LOG_WRITER_HANDLED;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: gptmilter [-fnV] [-c config] [-p socket] [-P pidfile] "
+		"[-u user[:group]]\n"
+		"  -c FILE   configuration (default %s)\n"
+		"  -f        stay in the foreground, log to stderr\n"
+		"  -n        check the configuration and the model, then exit\n"
+		"  -p SOCKET milter socket (unix:/path or inet:port@host)\n"
+		"  -P FILE   write the process id to FILE\n"
+		"  -u USER   run as USER[:GROUP] after opening the socket\n"
+		"  -V        print the version and exit\n"
+		"  --dump-keys    list the configuration keys and defaults\n"
+		"  --dump-config  print the effective configuration\n",
+		CONF_DEFAULT_PATH);
+}
+
+/* load_conf - the file plus the command-line overrides */
+static MilterConf *
+load_conf(GError **error)
+{
+	g_autoptr(MilterConf) c = conf_load(opt.conf_path, error);
+	if (c == NULL)
+		return NULL;
+	if (opt.socket) {
+		g_free(c->socket);
+		c->socket = g_strdup(opt.socket);
+	}
+	if (opt.pidfile) {
+		g_free(c->pidfile);
+		c->pidfile = g_strdup(opt.pidfile);
+	}
+	if (opt.user) {
+		g_free(c->user);
+		c->user = g_strdup(opt.user);
+	}
+	/* a daemon's working directory is /: pin relative model paths to
+	 * where we started, for reloads too */
+	if (!g_path_is_absolute(c->model)) {
+		char *abs = g_canonicalize_filename(c->model, start_dir);
+		g_free(c->model);
+		c->model = abs;
+	}
+	if (!conf_finish(c, error))
+		return NULL;
+	return g_steal_pointer(&c);
+}
+
+/* socket_path - the file of a unix socket spec, or NULL for inet */
+static const char *
+socket_path(const char *spec)
+{
+	if (g_str_has_prefix(spec, "unix:"))
+		return spec + 5;
+	if (g_str_has_prefix(spec, "local:"))
+		return spec + 6;
+	if (spec[0] == '/')
+		return spec;
+	return NULL;
+}
+
+/* lookup_user - "user[:group]" to ids; FALSE with a message */
+static gboolean
+lookup_user(const char *spec, uid_t *uid, gid_t *gid, char **name,
+	    GError **error)
+{
+	g_auto(GStrv) parts = g_strsplit(spec, ":", 2);
+	struct passwd *pw = getpwnam(parts[0]);
+	if (pw == NULL) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "no such user \"%s\"", parts[0]);
+		return FALSE;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	*name = g_strdup(pw->pw_name);
+	if (parts[1] && *parts[1]) {
+		struct group *gr = getgrnam(parts[1]);
+		if (gr == NULL) {
+			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+				    "no such group \"%s\"", parts[1]);
+			return FALSE;
+		}
+		*gid = gr->gr_gid;
+	}
+	return TRUE;
+}
+
+/* open_socket - smfi_opensocket, then the socket's mode and owner */
+static gboolean
+open_socket(const MilterConf *c, GError **error)
+{
+	const char *path = socket_path(c->socket);
+
+	if (smfi_setconn((char *) c->socket) != MI_SUCCESS ||
+	    smfi_settimeout(c->milter_timeout) != MI_SUCCESS ||
+	    smfi_register(milter_desc) != MI_SUCCESS) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "libmilter refused socket \"%s\"", c->socket);
+		return FALSE;
+	}
+	if (smfi_opensocket(TRUE) != MI_SUCCESS) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+			    "cannot listen on %s (in use, or its directory "
+			    "missing or not writable?)", c->socket);
+		return FALSE;
+	}
+	if (path == NULL)
+		return TRUE;
+	if (chmod(path, (mode_t) strtol(c->socket_mode, NULL, 8)) != 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			    "chmod %s: %s", path, g_strerror(errno));
+		return FALSE;
+	}
+	if (*c->socket_owner) {
+		uid_t uid;
+		gid_t gid;
+		g_autofree char *name = NULL;
+		if (!lookup_user(c->socket_owner, &uid, &gid, &name, error))
+			return FALSE;
+		if (chown(path, uid, gid) != 0) {
+			g_set_error(error, G_FILE_ERROR,
+				    g_file_error_from_errno(errno),
+				    "chown %s: %s", path, g_strerror(errno));
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* drop_privileges - become `user` (root only; the same user is fine) */
+static gboolean
+drop_privileges(const MilterConf *c, GError **error)
+{
+	uid_t uid;
+	gid_t gid;
+	g_autofree char *name = NULL;
+
+	if (*c->user == '\0')
+		return TRUE;
+	if (!lookup_user(c->user, &uid, &gid, &name, error))
+		return FALSE;
+	if (getuid() == uid && geteuid() == uid)
+		return TRUE;
+	if (geteuid() != 0) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+			    "user = \"%s\": only root can change user",
+			    c->user);
+		return FALSE;
+	}
+	if (setgid(gid) != 0 || initgroups(name, gid) != 0 ||
+	    setuid(uid) != 0) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+			    "cannot become %s: %s", c->user,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+write_pidfile(const char *path, GError **error)
+{
+	g_autofree char *text = g_strdup_printf("%d\n", (int) getpid());
+	return g_file_set_contents(path, text, -1, error);
+}
+
+/* load_model - the classifier of C, or NULL; *WHY gets the error */
+static Classifier *
+load_model(const MilterConf *c, double *ms, char **why)
+{
+	g_autoptr(GError) error = NULL;
+	gint64 t0 = g_get_monotonic_time();
+	Classifier *cl = classifier_load(c->model, &error);
+
+	*ms = (g_get_monotonic_time() - t0) / 1000.0;
+	if (cl == NULL)
+		*why = g_strdup(error->message);
+	return cl;
+}
+
+/* log_model - one line about the model just loaded (or not) */
+static void
+log_model(const char *when, const MilterConf *c, const Classifier *cl,
+	  double ms, const char *why)
+{
+	if (cl == NULL) {
+		g_critical("%s: cannot load the model: %s", when, why);
+		return;
+	}
+	const Bundle *b = classifier_bundle(cl);
+	g_autofree char *labels = g_strjoinv(",", b->labels);
+	g_message("%s: model %s (%s): %d layers, %d labels (%s), max_tokens "
+		  "%d, loaded in %.0f ms", when, b->name, c->model,
+		  b->gpt.n_layer, classifier_num_labels(cl), labels,
+		  classifier_max_tokens(cl), ms);
+}
+
+/* reload - new configuration and model; on any failure keep the old */
+static void
+reload(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MilterConf) nc = load_conf(&error);
+	g_autoptr(MilterConf) oc = milter_conf();
+
+	if (nc == NULL) {
+		g_critical("reload: %s; keeping the old configuration and "
+			   "model", error->message);
+		stats_reload(milter.stats, FALSE);
+		return;
+	}
+	if (strcmp(nc->socket, oc->socket) || nc->workers != oc->workers ||
+	    nc->batch != oc->batch || nc->queue != oc->queue ||
+	    strcmp(nc->user, oc->user) || strcmp(nc->pidfile, oc->pidfile) ||
+	    strcmp(nc->metrics_listen, oc->metrics_listen) ||
+	    strcmp(nc->syslog_facility, oc->syslog_facility) ||
+	    nc->milter_timeout != oc->milter_timeout)
+		g_warning("reload: socket, workers, batch, queue, user, "
+			  "pidfile, syslog_facility, milter_timeout and "
+			  "metrics.listen take effect at the next restart");
+	double ms;
+	g_autofree char *why = NULL;
+	Classifier *cl = load_model(nc, &ms, &why);
+	log_model("reload", nc, cl, ms, why);
+	if (cl) {
+		pool_set_classifier(milter.pool, cl);
+		classifier_unref(cl);
+	} else {
+		g_critical("reload: keeping the old model");
+	}
+	milter_set_conf(nc);
+	log_verbose = nc->log_verbose;
+	stats_reload(milter.stats, cl != NULL);
+	g_message("reload: configuration %s applied", opt.conf_path);
+}
+
+/* reload_thread - reloads, one at a time, requests coalesced; 2 ends it */
+static gpointer
+reload_thread(gpointer data)
+{
+	(void) data;
+	for (;;) {
+		int req = GPOINTER_TO_INT(g_async_queue_pop(reload_requests));
+		while (req == 1) {	/* take every pending request at once */
+			gpointer more = g_async_queue_try_pop(reload_requests);
+			if (more == NULL)
+				break;
+			req = GPOINTER_TO_INT(more);
+		}
+		if (req != 1)
+			return NULL;
+		reload();
+	}
+}
+
+/* smfi_main_thread - libmilter's accept loop; tells main when it ends */
+static gpointer
+smfi_main_thread(gpointer data)
+{
+	(void) data;
+	int r = smfi_main();
+	if (r != MI_SUCCESS)
+		g_critical("smfi_main failed");
+	kill(getpid(), SIGUSR2);
+	return GINT_TO_POINTER(r);
+}
+
+static gpointer
+stop_thread(gpointer data)
+{
+	(void) data;
+	smfi_stop();
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dump-keys", no_argument, NULL, 'K' },
+		{ "dump-config", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	gboolean dump_config = FALSE;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:fnp:P:u:Vh", longopts,
+				 NULL)) != -1) {
+		switch (ch) {
+		case 'c': opt.conf_path = optarg; break;
+		case 'f': opt.foreground = TRUE; break;
+		case 'n': opt.check = TRUE; break;
+		case 'p': opt.socket = optarg; break;
+		case 'P': opt.pidfile = optarg; break;
+		case 'u': opt.user = optarg; break;
+		case 'D': dump_config = TRUE; break;
+		case 'K':
+			conf_dump_keys(stdout);
+			return 0;
+		case 'V': {
+			unsigned maj = 0, min = 0, pl = 0;
+			smfi_version(&maj, &min, &pl);
+			printf("gptmilter %s (libmilter %u.%u.%u)\n",
+			       PACKAGE_VERSION, maj, min, pl);
+			return 0;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE_;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EX_USAGE_;
+	}
+
+	start_dir = g_get_current_dir();
+	opt.conf_path = g_canonicalize_filename(opt.conf_path, start_dir);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MilterConf) conf = load_conf(&error);
+	if (conf == NULL) {
+		fprintf(stderr, "gptmilter: %s\n", error->message);
+		return EX_CONFIG_;
+	}
+	int facility = conf_syslog_facility(conf->syslog_facility);
+	if (dump_config) {
+		conf_dump(conf, stdout);
+		return 0;
+	}
+	log_verbose = conf->log_verbose;
+	g_log_set_writer_func(log_writer, NULL, NULL);
+	if (opt.check) {
+		g_autoptr(Classifier) cl = classifier_load(conf->model, &error);
+		if (cl == NULL) {
+			fprintf(stderr, "gptmilter: %s: configuration OK, but "
+				"the model cannot be loaded: %s\n",
+				opt.conf_path, error->message);
+			return 1;
+		}
+		const Bundle *b = classifier_bundle(cl);
+		g_autofree char *labels = g_strjoinv(",", b->labels);
+		printf("gptmilter: %s: configuration OK; model %s (%s): %d "
+		       "labels (%s), max_tokens %d\n", opt.conf_path, b->name,
+		       conf->model, classifier_num_labels(cl), labels,
+		       classifier_max_tokens(cl));
+		return 0;
+	}
+
+	/* the model first: loading can take seconds, and an MTA that finds
+	 * the socket open meanwhile would wait on it */
+	double load_ms;
+	g_autofree char *load_why = NULL;
+	g_autoptr(Classifier) cl = load_model(conf, &load_ms, &load_why);
+
+	if (!open_socket(conf, &error)) {
+		fprintf(stderr, "gptmilter: %s\n", error->message);
+		return 1;
+	}
+	if (!opt.foreground) {
+		if (daemon(0, 0) != 0) {
+			fprintf(stderr, "gptmilter: daemon: %s\n",
+				g_strerror(errno));
+			return 1;
+		}
+		log_to_syslog = TRUE;
+		openlog("gptmilter", LOG_PID, facility);
+	}
+	if (*conf->pidfile && !write_pidfile(conf->pidfile, &error)) {
+		g_critical("pid file: %s", error->message);
+		return 1;
+	}
+	if (!drop_privileges(conf, &error)) {
+		g_critical("%s", error->message);
+		if (!opt.foreground)
+			return 1;
+		fprintf(stderr, "gptmilter: %s\n", error->message);
+		return 1;
+	}
+
+	/* every thread from here on inherits this mask */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	g_mutex_init(&milter.lock);
+	milter.stats = stats_new();
+	milter_set_conf(conf);
+	milter.pool = pool_new(conf->workers, conf->batch, conf->queue);
+	const char *delay = g_getenv("GPTMILTER_TEST_DELAY_MS");
+	if (delay)
+		pool_set_test_delay(milter.pool, atoi(delay));
+	log_model("start", conf, cl, load_ms, load_why);
+	if (cl == NULL)
+		g_critical("start: running without a model: every message "
+			   "gets policy.on_error (%s) until a reload "
+			   "succeeds", conf->on_error);
+	pool_set_classifier(milter.pool, cl);
+	g_clear_pointer(&cl, classifier_unref);	/* the pool has its own */
+	if (*conf->metrics_listen) {
+		if (!stats_http_start(milter.stats, conf->metrics_listen,
+				      &error)) {
+			g_critical("%s", error->message);
+			g_clear_error(&error);
+		} else {
+			g_message("metrics on http://%s/metrics",
+				  conf->metrics_listen);
+		}
+	}
+	g_message("listening on %s, %d workers, batch %d, pid %d",
+		  conf->socket, conf->workers, conf->batch, (int) getpid());
+
+	reload_requests = g_async_queue_new();
+	GThread *reloader = g_thread_new("gptm-reload", reload_thread, NULL);
+	smfi_thread = g_thread_new("gptm-smfi", smfi_main_thread, NULL);
+	int status = 0;
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP || sig == SIGUSR1) {
+			/* straight back to sigwait: while the main thread
+			 * waits, a SIGHUP is ours and not libmilter's */
+			g_message("signal %d: reloading", sig);
+			g_async_queue_push(reload_requests, GINT_TO_POINTER(1));
+			continue;
+		}
+		if (sig == SIGTERM || sig == SIGINT) {
+			g_message("signal %d: stopping after the messages in "
+				  "flight", sig);
+		} else {
+			g_critical("the milter loop ended without a request "
+				   "(a signal taken by libmilter?): stopping");
+			status = 1;	/* so that a supervisor restarts us */
+		}
+		/* smfi_stop waits for the accept loop's lock, held across
+		 * a select of up to 5 s: call it aside, do not wait */
+		g_thread_unref(g_thread_new("gptm-stop", stop_thread, NULL));
+		break;
+	}
+	/* the accept loop is not joined: nothing below needs it */
+	g_async_queue_push(reload_requests, GINT_TO_POINTER(2));
+	g_thread_join(reloader);
+	milter_close(conf->timeout + 5);
+	/* libmilter does not wait for its session threads: they may still
+	 * call back (and get a tempfail), so the conf and the stats stay */
+	pool_free(milter.pool);
+	milter.pool = NULL;
+	stats_http_stop(milter.stats);
+	g_autofree char *summary = stats_summary(milter.stats);
+	g_message("%s", summary);
+	if (*conf->pidfile)
+		unlink(conf->pidfile);
+	g_message("stopped");
+	return status;
+}

@@ -1,0 +1,44 @@
+/*
+ * milter.h - the libmilter side of gptmilter: callbacks and shared state
+ *
+ * Owns: the one Milter (libmilter callbacks carry no user data, so the
+ * daemon's state is a global, set up by main.c before smfi_main); the
+ * smfiDesc; swapping configuration on reload.
+ * Threads: libmilter runs the callbacks on many threads; `lock` guards
+ * `conf`; every message takes its own reference to the conf at MAIL FROM.
+ */
+#ifndef GPTM_MILTER_MILTER_H
+#define GPTM_MILTER_MILTER_H
+
+#include <glib.h>
+#include <libmilter/mfapi.h>
+
+#include "conf.h"
+#include "pool.h"
+#include "stats.h"
+
+typedef struct {
+	GMutex lock;		/* guards conf */
+	MilterConf *conf;
+	Pool *pool;
+	Stats *stats;
+	gint busy;		/* callbacks at end of message right now */
+	gboolean closed;	/* shutting down: no more scoring (lock) */
+	gint open;		/* message contexts alive (MAIL FROM .. end) */
+} Milter;
+
+extern Milter milter;
+extern struct smfiDesc milter_desc;
+
+/* milter_conf - the current configuration (a reference) */
+MilterConf *milter_conf(void);
+/* milter_set_conf - new messages use C (a reference is taken) */
+void milter_set_conf(MilterConf *c);
+/* milter_busy - messages being scored or answered now */
+int milter_busy(void);
+/* milter_close - wait up to MAX_S seconds for messages under way (MAIL
+ * FROM seen, not yet answered) to end, then stop scoring: a later end of
+ * message gets a tempfail; returns when no message is being scored */
+void milter_close(double max_s);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * policy.c - a score (and the top label) to an action
+ *
+ * Owns: the meaning of the policy thresholds. The order of the checks is the
+ * specification, so it is spelled out once here:
+ *	1. a label rule for the top label (multi-class models) decides alone;
+ *	2. score >= reject_threshold: REJECT (QUARANTINE if policy.quarantine);
+ *	3. score >= spam_threshold: TAG (spam flag, subject tag);
+ *	4. unsure_low <= score < unsure_high: ACCEPT, status Unsure;
+ *	5. otherwise ACCEPT, status No.
+ * A reject or a quarantine is also spam, so their headers say Yes.
+ * Not here: errors (the caller applies on_error), headers (milter.c).
+ * Threads: pure. Checked by: tests/milter/test_policy.c.
+ */
+#include <string.h>
+
+#include "policy.h"
+
+static const char *const action_names[POLICY_N_ACTIONS] = {
+	[POLICY_ACCEPT] = "accept",
+	[POLICY_TAG] = "tag",
+	[POLICY_QUARANTINE] = "quarantine",
+	[POLICY_REJECT] = "reject",
+	[POLICY_DISCARD] = "discard",
+	[POLICY_TEMPFAIL] = "tempfail",
+	[POLICY_SKIP] = "skip",
+};
+
+/* policy_action_name - "accept", "tag", ... */
+const char *
+policy_action_name(PolicyAction a)
+{
+	if ((int) a < 0 || a >= POLICY_N_ACTIONS)
+		return "invalid";
+	return action_names[a];
+}
+
+/* policy_action_parse - name to action (case-insensitive) */
+gboolean
+policy_action_parse(const char *name, PolicyAction *out)
+{
+	for (int i = 0; i < POLICY_N_ACTIONS; i++)
+		if (g_ascii_strcasecmp(name, action_names[i]) == 0) {
+			*out = (PolicyAction) i;
+			return TRUE;
+		}
+	return FALSE;
+}
+
+/* policy_status_word - the first word of the status header */
+const char *
+policy_status_word(PolicyStatus s)
+{
+	switch (s) {
+	case POLICY_STATUS_SPAM:
+		return "Yes";
+	case POLICY_STATUS_UNSURE:
+		return "Unsure";
+	case POLICY_STATUS_HAM:
+	default:
+		return "No";
+	}
+}
+
+/* policy_rule_parse - "label=action" (spaces around either allowed) */
+gboolean
+policy_rule_parse(const char *text, PolicyLabelRule *rule, GError **error)
+{
+	const char *eq = strchr(text, '=');
+	if (eq == NULL) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "label rule \"%s\": expected label=action", text);
+		return FALSE;
+	}
+	g_autofree char *label = g_strstrip(g_strndup(text, eq - text));
+	g_autofree char *action = g_strstrip(g_strdup(eq + 1));
+	PolicyAction a;
+	if (*label == '\0' || !policy_action_parse(action, &a) ||
+	    a == POLICY_SKIP) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "label rule \"%s\": expected label=action with action "
+			    "one of accept, tag, quarantine, reject, discard, "
+			    "tempfail", text);
+		return FALSE;
+	}
+	rule->label = g_steal_pointer(&label);
+	rule->action = a;
+	return TRUE;
+}
+
+/* policy_clear - free the rules of P */
+void
+policy_clear(Policy *p)
+{
+	for (int i = 0; i < p->n_rules; i++)
+		g_free(p->rules[i].label);
+	g_clear_pointer(&p->rules, g_free);
+	p->n_rules = 0;
+}
+
+/* status_of - what the score alone says */
+static PolicyStatus
+status_of(const Policy *p, double score)
+{
+	if (score >= p->spam_threshold || score >= p->reject_threshold)
+		return POLICY_STATUS_SPAM;
+	if (p->unsure_low < p->unsure_high && score >= p->unsure_low &&
+	    score < p->unsure_high)
+		return POLICY_STATUS_UNSURE;
+	return POLICY_STATUS_HAM;
+}
+
+/* policy_decide - see the order of checks at the top of the file */
+PolicyDecision
+policy_decide(const Policy *p, double score, const char *top_label)
+{
+	PolicyDecision d = { POLICY_ACCEPT, status_of(p, score), FALSE, NULL };
+
+	if (top_label != NULL)
+		for (int i = 0; i < p->n_rules; i++) {
+			if (g_ascii_strcasecmp(p->rules[i].label, top_label) != 0)
+				continue;
+			d.action = p->rules[i].action;
+			d.rule_label = p->rules[i].label;
+			switch (d.action) {
+			case POLICY_TAG:
+			case POLICY_QUARANTINE:
+			case POLICY_REJECT:
+			case POLICY_DISCARD:
+				d.status = POLICY_STATUS_SPAM;
+				d.flag = TRUE;
+				break;
+			case POLICY_ACCEPT:
+				d.status = POLICY_STATUS_HAM;
+				break;
+			default:
+				break;
+			}
+			return d;
+		}
+
+	if (score >= p->reject_threshold)
+		d.action = p->quarantine ? POLICY_QUARANTINE : POLICY_REJECT;
+	else if (score >= p->spam_threshold)
+		d.action = POLICY_TAG;
+	d.flag = d.status == POLICY_STATUS_SPAM;
+	return d;
+}

@@ -1,0 +1,635 @@
+/*
+ * loop.c - gptmilter-train's training loop: batches, epochs, updates,
+ * progress, checkpoints and resume, and the final calibration and save
+ *
+ * Owns: the order the examples are seen in (a permutation per epoch derived
+ * from --seed and the epoch number only, so a resumed run replays exactly the
+ * batches an uninterrupted run would), gradient accumulation, clipping, the
+ * schedule, the checkpoint file, and what is written to OUT at the end.
+ * Not here: gradients (gpt_train.c), AdamW (optim.c), metrics (report.c).
+ *
+ * Checkpoint: OUT/checkpoint/state.bin, written atomically (tmp + fsync +
+ * rename): CK_HEADER_WORDS little-endian int64 words (magic, version,
+ * counters, fingerprint of the options that shape the run), then the model
+ * block (block_len floats), then Adam's m and v (n_params floats each).
+ * Everything that decides the next update is in it: weights, moments, the
+ * update count and the position in the epoch; the data order is recomputed.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "train.h"
+#include "bundle.h"
+#include "mailtext.h"
+#include "mapfile.h"
+
+#define CK_MAGIC 0x67707463686bLL	/* "gptchk" */
+#define CK_VERSION 1
+#define CK_HEADER_WORDS 32
+
+enum {
+	CK_W_MAGIC, CK_W_VERSION, CK_W_NPARAMS, CK_W_BLOCK, CK_W_STEP,
+	CK_W_EPOCH, CK_W_MICRO, CK_W_ADAM_T, CK_W_FINGERPRINT,
+	CK_W_SUM_LOSS, CK_W_SUM_CORRECT, CK_W_SUM_N,	/* doubles as bits */
+};
+
+double
+train_now(void)
+{
+	return (double)g_get_monotonic_time() / 1e6;
+}
+
+/* splitmix64 - the one random stream of the loop (data order) */
+static guint64
+splitmix64(guint64 *s)
+{
+	guint64 z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* shuffle - Fisher-Yates with a stream seeded by (seed, salt) */
+static void
+shuffle(CorpusItem **v, gsize n, guint64 seed, guint64 salt)
+{
+	guint64 s = seed * 0x100000001b3ULL ^ (salt + 0x51ed2701ULL);
+
+	for (gsize i = n; i > 1; i--) {
+		gsize j = (gsize)(splitmix64(&s) % i);
+		CorpusItem *t = v[i - 1];
+		v[i - 1] = v[j];
+		v[j] = t;
+	}
+}
+
+/* The state a checkpoint carries besides tensors. */
+typedef struct {
+	gint64 step;		/* updates done */
+	gint64 epoch;		/* current epoch, 0-based */
+	gint64 micro;		/* next micro-batch in the epoch */
+	double sum_loss, sum_correct, sum_n;	/* this epoch so far */
+} Progress;
+
+static guint64
+fingerprint(const Run *r, gsize ntrain, gsize nparams)
+{
+	const TrainOptions *o = r->o;
+	g_autofree char *s = g_strdup_printf(
+		"%d|%s|%s|%d,%d,%d,%d|%d|%d|%d|%.9g|%.9g|%.9g|%.9g|%d|%d|%d|%d|"
+		"%" G_GINT64_FORMAT "|%d|%" G_GUINT64_FORMAT "|%zu|%zu|%d",
+		o->mode, o->base ? o->base : "", o->init ? o->init : "",
+		o->layers, o->heads, o->embd, o->ctx, o->max_tokens,
+		o->trainable_blocks, o->pooling, o->lr, o->wd, o->clip,
+		o->min_lr, o->batch, o->epochs, o->grad_accum, o->warmup,
+		o->max_steps, o->schedule, o->seed, ntrain, nparams, o->balance);
+	g_autofree char *h = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
+							   s, -1);
+	char head[16];
+
+	memcpy(head, h, 15);
+	head[15] = '\0';
+	return g_ascii_strtoull(head, NULL, 16);
+}
+
+static gint64
+dbits(double d)
+{
+	gint64 v;
+
+	memcpy(&v, &d, sizeof v);
+	return v;
+}
+
+static double
+bitsd(gint64 v)
+{
+	double d;
+
+	memcpy(&d, &v, sizeof d);
+	return d;
+}
+
+static gboolean
+write_all(FILE *f, const void *p, gsize n)
+{
+	return n == 0 || fwrite(p, 1, n, f) == n;
+}
+
+/* checkpoint_save - OUT/checkpoint/state.bin, atomically */
+static gboolean
+checkpoint_save(Run *r, GptTrain *tr, const Adam *a, const Progress *p,
+		guint64 fp, GError **error)
+{
+	g_autofree char *dir = g_build_filename(r->o->out, "checkpoint", NULL);
+	g_autofree char *path = g_build_filename(dir, "state.bin", NULL);
+	g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
+	gint64 h[CK_HEADER_WORDS] = { 0 };
+	const GptModel *m = r->model;
+	FILE *f;
+
+	if (g_mkdir_with_parents(dir, 0755) < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			    "%s: %s", dir, g_strerror(errno));
+		return FALSE;
+	}
+	h[CK_W_MAGIC] = CK_MAGIC;
+	h[CK_W_VERSION] = CK_VERSION;
+	h[CK_W_NPARAMS] = (gint64)gpt_train_n_params(tr);
+	h[CK_W_BLOCK] = (gint64)m->block_len;
+	h[CK_W_STEP] = p->step;
+	h[CK_W_EPOCH] = p->epoch;
+	h[CK_W_MICRO] = p->micro;
+	h[CK_W_ADAM_T] = a->t;
+	h[CK_W_FINGERPRINT] = (gint64)fp;
+	h[CK_W_SUM_LOSS] = dbits(p->sum_loss);
+	h[CK_W_SUM_CORRECT] = dbits(p->sum_correct);
+	h[CK_W_SUM_N] = dbits(p->sum_n);
+	f = fopen(tmp, "wb");
+	if (f == NULL) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			    "%s: %s", tmp, g_strerror(errno));
+		return FALSE;
+	}
+	gboolean ok = write_all(f, h, sizeof h) &&
+		      write_all(f, m->block, m->block_len * sizeof(float)) &&
+		      write_all(f, a->m, a->n * sizeof(float)) &&
+		      write_all(f, a->v, a->n * sizeof(float)) &&
+		      fflush(f) == 0 && fsync(fileno(f)) == 0;
+	int err = errno;
+	if (fclose(f) != 0 && ok) {
+		ok = FALSE;
+		err = errno;
+	}
+	if (!ok || rename(tmp, path) != 0) {
+		if (ok)
+			err = errno;
+		g_unlink(tmp);
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+			    "%s: cannot write checkpoint: %s", path,
+			    g_strerror(err));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* checkpoint_load - restore weights, moments and progress; FALSE with
+ * error if the file is damaged or from a different run; *FOUND tells
+ * whether there was a file at all */
+static gboolean
+checkpoint_load(Run *r, GptTrain *tr, Adam *a, Progress *p, guint64 fp,
+		gboolean *found, GError **error)
+{
+	g_autofree char *path = g_build_filename(r->o->out, "checkpoint",
+						 "state.bin", NULL);
+	GptModel *m = r->model;
+	gint64 h[CK_HEADER_WORDS];
+
+	*found = g_file_test(path, G_FILE_TEST_EXISTS);
+	if (!*found)
+		return TRUE;
+	g_autoptr(MapFile) mf = mapfile_open(path, error);
+	if (mf == NULL)
+		return FALSE;
+	gsize need = sizeof h + (m->block_len + 2 * a->n) * sizeof(float);
+	if (mf->size < sizeof h) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: truncated checkpoint", path);
+		return FALSE;
+	}
+	memcpy(h, mf->data, sizeof h);
+	if (h[CK_W_MAGIC] != CK_MAGIC || h[CK_W_VERSION] != CK_VERSION) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: not a gptmilter-train checkpoint (version %d)",
+			    path, CK_VERSION);
+		return FALSE;
+	}
+	if (h[CK_W_FINGERPRINT] != (gint64)fp ||
+	    h[CK_W_NPARAMS] != (gint64)a->n ||
+	    h[CK_W_BLOCK] != (gint64)m->block_len) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: the checkpoint was made with other options, "
+			    "model or data; run with the same arguments, or "
+			    "remove the checkpoint directory to start over", path);
+		return FALSE;
+	}
+	if (mf->size != need) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: %zu bytes, expected %zu", path, mf->size, need);
+		return FALSE;
+	}
+	const guint8 *d = mf->data + sizeof h;
+	memcpy(m->block, d, m->block_len * sizeof(float));
+	d += m->block_len * sizeof(float);
+	memcpy(a->m, d, a->n * sizeof(float));
+	d += a->n * sizeof(float);
+	memcpy(a->v, d, a->n * sizeof(float));
+	a->t = h[CK_W_ADAM_T];
+	p->step = h[CK_W_STEP];
+	p->epoch = h[CK_W_EPOCH];
+	p->micro = h[CK_W_MICRO];
+	p->sum_loss = bitsd(h[CK_W_SUM_LOSS]);
+	p->sum_correct = bitsd(h[CK_W_SUM_CORRECT]);
+	p->sum_n = bitsd(h[CK_W_SUM_N]);
+	(void)tr;
+	return TRUE;
+}
+
+static void
+fmt_duration(char *buf, gsize len, double s)
+{
+	if (!isfinite(s) || s < 0)
+		g_snprintf(buf, len, "?");
+	else if (s >= 3600)
+		g_snprintf(buf, len, "%dh%02dm", (int)(s / 3600),
+			   (int)fmod(s / 60, 60));
+	else
+		g_snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+}
+
+/* lm_eval_loss - mean next-token loss over a split (pretrain) */
+static double
+lm_eval_loss(Run *r, GptTrain *tr, const Split *s)
+{
+	int mb = r->o->batch;
+	int32_t *ids = g_new(int32_t, (gsize)mb * (gsize)r->o->max_tokens);
+	int lens[mb];
+	double sum = 0, w = 0;
+
+	for (gsize i = 0; i < s->n; i += (gsize)mb) {
+		int B = 0, N = 0, preds = 0;
+		for (gsize k = i; k < s->n && B < mb; k++, B++) {
+			CorpusItem *it = s->items[k];
+			memcpy(ids + N, it->ids, sizeof *ids * (gsize)it->n_ids);
+			lens[B] = it->n_ids;
+			N += it->n_ids;
+			preds += it->n_ids - 1;
+		}
+		sum += (double)gpt_train_lm_eval(tr, ids, lens, B) * preds;
+		w += preds;
+	}
+	g_free(ids);
+	return w > 0 ? sum / w : NAN;
+}
+
+/* save_model - the bundle into OUT (every file atomic, config.json last) */
+static gboolean
+save_model(Run *r, JsonObject *extra, GError **error)
+{
+	const char *const *labels = NULL;
+	g_autoptr(GPtrArray) lab = g_ptr_array_new();
+
+	if (r->nl > 0) {
+		for (int i = 0; i < r->nl; i++)
+			g_ptr_array_add(lab, g_ptr_array_index(r->corpus->classes, i));
+		g_ptr_array_add(lab, NULL);
+		labels = (const char *const *)lab->pdata;
+	}
+	return bundle_save(r->o->out, r->model, labels, extra, r->o->dtype,
+			   r->tokenizer_dir, error);
+}
+
+static gboolean
+write_json(const char *path, JsonObject *o, GError **error)
+{
+	g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+
+	json_node_set_object(root, o);
+	json_generator_set_root(gen, root);
+	json_generator_set_pretty(gen, TRUE);
+	if (strcmp(path, "-") == 0) {
+		g_autofree char *s = json_generator_to_data(gen, NULL);
+		printf("%s\n", s);
+		return TRUE;
+	}
+	return json_generator_to_file(gen, path, error);
+}
+
+/* finish_classifier - calibrate on validation, report, save */
+static gboolean
+finish_classifier(Run *r, GptTrain *tr, const Progress *p, double seconds,
+		  GError **error)
+{
+	const TrainOptions *o = r->o;
+	double T = 1.0, thr = 0.5, achieved = NAN;
+	JsonObject *metrics = json_object_new();
+	JsonObject *extra = json_object_new();
+
+	if (r->split[CORPUS_VAL].n > 0) {
+		g_autofree float *vl = report_logits(r, tr, NULL,
+						     &r->split[CORPUS_VAL], NULL);
+		report_calibrate(r, &r->split[CORPUS_VAL], vl, &T, &thr,
+				 &achieved);
+		if (!o->quiet)
+			printf("\ncalibration on validation: temperature %.4f; "
+			       "threshold %.6g keeps the validation FPR at %.5f "
+			       "(target %.5g)\n", T, thr, achieved, o->target_fpr);
+		json_object_set_object_member(metrics, "validation",
+			report_evaluate(r, "validation", &r->split[CORPUS_VAL],
+					vl, T, thr));
+	} else if (!o->quiet) {
+		printf("\nno validation set: temperature 1, threshold 0.5 "
+		       "(give --split or --ham-val/--spam-val to calibrate)\n");
+	}
+	if (r->split[CORPUS_TEST].n > 0) {
+		g_autofree float *tl = report_logits(r, tr, NULL,
+						     &r->split[CORPUS_TEST], NULL);
+		json_object_set_object_member(metrics, "test",
+			report_evaluate(r, "test", &r->split[CORPUS_TEST], tl, T,
+					thr));
+	}
+
+	g_autofree char *trimmed = g_strdup(o->out);
+	gsize tlen = strlen(trimmed);
+	while (tlen > 1 && trimmed[tlen - 1] == '/')
+		trimmed[--tlen] = '\0';
+	g_autofree char *bn = g_path_get_basename(trimmed);
+	json_object_set_string_member(extra, "name", o->name ? o->name : bn);
+	json_object_set_int_member(extra, "max_tokens", o->max_tokens);
+	json_object_set_int_member(extra, "mailtext_version", MAILTEXT_VERSION);
+	json_object_set_string_member(extra, "pooling",
+				      o->pooling == GPT_POOL_MEAN ? "mean" : "last");
+	JsonObject *cal = json_object_new();
+	json_object_set_double_member(cal, "temperature", T);
+	json_object_set_object_member(extra, "calibration", cal);
+	json_object_set_double_member(extra, "threshold", thr);
+	json_object_set_double_member(extra, "target_fpr", o->target_fpr);
+	JsonObject *trn = json_object_new();
+	json_object_set_string_member(trn, "base", r->base_name);
+	json_object_set_int_member(trn, "examples", (gint64)r->split[CORPUS_TRAIN].n);
+	json_object_set_int_member(trn, "updates", p->step);
+	json_object_set_double_member(trn, "lr", o->lr);
+	json_object_set_double_member(trn, "weight_decay", o->wd);
+	json_object_set_int_member(trn, "batch", o->batch);
+	json_object_set_int_member(trn, "epochs", o->epochs);
+	json_object_set_int_member(trn, "trainable_blocks", o->trainable_blocks);
+	json_object_set_int_member(trn, "seed", (gint64)o->seed);
+	json_object_set_double_member(trn, "seconds", seconds);
+	json_object_set_object_member(extra, "training", trn);
+	json_object_set_object_member(extra, "metrics", json_object_ref(metrics));
+
+	gboolean ok = save_model(r, extra, error);
+	if (ok && o->json)
+		ok = write_json(o->json, metrics, error);
+	if (ok && !o->quiet)
+		printf("\nwrote %s\n", o->out);
+	json_object_unref(metrics);
+	json_object_unref(extra);
+	return ok;
+}
+
+/* train_run - the whole fine-tuning or pretraining run */
+gboolean
+train_run(Run *r, GError **error)
+{
+	const TrainOptions *o = r->o;
+	gboolean lm = o->mode == MODE_PRETRAIN;
+	Split *tsplit = &r->split[CORPUS_TRAIN];
+	gsize n = tsplit->n;
+	float *class_weights = NULL;
+	gboolean tty = isatty(fileno(stderr));
+
+	/* The examples of this run: --balance undersample keeps a fixed
+	 * (seeded) subset of each class, as large as the smallest class. */
+	g_autofree CorpusItem **items = g_memdup2(tsplit->items,
+						  sizeof *items * (n ? n : 1));
+	if (!lm && o->balance == BALANCE_UNDERSAMPLE) {
+		gsize *cnt = g_new0(gsize, r->nl), minc = G_MAXSIZE, kept = 0;
+		shuffle(items, n, o->seed, 0xba1a);
+		for (gsize i = 0; i < n; i++)
+			cnt[items[i]->label]++;
+		for (int c = 0; c < r->nl; c++)
+			minc = MIN(minc, cnt[c]);
+		memset(cnt, 0, sizeof *cnt * (gsize)r->nl);
+		for (gsize i = 0; i < n; i++)
+			if (cnt[items[i]->label]++ < minc)
+				items[kept++] = items[i];
+		n = kept;
+		g_free(cnt);
+		if (!o->quiet)
+			printf("balance: undersampled to %zu examples per class\n",
+			       minc);
+	} else if (!lm && o->balance == BALANCE_WEIGHTS) {
+		class_weights = g_new0(float, r->nl);
+		gsize *cnt = g_new0(gsize, r->nl);
+		for (gsize i = 0; i < n; i++)
+			cnt[items[i]->label]++;
+		for (int c = 0; c < r->nl; c++)
+			class_weights[c] = cnt[c] ? (float)n / (float)(r->nl * cnt[c])
+						  : 0.0f;
+		g_free(cnt);
+	}
+
+	GptTrainOptions to = { o->trainable_blocks, o->batch, o->max_tokens };
+	g_autoptr(GptTrain) tr = gpt_train_new(r->model, &to, error);
+	if (tr == NULL) {
+		g_free(class_weights);
+		return FALSE;
+	}
+	gsize np = gpt_train_n_params(tr);
+	g_autoptr(Adam) adam = adam_new(np);
+	gint64 micro_per_epoch = (gint64)((n + (gsize)o->batch - 1) / (gsize)o->batch);
+	gint64 upd_per_epoch = (micro_per_epoch + o->grad_accum - 1) / o->grad_accum;
+	gint64 total = upd_per_epoch * o->epochs;
+	if (o->max_steps > 0 && o->max_steps < total)
+		total = o->max_steps;
+	OptimSchedule sched = { o->schedule, (float)o->lr, (float)o->min_lr,
+				o->warmup, total };
+	guint64 fp = fingerprint(r, n, np);
+	Progress p = { 0 };
+
+	if (o->resume) {
+		gboolean found;
+		if (!checkpoint_load(r, tr, adam, &p, fp, &found, error)) {
+			g_free(class_weights);
+			return FALSE;
+		}
+		if (!o->quiet)
+			printf(found ? "resuming from %s/checkpoint at update %"
+			       G_GINT64_FORMAT " (epoch %" G_GINT64_FORMAT ")\n"
+			       : "no checkpoint in %s/checkpoint: starting "
+			       "from the beginning\n", o->out, p.step,
+			       p.epoch + 1);
+	}
+	if (!o->quiet) {
+		printf("%s: %zu examples, %" G_GINT64_FORMAT " updates "
+		       "(%" G_GINT64_FORMAT " per epoch x %d epochs, batch %d x "
+		       "%d accumulated), %zu trainable parameters\n",
+		       lm ? "pretrain" : "finetune", n, total, upd_per_epoch,
+		       o->epochs, o->batch, o->grad_accum, np);
+		fflush(stdout);
+	}
+
+	int32_t *ids = g_new(int32_t, (gsize)o->batch * (gsize)o->max_tokens);
+	int *lens = g_new(int, o->batch), *labels = g_new(int, o->batch);
+	float *logits = g_new(float, (gsize)o->batch * (gsize)MAX(r->nl, 1));
+	double t0 = train_now(), last_log = t0;
+	gint64 step0 = p.step, ex_done = 0;
+	gboolean ok = TRUE, stopped = FALSE;
+
+	gpt_train_zero_grad(tr);
+	for (; p.epoch < o->epochs && p.step < total && ok; p.epoch++) {
+		g_autofree CorpusItem **order = g_memdup2(items,
+							  sizeof *items * (n ? n : 1));
+		shuffle(order, n, o->seed, (guint64)p.epoch + 1);
+		for (; p.micro < micro_per_epoch && p.step < total; p.micro++) {
+			gsize start = (gsize)p.micro * (gsize)o->batch;
+			int B = (int)MIN((gsize)o->batch, n - start), N = 0;
+			for (int b = 0; b < B; b++) {
+				CorpusItem *it = order[start + (gsize)b];
+				memcpy(ids + N, it->ids,
+				       sizeof *ids * (gsize)it->n_ids);
+				lens[b] = it->n_ids;
+				labels[b] = it->label;
+				N += it->n_ids;
+			}
+			float scale = 1.0f / (float)o->grad_accum;
+			float loss;
+			if (lm) {
+				loss = gpt_train_lm_step(tr, ids, lens, B, scale);
+			} else {
+				loss = gpt_train_classify_step(tr, ids, lens, B,
+							       labels, class_weights,
+							       scale, logits);
+				for (int b = 0; b < B; b++) {
+					int best = 0;
+					for (int c = 1; c < r->nl; c++)
+						if (logits[b * r->nl + c] >
+						    logits[b * r->nl + best])
+							best = c;
+					p.sum_correct += best == labels[b];
+				}
+			}
+			p.sum_loss += (double)loss * B;
+			p.sum_n += B;
+			ex_done += B;
+			if ((p.micro + 1) % o->grad_accum != 0 &&
+			    p.micro + 1 != micro_per_epoch)
+				continue;
+
+			/* One update. */
+			float gnorm = optim_clip_grad_norm(gpt_train_grads(tr), np,
+							   (float)o->clip);
+			float lr = optim_lr_at(&sched, p.step);
+			adamw_step(adam, gpt_train_params(tr), gpt_train_grads(tr),
+				   lr, 0.9f, 0.999f, 1e-8f, (float)o->wd);
+			gpt_train_zero_grad(tr);
+			p.step++;
+
+			double now = train_now();
+			double rate = ex_done / MAX(now - t0, 1e-9);
+			double eta = (double)(total - p.step) *
+				     (now - t0) / (double)(p.step - step0);
+			char etas[32];
+			fmt_duration(etas, sizeof etas, eta);
+			if (!o->quiet && tty) {
+				fprintf(stderr, "\r\033[Kepoch %" G_GINT64_FORMAT
+					"/%d  update %" G_GINT64_FORMAT "/%"
+					G_GINT64_FORMAT "  loss %.4f  |g| %.3g  lr "
+					"%.3g  %.1f ex/s  ETA %s",
+					p.epoch + 1, o->epochs, p.step, total,
+					p.sum_loss / p.sum_n, gnorm, lr, rate, etas);
+			} else if (!o->quiet &&
+				   (p.step % o->log_every == 0 || p.step == total ||
+				    now - last_log >= 30.0)) {
+				printf("epoch %" G_GINT64_FORMAT "/%d update %"
+				       G_GINT64_FORMAT "/%" G_GINT64_FORMAT
+				       " loss %.4f grad_norm %.3g lr %.3g "
+				       "%.1f ex/s ETA %s\n", p.epoch + 1,
+				       o->epochs, p.step, total,
+				       p.sum_loss / p.sum_n, gnorm, lr, rate, etas);
+				fflush(stdout);
+				last_log = now;
+			}
+			if (o->checkpoint_every > 0 &&
+			    p.step % o->checkpoint_every == 0 && p.step < total) {
+				Progress q = p;
+				q.micro++;	/* the next micro-batch */
+				if (!checkpoint_save(r, tr, adam, &q, fp, error)) {
+					ok = FALSE;
+					break;
+				}
+			}
+			if (o->stop_after > 0 && p.step - step0 >= o->stop_after) {
+				stopped = TRUE;
+				ok = FALSE;
+				break;
+			}
+		}
+		if (!ok)
+			break;
+		if (tty && !o->quiet)
+			fprintf(stderr, "\r\033[K");
+		/* End of an epoch (or of the run): train and validation figures. */
+		if (!o->quiet) {
+			if (lm) {
+				double vl = lm_eval_loss(r, tr, &r->split[CORPUS_VAL]);
+				printf("epoch %" G_GINT64_FORMAT ": train loss %.4f"
+				       "  val loss %.4f\n", p.epoch + 1,
+				       p.sum_loss / MAX(p.sum_n, 1), vl);
+			} else {
+				double vloss = NAN, vacc = NAN;
+				const Split *vs = &r->split[CORPUS_VAL];
+				if (vs->n > 0) {
+					g_autofree float *vl = report_logits(r, tr, NULL,
+									     vs, &vloss);
+					gsize good = 0;
+					for (gsize i = 0; i < vs->n; i++) {
+						int best = 0;
+						for (int c = 1; c < r->nl; c++)
+							if (vl[i * r->nl + c] > vl[i * r->nl + best])
+								best = c;
+						good += best == vs->items[i]->label;
+					}
+					vacc = (double)good / (double)vs->n;
+				}
+				printf("epoch %" G_GINT64_FORMAT ": train loss %.4f "
+				       "acc %.4f  val loss %.4f acc %.4f\n",
+				       p.epoch + 1, p.sum_loss / MAX(p.sum_n, 1),
+				       p.sum_correct / MAX(p.sum_n, 1), vloss, vacc);
+			}
+			fflush(stdout);
+		}
+		p.micro = 0;
+		p.sum_loss = p.sum_correct = p.sum_n = 0;
+	}
+	g_free(ids);
+	g_free(lens);
+	g_free(labels);
+	g_free(logits);
+	g_free(class_weights);
+	if (stopped) {
+		if (!o->quiet)
+			printf("stopped after %" G_GINT64_FORMAT " updates "
+			       "(--stop-after); continue with --resume\n",
+			       p.step - step0);
+		return TRUE;
+	}
+	if (!ok)
+		return FALSE;
+
+	double seconds = train_now() - t0;
+	if (!o->quiet)
+		printf("trained %" G_GINT64_FORMAT " updates in %.1f s\n",
+		       p.step - step0, seconds);
+	if (lm) {
+		JsonObject *extra = json_object_new();
+		json_object_set_int_member(extra, "max_tokens", o->max_tokens);
+		json_object_set_int_member(extra, "mailtext_version",
+					   MAILTEXT_VERSION);
+		if (o->name)
+			json_object_set_string_member(extra, "name", o->name);
+		ok = save_model(r, extra, error);
+		json_object_unref(extra);
+		if (ok && !o->quiet)
+			printf("wrote %s\n", o->out);
+		return ok;
+	}
+	return finish_classifier(r, tr, &p, seconds, error);
+}

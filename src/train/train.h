@@ -1,0 +1,109 @@
+/*
+ * train.h - gptmilter-train: what its source files share
+ *
+ * Owns: the options of one run (filled from argv by main.c), the loaded
+ * data set (a Corpus with its classes and splits), and the entry points of
+ * the training loop (loop.c) and the evaluation report (report.c).
+ * Not here: any arithmetic of the model (src/core).
+ */
+#ifndef GPTM_TRAIN_H
+#define GPTM_TRAIN_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "bpe.h"
+#include "corpus.h"
+#include "gpt.h"
+#include "gpt_train.h"
+#include "metrics.h"
+#include "optim.h"
+#include "safetensors.h"
+
+typedef enum {
+	MODE_FINETUNE,
+	MODE_PRETRAIN,
+	MODE_EVAL,
+} TrainMode;
+
+typedef enum {
+	BALANCE_NONE,
+	BALANCE_UNDERSAMPLE,
+	BALANCE_WEIGHTS,
+} Balance;
+
+typedef struct {
+	TrainMode mode;
+	const char *prog;
+	/* model */
+	char *base;		/* --base DIR */
+	char *init;		/* --init random */
+	int layers, heads, embd, ctx;
+	char *tokenizer;	/* --tokenizer DIR */
+	char *model;		/* eval: -m DIR */
+	/* data */
+	int train_pct, val_pct;	/* --split; 0/0 when explicit sets */
+	Balance balance;
+	int max_tokens;
+	/* recipe */
+	int trainable_blocks;	/* -1 = all */
+	GptPooling pooling;
+	double lr, wd, clip, min_lr;
+	int batch, epochs, grad_accum, warmup;
+	gint64 max_steps;	/* stop after this many updates (0: no limit) */
+	OptimSchedKind schedule;
+	guint64 seed;
+	int threads;
+	/* output */
+	char *out;
+	char *name;
+	StDtype dtype;
+	double target_fpr;
+	gint64 checkpoint_every;
+	gboolean resume;
+	char *json;		/* --json FILE (eval, and the final report) */
+	gboolean quiet;
+	gint64 log_every;	/* plain progress lines every N updates */
+	gint64 stop_after;	/* leave after N updates, as if interrupted */
+} TrainOptions;
+
+/* The examples of one split as arrays, ready for batching. */
+typedef struct {
+	gsize n;
+	CorpusItem **items;	/* borrowed from the Corpus */
+} Split;
+
+/* Everything a run has loaded: data, tokenizer, model. */
+typedef struct {
+	TrainOptions *o;
+	Corpus *corpus;
+	Split split[CORPUS_N_SPLITS];
+	int nl;			/* classes (0 in pretrain) */
+	int spam;		/* the positive class of binary reports */
+	Bpe *bpe;
+	char *tokenizer_dir;
+	GptModel *model;
+	char *base_name;	/* what the model was started from */
+} Run;
+
+/* loop.c */
+gboolean train_run(Run *r, GError **error);
+
+/* report.c: logits (n, nl) of a split, in batches, by the model being
+ * trained (tr) or a plain forward (state) */
+float *report_logits(Run *r, GptTrain *tr, GptState *st, const Split *s,
+		     double *mean_loss);
+/* report_evaluate - metrics of SPLIT from LOGITS at THRESHOLD and
+ * TEMPERATURE as a JSON object; prints the readable report unless quiet */
+JsonObject *report_evaluate(Run *r, const char *title, const Split *s,
+			    const float *logits, double temperature,
+			    double threshold);
+/* report_calibrate - temperature and threshold on validation logits */
+void report_calibrate(Run *r, const Split *val, const float *logits,
+		      double *temperature, double *threshold,
+		      double *achieved_fpr);
+
+/* progress.c-like helpers (loop.c) */
+double train_now(void);
+
+#endif

@@ -1,0 +1,21 @@
+-- t-ham: below every threshold: score and status headers, no flag
+package.path = os.getenv("MT_DIR") .. "/?.lua;" .. package.path
+local t = require("common")
+local conn = t.start("t-ham.conf")
+t.begin(conn)
+t.headers(conn, t.plain)
+t.ok(mt.bodystring(conn, "Hello,\r\nthe report is attached.\r\n") == nil, "body")
+t.ok(mt.eom(conn) == nil, "eom")
+t.reply(conn, SMFIR_CONTINUE, "eom")
+t.verdict_headers(conn, "No")
+t.ok(not mt.eom_check(conn, MT_HDRADD, "X-Spam-Flag"), "no X-Spam-Flag on ham")
+t.ok(not mt.eom_check(conn, MT_HDRCHANGE, "Subject"), "Subject untouched")
+t.ok(not mt.eom_check(conn, MT_QUARANTINE), "not quarantined")
+-- a second message on the same connection is scored on its own
+t.ok(mt.mailfrom(conn, "<other@example.org>") == nil, "mailfrom 2")
+t.reply(conn, SMFIR_CONTINUE, "mailfrom 2")
+t.headers(conn, t.plain)
+t.ok(mt.eom(conn) == nil, "eom 2")
+t.reply(conn, SMFIR_CONTINUE, "eom 2")
+t.verdict_headers(conn, "No")
+mt.disconnect(conn)

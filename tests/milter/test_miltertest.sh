@@ -1,0 +1,213 @@
+#!/bin/sh
+# test_miltertest.sh - gptmilter through the milter protocol, one miltertest
+# Lua script per case (tests/milter/t-*.lua, OpenDKIM style), each starting
+# its own daemon with its own t-*.conf on a tiny random model. Random scores
+# are arbitrary, so the cases force their verdicts with thresholds of 0 and
+# 1.01. Also: -n (check configuration and model) and its exit statuses.
+# Needs: miltertest (Debian package miltertest), Debian's python3 + numpy.
+set -u
+: "${top_srcdir:?}" "${top_builddir:?}" "${PYTHON3:?}"
+MT_DIR="$top_srcdir/tests/milter"
+GPTMILTER="${GPTMILTER:-$top_builddir/src/milter/gptmilter}"
+export MT_DIR GPTMILTER
+command -v miltertest >/dev/null ||
+	{ echo "FAIL: miltertest not found (apt-get install miltertest)"; exit 1; }
+[ -x "$GPTMILTER" ] || { echo "FAIL: $GPTMILTER not built"; exit 1; }
+
+tmp="$top_builddir/tests/tmp/milter.$$"
+rm -rf "$tmp"
+mkdir -p "$tmp" || exit 1
+trap 'if [ $fail -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$tmp"; else echo "kept $tmp"; fi' EXIT
+fail=0
+cd "$tmp" || exit 1
+
+gen="$top_srcdir/tests/gen_tiny_model.py"
+"$PYTHON3" "$gen" --out model --layers 2 --heads 2 --embd 32 --ctx 64 \
+	--labels ham,spam --seed 11 --name tiny-test >/dev/null || exit 1
+"$PYTHON3" "$gen" --out model3 --layers 2 --heads 2 --embd 32 --ctx 64 \
+	--labels ham,spam,phish --seed 12 >/dev/null || exit 1
+cp -r model badmodel
+head -c 1000 model/model.safetensors > badmodel/model.safetensors
+cp "$MT_DIR"/t-*.conf .
+
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+
+# -n: configuration and model check
+out=$("$GPTMILTER" -n -c t-ham.conf 2>&1) || bad "-n with a good model: $out"
+case $out in *"configuration OK"*tiny-test*) ;; *) bad "-n output: $out";; esac
+out=$("$GPTMILTER" -n -c t-nomodel.conf 2>&1) && bad "-n without a model exited 0"
+case $out in *no-such-model*) ;; *) bad "-n message names the model: $out";; esac
+echo 'policy: { spam_threshold = 3.0; };' > range.conf
+out=$("$GPTMILTER" -n -c range.conf 2>&1)
+[ $? -eq 78 ] || bad "-n with a bad value: exit status not 78"
+case $out in *range.conf:1*spam_threshold*range*) ;;
+	*) bad "bad value message: $out";; esac
+echo 'polcy: { spam_threshold = 0.5; };' > typo.conf
+out=$("$GPTMILTER" -n -c typo.conf 2>&1) && bad "-n with an unknown group exited 0"
+case $out in *'unknown group "polcy"'*) ;; *) bad "typo message: $out";; esac
+
+# daemon mode: detaches, writes the pid file, drops to `nobody` (as root),
+# serves /metrics, removes the pid file on SIGTERM
+port=$("$PYTHON3" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > daemon.conf <<EOC
+model = "$tmp/model";
+policy: { spam_threshold = 1.01; reject_threshold = 1.01; unsure_low = 0.0; unsure_high = 0.0; };
+skip: { trusted_networks = []; };
+metrics: { listen = "127.0.0.1:$port"; };
+EOC
+# fetch_metrics REGEX: /metrics once it matches REGEX (60 s at most)
+fetch_metrics() {
+	"$PYTHON3" - "$port" "$1" <<'PYEOF'
+import re, sys, time, urllib.request
+text = ""
+for i in range(600):
+    try:
+        text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1],
+                                      timeout=5).read().decode()
+        if re.search(sys.argv[2], text):
+            break
+    except OSError:
+        pass
+    time.sleep(0.1)
+print(text)
+PYEOF
+}
+user=
+[ "$(id -u)" -eq 0 ] && user="-u nobody"
+chmod 755 "$tmp"
+"$GPTMILTER" -c daemon.conf -p "unix:$tmp/daemon.sock" -P "$tmp/daemon.pid" \
+	$user || bad "daemon mode: start failed"
+i=0
+while [ $i -lt 300 ] && ! [ -s daemon.pid ]; do sleep 0.1; i=$((i + 1)); done
+pid=$(cat daemon.pid 2>/dev/null)
+if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+	bad "daemon mode: no live process in the pid file"
+else
+	[ -S daemon.sock ] || bad "daemon mode: no socket"
+	if [ -n "$user" ]; then
+		uid=$(awk '/^Uid:/ { print $2 }' /proc/$pid/status)
+		[ "$uid" = "$(id -u nobody)" ] || bad "daemon mode: runs as uid $uid, not nobody"
+	fi
+	metrics=$(fetch_metrics 'gptmilter_uptime_seconds')
+	case $metrics in
+	*'gptmilter_messages_total{action="accept"} 0'*gptmilter_latency_seconds_bucket*gptmilter_uptime_seconds*) ;;
+	*) bad "daemon mode: /metrics: $metrics";;
+	esac
+	# detached and as another user, it still scores
+	MT_SOCK="unix:$tmp/daemon.sock" MT_EXPECT=continue timeout 60 \
+		miltertest -s "$MT_DIR/q-client.lua" > daemon.client.log 2>&1 ||
+		{ bad "daemon mode: message not scored"; cat daemon.client.log; }
+	# a burst of SIGHUPs: reloads, never a stop (libmilter's signal
+	# thread also waits for SIGHUP; see main.c)
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		kill -HUP "$pid"
+	done
+	# the reload loads the model again: seconds in a sanitizer build
+	metrics=$(fetch_metrics 'gptmilter_reloads_total{result="ok"} [1-9]')
+	kill -0 "$pid" 2>/dev/null || bad "daemon mode: a SIGHUP burst stopped it"
+	case $metrics in
+	*'gptmilter_reloads_total{result="ok"} '[1-9]*) ;;
+	*) bad "daemon mode: no reload counted after SIGHUP: $metrics";;
+	esac
+	kill -TERM "$pid"
+	i=0
+	while [ $i -lt 300 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	kill -0 "$pid" 2>/dev/null && bad "daemon mode: still running after SIGTERM"
+	[ -e daemon.pid ] && [ -z "$user" ] && bad "daemon mode: pid file left behind"
+fi
+echo "ok: daemon mode"
+
+for lua in "$MT_DIR"/t-*.lua; do
+	case=$(basename "$lua" .lua)
+	delay=0
+	[ "$case" = t-timeout ] && delay=1500
+	GPTMILTER_TEST_DELAY_MS=$delay timeout 60 miltertest -s "$lua" \
+		>"$case.log" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		bad "$case (miltertest exit $rc)"
+		sed 's/^/    /' "$case.log"
+		continue
+	fi
+	grep -q 'gptmilter\[[0-9]*\]: stopped' "$case.log" ||
+		{ bad "$case: no clean shutdown"; sed 's/^/    /' "$case.log"; }
+	if grep -q 'ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer' \
+		"$case.log"; then
+		bad "$case: sanitizer report"
+		sed 's/^/    /' "$case.log"
+	fi
+	echo "ok: $case"
+done
+
+# queue full: one worker, a queue of one, each batch slowed to 3 s; of
+# three messages sent together, one occupies the worker, one waits, one
+# finds the queue full and gets policy.on_error (which one is up to timing)
+cat > queue.conf <<EOC
+model = "$tmp/model";
+workers = 1;
+queue = 1;
+policy: { spam_threshold = 1.01; reject_threshold = 1.01; unsure_low = 0.0; unsure_high = 0.0; };
+skip: { trusted_networks = []; };
+EOC
+GPTMILTER_TEST_DELAY_MS=3000 "$GPTMILTER" -f -c queue.conf \
+	-p "unix:$tmp/queue.sock" > queue.log 2>&1 &
+qpid=$!
+i=0
+while [ $i -lt 300 ] && ! [ -S queue.sock ]; do sleep 0.1; i=$((i + 1)); done
+for c in 1 2 3; do
+	MT_SOCK="unix:$tmp/queue.sock" MT_EXPECT=any \
+		timeout 60 miltertest -s "$MT_DIR/q-client.lua" > "queue.$c.log" 2>&1 &
+	eval "q$c=\$!"
+	sleep 0.3
+done
+for c in 1 2 3; do
+	eval "wait \$q$c" || { bad "queue full: client $c"; cat "queue.$c.log"; }
+done
+kill -TERM $qpid; wait $qpid || bad "queue full: daemon exit status"
+n_ok=$(cat queue.1.log queue.2.log queue.3.log | grep -c 'OUTCOME continue')
+n_tf=$(cat queue.1.log queue.2.log queue.3.log | grep -c 'OUTCOME tempfail')
+[ "$n_ok" -eq 2 ] && [ "$n_tf" -eq 1 ] ||
+	bad "queue full: $n_ok scored and $n_tf tempfailed, wanted 2 and 1"
+grep -q 'cannot score: queue full' queue.log || bad "queue full: not logged"
+echo "ok: queue full"
+
+# SIGTERM while a message is being scored: it still gets its verdict
+GPTMILTER_TEST_DELAY_MS=1500 "$GPTMILTER" -f -c queue.conf \
+	-p "unix:$tmp/drain.sock" > drain.log 2>&1 &
+dpid=$!
+i=0
+while [ $i -lt 300 ] && ! [ -S drain.sock ]; do sleep 0.1; i=$((i + 1)); done
+MT_SOCK="unix:$tmp/drain.sock" MT_EXPECT=continue \
+	timeout 60 miltertest -s "$MT_DIR/q-client.lua" > drain.client.log 2>&1 &
+cpid=$!
+i=0
+while [ $i -lt 300 ] && ! grep -q . drain.client.log 2>/dev/null &&
+	! grep -q 'stopping' drain.log; do
+	sleep 0.1; i=$((i + 1))
+	# the message is at end of data once the worker sleeps: give it 0.5 s
+	[ $i -eq 5 ] && kill -TERM $dpid
+done
+wait $cpid || { bad "drain: the message in flight lost its verdict"; cat drain.client.log; }
+wait $dpid || bad "drain: daemon exit status"
+grep -q 'score=.*action=accept' drain.log || bad "drain: no verdict logged"
+echo "ok: SIGTERM drains"
+
+# log lines the scripts cannot see
+grep -q 'score=[01]\.[0-9]* label=.* action=accept latency=.* truncated' \
+	t-large.log || bad "t-large: no 'truncated' log line"
+grep -q 'removing 2 incoming X-Spam-Flag' t-forged.log ||
+	bad "t-forged: removal not logged"
+grep -q 'cannot score: no score within' t-timeout.log ||
+	bad "t-timeout: timeout not logged"
+grep -q 'cannot score: no model loaded; action=tempfail' t-nomodel.log ||
+	bad "t-nomodel: error not logged"
+grep -q 'reload: configuration .* applied' t-reload.log ||
+	bad "t-reload: reload not logged"
+grep -q 'keeping the old configuration' t-reload.log ||
+	bad "t-reload: bad configuration not refused"
+grep -q 'authenticated as alice, not scanned' t-auth.log ||
+	bad "t-auth: skip not logged"
+
+[ $fail -eq 0 ] && echo "PASS: milter protocol"
+exit $fail

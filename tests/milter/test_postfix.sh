@@ -1,0 +1,132 @@
+#!/bin/sh
+# test_postfix.sh - gptmilter behind a real Postfix, end to end.
+#
+# A private Postfix instance (postfix-lib.sh: its own config, queue and data
+# directories under a scratch directory) listens on 127.0.0.1:<free port>
+# with smtpd_milters = unix:<gptmilter's socket> and relays everything to
+# smtp-sink, which writes each message it receives to a file. swaks sends.
+# Checked: ham arrives with the score and status headers (and without a
+# forged X-Spam-Flag), logged with its queue id; after a SIGHUP with
+# reject_threshold = 0, mail is refused at SMTP with 550 5.7.1 and the
+# configured text; with gptmilter stopped, milter_default_action (tempfail)
+# applies and nothing arrives.
+# Postfix's master must run as root: this test fails (it does not skip)
+# when not run as root. Everything started is stopped on exit.
+set -u
+: "${top_srcdir:?}" "${top_builddir:?}" "${PYTHON3:?}"
+GPTMILTER="${GPTMILTER:-$top_builddir/src/milter/gptmilter}"
+PATH=$PATH:/usr/sbin:/sbin
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "FAIL: test_postfix.sh must run as root (Postfix's master needs it)"
+	exit 1
+fi
+for p in postfix smtp-sink swaks; do
+	command -v $p >/dev/null || { echo "FAIL: $p not installed"; exit 1; }
+done
+[ -x "$GPTMILTER" ] || { echo "FAIL: $GPTMILTER not built"; exit 1; }
+. "$top_srcdir/tests/milter/postfix-lib.sh"
+
+tmp="$top_builddir/tests/tmp/postfix.$$"
+rm -rf "$tmp"
+mkdir -p "$tmp" || exit 1
+tmp=$(cd "$tmp" && pwd)
+fail=0
+milter_pid=
+
+cleanup() {
+	pf_stop
+	[ -n "$milter_pid" ] && kill "$milter_pid" 2>/dev/null && wait "$milter_pid"
+	if [ $fail -eq 0 ]; then rm -rf "$tmp"; else echo "kept $tmp"; fi
+}
+trap cleanup EXIT
+trap 'fail=1; exit 1' INT TERM HUP
+bad() { echo "FAIL: $*"; fail=1; }
+
+"$PYTHON3" "$top_srcdir/tests/gen_tiny_model.py" --out "$tmp/model" \
+	--layers 2 --heads 2 --embd 32 --ctx 64 --labels ham,spam --seed 21 \
+	--name e2e-tiny >/dev/null || { bad "gen_tiny_model.py"; exit 1; }
+write_conf() {	# $1: reject_threshold
+	cat > "$tmp/gptmilter.conf" <<EOC
+model = "$tmp/model";
+socket = "unix:$tmp/milter.sock";
+socket_mode = "0666";
+workers = 2;
+policy: { spam_threshold = 1.01; reject_threshold = $1;
+	  unsure_low = 0.0; unsure_high = 0.0;
+	  reject_text = "Spam refused by gptmilter e2e"; };
+skip: { trusted_networks = []; };
+EOC
+}
+write_conf 1.01
+pf_setup "$tmp/pf" "$tmp/milter.sock" || { bad "pf_setup"; exit 1; }
+
+# gptmilter first: Postfix defers while its milter is missing
+"$GPTMILTER" -f -c "$tmp/gptmilter.conf" > "$tmp/milter.log" 2>&1 &
+milter_pid=$!
+pf_wait 20 test -S "$tmp/milter.sock" ||
+	{ bad "gptmilter did not start"; cat "$tmp/milter.log"; exit 1; }
+pf_start || { bad "Postfix did not start"; exit 1; }
+
+send() {	# $1: name, $2: subject, $3: extra header; output in $tmp/$1.swaks
+	swaks --server 127.0.0.1:$pf_smtp_port --from sender@example.org \
+		--to rcpt@example.net --helo client.example \
+		--header "Subject: $2" ${3:+--add-header "$3"} \
+		--body "Hello, this is message $1 of the gptmilter end-to-end test." \
+		--timeout 30 > "$tmp/$1.swaks" 2>&1
+}
+delivered() { [ "$(pf_delivered)" -ge "$1" ]; }
+
+# 1. ham: delivered with the verdict headers; a forged flag is removed
+send ham "Meeting notes" "X-Spam-Flag: YES" ||
+	bad "ham: swaks failed: $(tail -5 "$tmp/ham.swaks")"
+grep -q '^<- *250 .*queued as' "$tmp/ham.swaks" || bad "ham: not queued"
+if pf_wait 30 delivered 1; then
+	f="$tmp/pf/sink/$(ls "$tmp/pf/sink" | head -1)"
+	grep -q '^X-Spam-Score: [01]\.[0-9][0-9][0-9]$' "$f" ||
+		bad "ham: no X-Spam-Score in the delivered message"
+	grep -q '^X-Spam-Status: No, score=[01]\.[0-9]* threshold=1\.01 model=e2e-tiny$' "$f" ||
+		bad "ham: no X-Spam-Status in the delivered message"
+	grep -qi '^X-Spam-Flag' "$f" && bad "ham: forged X-Spam-Flag delivered"
+	grep -q '^Subject: Meeting notes$' "$f" || bad "ham: Subject changed"
+else
+	bad "ham: nothing arrived at smtp-sink"
+fi
+qid=$(sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p' "$tmp/ham.swaks" | head -1)
+grep -q "${qid:-none}: score=[01]\.[0-9]* label=[a-z]* action=accept latency=" \
+	"$tmp/milter.log" || bad "ham: no log line with queue id $qid"
+
+# 2. SIGHUP with reject_threshold = 0: refused at SMTP with 550 5.7.1
+write_conf 0.0
+kill -HUP "$milter_pid"
+pf_wait 20 grep -q 'reload: configuration .* applied' "$tmp/milter.log" ||
+	bad "reload not logged"
+send spam "Cheap watches" || :
+grep -q '^<\*\* *550 5.7.1 Spam refused by gptmilter e2e' "$tmp/spam.swaks" ||
+	bad "spam: not refused with 550 5.7.1: $(grep '^<' "$tmp/spam.swaks" | tail -3)"
+grep -q 'action=reject' "$tmp/milter.log" || bad "spam: reject not logged"
+
+# 3. gptmilter stopped: milter_default_action = tempfail
+kill -TERM "$milter_pid"
+wait "$milter_pid"
+rc=$?
+milter_pid=
+[ $rc -eq 0 ] || bad "gptmilter exit status $rc after SIGTERM"
+grep -q 'gptmilter\[[0-9]*\]: stopped' "$tmp/milter.log" ||
+	bad "gptmilter did not log its stop"
+send down "While the milter is down" || :
+grep -q '^<\*\* *4[0-9][0-9] ' "$tmp/down.swaks" ||
+	bad "milter down: no 4xx: $(grep '^<' "$tmp/down.swaks" | tail -3)"
+sleep 1
+[ "$(pf_delivered)" -eq 1 ] || bad "sink got $(pf_delivered) messages, wanted 1"
+
+if grep -q 'ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer' "$tmp/milter.log"; then
+	bad "sanitizer report"
+fi
+if [ $fail -eq 0 ]; then
+	echo "PASS: Postfix end to end (smtpd :$pf_smtp_port, sink :$pf_sink_port)"
+else
+	echo "--- milter.log"; cat "$tmp/milter.log"
+	echo "--- maillog"; tail -30 "$tmp/pf/maillog" 2>/dev/null
+fi
+exit $fail

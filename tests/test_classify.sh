@@ -1,0 +1,106 @@
+#!/bin/sh
+# test_classify.sh - gptmilter-classify end to end on tiny generated models:
+# probabilities against the independent numpy forward pass (tests/gpt_ref.py)
+# for the ids the program reads, batched == one at a time, the output
+# formats, bogofilter-style exit statuses, and clear errors on bad bundles.
+set -u
+: "${top_srcdir:?}" "${top_builddir:?}" "${PYTHON3:?}"
+CLASSIFY="$top_builddir/src/classify/gptmilter-classify"
+DATA="$top_srcdir/tests/data/classify"
+tmp="$top_builddir/tests/tmp/classify.$$"
+rm -rf "$tmp" && mkdir -p "$tmp" || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+gen() { "$PYTHON3" "$top_srcdir/tests/gen_tiny_model.py" --layers 2 --heads 2 \
+	--embd 32 --ctx 64 --labels ham,spam --seed 7 "$@" >/dev/null || exit 1; }
+gen --out "$tmp/m"
+msgs="$DATA/ham1.eml $DATA/spam1.eml $DATA/empty.eml $DATA/garbage.eml"
+
+# 1. The probabilities are those of the reference forward pass on the ids
+#    the program says it reads.
+"$CLASSIFY" -m "$tmp/m" --dump-tokens $msgs > "$tmp/ids.tsv" || fail "dump-tokens exit $?"
+"$CLASSIFY" -m "$tmp/m" --json $msgs > "$tmp/out.json"
+rc=$?
+[ $rc -eq 0 ] || [ $rc -eq 1 ] || fail "classify exit $rc"
+"$PYTHON3" - "$tmp/m" "$tmp/ids.tsv" "$tmp/out.json" "$top_srcdir/tests" <<'PY' || fail "probabilities differ from the numpy reference"
+import json, sys
+sys.path.insert(0, sys.argv[4])
+import numpy as np
+import gpt_ref
+model, ids_path, out_path = sys.argv[1:4]
+ref = gpt_ref.load(model)
+rows = [l.rstrip("\n").split("\t") for l in open(ids_path)]
+outs = [json.loads(l) for l in open(out_path)]
+assert len(rows) == len(outs) == 4, (len(rows), len(outs))
+for (name, ids), o in zip(rows, outs):
+    ids = [int(x) for x in ids.split()]
+    assert 1 <= len(ids) <= 64 and o["tokens"] == len(ids), (name, len(ids))
+    logits = gpt_ref.classify(ref, ids)
+    p = np.exp(logits - logits.max()); p /= p.sum()
+    got = np.array([o["probabilities"]["ham"], o["probabilities"]["spam"]])
+    err = np.abs(p - got).max()
+    print(name, "ref", p, "got", got, "err", err)
+    assert err < 1e-4, name
+    assert o["file"] == name and abs(o["spam_probability"] - got[1]) < 1e-12
+PY
+[ $fails -eq 0 ] && ok "probabilities match the numpy reference"
+
+# 2. Batched and one at a time agree (plain output, 4 decimals).
+"$CLASSIFY" -m "$tmp/m" -b 1 $msgs > "$tmp/b1.txt"
+"$CLASSIFY" -m "$tmp/m" -b 8 $msgs > "$tmp/b8.txt"
+cmp -s "$tmp/b1.txt" "$tmp/b8.txt" && [ "$(wc -l < "$tmp/b8.txt")" -eq 4 ] &&
+	ok "batch 1 == batch 8" || fail "batch 1 and batch 8 differ"
+
+# 3. Standard input is one message, named "-".
+"$CLASSIFY" -m "$tmp/m" < "$DATA/ham1.eml" > "$tmp/stdin.txt"
+grep -q "^-	" "$tmp/stdin.txt" && [ "$(cut -f3 "$tmp/stdin.txt")" = "$(sed -n 1p "$tmp/b8.txt" | cut -f3)" ] &&
+	ok "stdin" || fail "stdin result differs: $(cat "$tmp/stdin.txt")"
+
+# 4. Exit statuses as bogofilter's: threshold 0 makes all spam (0),
+#    above 1 all ham (1), an unreadable file makes 3 but the rest are scored.
+"$CLASSIFY" -m "$tmp/m" -t 0 $msgs >/dev/null; rc=$?
+[ $rc -eq 0 ] && ok "exit 0 for spam" || fail "threshold 0: exit $rc, want 0"
+"$CLASSIFY" -m "$tmp/m" -t 1.01 $msgs > "$tmp/ham.txt"; rc=$?
+[ $rc -eq 1 ] && [ "$(cut -f2 "$tmp/ham.txt" | sort -u)" = "ham" ] &&
+	ok "exit 1 for ham" || fail "threshold 1.01: exit $rc, want 1"
+"$CLASSIFY" -m "$tmp/m" "$DATA/ham1.eml" "$tmp/no-such.eml" > "$tmp/err.txt" 2> "$tmp/err.log"; rc=$?
+[ $rc -eq 3 ] && grep -q "no-such.eml" "$tmp/err.log" && [ "$(wc -l < "$tmp/err.txt")" -eq 1 ] &&
+	ok "exit 3 on an unreadable file, others scored" || fail "unreadable file: exit $rc"
+
+# 5. A threshold recorded in the model is the default.
+gen --out "$tmp/m0" --threshold 0.0
+"$CLASSIFY" -m "$tmp/m0" "$DATA/ham1.eml" >/dev/null; rc=$?
+[ $rc -eq 0 ] && ok "model threshold used" || fail "model threshold 0 ignored: exit $rc"
+
+# 6. --dump-text shows the extracted text, not the raw message.
+"$CLASSIFY" -m "$tmp/m" --dump-text "$DATA/spam1.eml" > "$tmp/text.txt"; rc=$?
+[ $rc -eq 0 ] && grep -q "^Subject: You WON \$1,000,000!!!" "$tmp/text.txt" &&
+	! grep -q "<html>" "$tmp/text.txt" && ok "dump-text" ||
+	fail "dump-text (exit $rc): $(head -3 "$tmp/text.txt")"
+
+# 7. Bad bundles: a clear message naming the problem, exit 3, no crash.
+bad() { # NAME MODEL_DIR EXPECTED_SUBSTRING
+	"$CLASSIFY" -m "$2" "$DATA/ham1.eml" > /dev/null 2> "$tmp/bad.log"; rc=$?
+	if [ $rc -eq 3 ] && grep -q -- "$3" "$tmp/bad.log"; then
+		ok "bad bundle: $1"
+	else
+		fail "bad bundle $1: exit $rc, stderr: $(cat "$tmp/bad.log")"
+	fi
+}
+bad "missing directory" "$tmp/nothing" "nothing"
+gen --out "$tmp/notok" --no-tokenizer
+bad "missing tokenizer" "$tmp/notok" "tokenizer"
+gen --out "$tmp/lm" --lm
+bad "no classifier head" "$tmp/lm" "classifier"
+gen --out "$tmp/trunc"
+head -c 2000 "$tmp/m/model.safetensors" > "$tmp/trunc/model.safetensors"
+bad "truncated safetensors" "$tmp/trunc" "model.safetensors"
+gen --out "$tmp/json"
+echo '{"n_layer": 2,' > "$tmp/json/config.json"
+bad "invalid config.json" "$tmp/json" "config.json"
+
+echo "test_classify: $fails failure(s)"
+[ $fails -eq 0 ]

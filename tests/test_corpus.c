@@ -47,7 +47,7 @@ test_maildir_tree(void)
 	CHECK(corpus_add(c, md, ham, CORPUS_TRAIN, &n, &err), "maildir: %s",
 	      err ? err->message : "");
 	CHECK(n == 2, "maildir: %zu messages, want 2 (cur + new, not tmp)", n);
-	CorpusItem *it = find_path_suffix(c, "1000.a");
+	CorpusItem *it = find_path_suffix(c, "1000.host");
 	CHECK(it && strcmp(it->source, "maildir") == 0, "maildir source %s",
 	      it ? it->source : "(none)");
 	CHECK(find_path_suffix(c, "1002.c") == NULL, "tmp/ was read");

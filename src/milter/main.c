@@ -474,9 +474,6 @@ main(int argc, char **argv)
 	}
 	if (!drop_privileges(conf, &error)) {
 		g_critical("%s", error->message);
-		if (!opt.foreground)
-			return 1;
-		fprintf(stderr, "gptmilter: %s\n", error->message);
 		return 1;
 	}
 

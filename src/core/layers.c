@@ -117,8 +117,9 @@ v8_hmax(v8sf v)
 	return m;
 }
 
-/* v8_exp - e^x lanewise; x is clamped to [-87, 88] (results below e^-87
- * are 0 for every use here, and nothing overflows) */
+/* v8_exp - e^x lanewise; x is clamped to [-87, 88]: nothing overflows
+ * or goes subnormal, and every use adds the result to a term >= 1 (the
+ * softmax sum, 1 + e in the GELU), beside which e^-87 is nothing */
 INLINE v8sf
 v8_exp(v8sf x)
 {
@@ -150,7 +151,7 @@ scalar_exp(float x)
 	return v8_exp(v)[0];
 }
 
-/* layernorm_rows - the body of layernorm_forward, inlined into each build */
+/* layernorm_avx2 - layernorm_forward 8 floats at a time */
 AVX2_FN static void
 layernorm_avx2(float *out, float *mean, float *rstd, const float *inp,
 	       const float *weight, const float *bias, int N, int C,
@@ -243,7 +244,7 @@ causal_softmax_avx2(float *S, int R, int t0, int W)
 	}
 }
 
-/* gelu_body - out = x sigmoid(2u) = 0.5 x (1 + tanh u),
+/* gelu_avx2 - out = x sigmoid(2u) = 0.5 x (1 + tanh u),
  * u = sqrt(2/pi) (x + 0.044715 x^3): the same function as the tanh form,
  * without its cancellation for large negative x */
 AVX2_FN static void

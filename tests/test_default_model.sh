@@ -1,0 +1,58 @@
+#!/bin/sh
+# test_default_model.sh - the bundled default model (models/default) loads,
+# and gptmilter-classify reproduces on the test split of the standard corpus
+# the accuracy and false-positive rate that the trainer recorded in its
+# config.json (to within 0.1 points), at the shipped threshold.
+set -u
+: "${top_srcdir:?}" "${top_builddir:?}" "${PYTHON3:?}" "${CORPUS_DIR:?}"
+CLASSIFY="$top_builddir/src/classify/gptmilter-classify"
+MODEL="$top_srcdir/models/default"
+tmp="$top_builddir/tests/tmp/default-model.$$"
+rm -rf "$tmp" && mkdir -p "$tmp" || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+[ -f "$MODEL/config.json" ] || { echo "FAIL: $MODEL/config.json missing"; exit 1; }
+[ -f "$CORPUS_DIR/index.tsv" ] || { echo "FAIL: no corpus at $CORPUS_DIR"; exit 1; }
+
+# Score every message of the test split; labels come from index.tsv.
+awk -F'\t' -v d="$CORPUS_DIR" '$4 == "test" { print d "/" $5 }' "$CORPUS_DIR/index.tsv" > "$tmp/files"
+n=$(wc -l < "$tmp/files")
+[ "$n" -gt 1000 ] || { echo "FAIL: only $n test messages"; exit 1; }
+# shellcheck disable=SC2046
+"$CLASSIFY" -m "$MODEL" --json -b 8 -T 1 $(cat "$tmp/files") > "$tmp/out.json"
+rc=$?
+[ $rc -le 1 ] || { echo "FAIL: gptmilter-classify exit $rc"; exit 1; }
+
+"$PYTHON3" - "$MODEL/config.json" "$tmp/out.json" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+g = cfg["gptmilter"]
+rec = g["metrics"]["test"]
+thr = g["threshold"]
+tp = fp = tn = fn = 0
+hard_fp = hard_n = 0
+for line in open(sys.argv[2]):
+    o = json.loads(line)
+    assert "error" not in o, o
+    assert abs(o["threshold"] - thr) < 1e-6, (o["threshold"], thr)
+    spam_true = "/spam/" in o["file"]
+    spam_pred = o["label"] == "spam"
+    assert spam_pred == (o["spam_probability"] >= thr)
+    tp += spam_true and spam_pred
+    fn += spam_true and not spam_pred
+    fp += (not spam_true) and spam_pred
+    tn += (not spam_true) and not spam_pred
+    if "/hard-ham-1/" in o["file"]:
+        hard_n += 1
+        hard_fp += spam_pred
+n = tp + fp + tn + fn
+acc = (tp + tn) / n
+fpr = fp / (fp + tn)
+print("test split: n=%d accuracy=%.4f (recorded %.4f) fpr=%.5f (recorded %.5f) "
+      "hard-ham fpr=%.4f (%d of %d) at threshold %.4f" %
+      (n, acc, rec["accuracy"], fpr, rec["fpr"], hard_fp / max(hard_n, 1),
+       hard_fp, hard_n, thr))
+assert n == rec["n"], (n, rec["n"])
+assert abs(acc - rec["accuracy"]) <= 0.001, "accuracy differs from the record"
+assert abs(fpr - rec["fpr"]) <= 0.001, "false-positive rate differs from the record"
+PY

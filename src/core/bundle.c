@@ -453,9 +453,9 @@ read_config(Bundle *b, GError **error)
 	return read_extra(b, o, file, error);
 }
 
-/* find_tokenizer - the first tokenizer pair present in DIR, or FALSE */
-static gboolean
-find_tokenizer(const char *dir, char **vocab, char **merges)
+/* bundle_find_tokenizer - the first tokenizer pair present in DIR, or FALSE */
+gboolean
+bundle_find_tokenizer(const char *dir, char **vocab, char **merges)
 {
 	for (gsize i = 0; i < G_N_ELEMENTS(tokenizer_pairs); i++) {
 		g_autofree char *v = g_build_filename(dir, tokenizer_pairs[i][0], NULL);
@@ -505,7 +505,7 @@ bundle_load(const char *dir, GError **error)
 	if (!read_config(b, error))
 		return NULL;
 
-	if (!find_tokenizer(dir, &b->vocab_path, &b->merges_path)) {
+	if (!bundle_find_tokenizer(dir, &b->vocab_path, &b->merges_path)) {
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
 			    "%s: missing tokenizer (vocab.json+merges.txt or "
 			    "encoder.json+vocab.bpe)", dir);
@@ -763,7 +763,7 @@ bundle_save(const char *dir, const GptModel *model, const char *const *labels,
 
 	/* Find the tokenizer before writing anything. */
 	g_autofree char *tok_v = NULL, *tok_m = NULL;
-	if (tokenizer_dir != NULL && !find_tokenizer(tokenizer_dir, &tok_v, &tok_m)) {
+	if (tokenizer_dir != NULL && !bundle_find_tokenizer(tokenizer_dir, &tok_v, &tok_m)) {
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
 			    "%s: missing tokenizer (vocab.json+merges.txt or "
 			    "encoder.json+vocab.bpe)", tokenizer_dir);

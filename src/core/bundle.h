@@ -37,6 +37,9 @@ typedef struct Bundle {
 Bundle *bundle_load(const char *dir, GError **error);
 void bundle_free(Bundle *b);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Bundle, bundle_free)
+/* bundle_find_tokenizer - paths of the first tokenizer pair in DIR
+ * (vocab.json + merges.txt, else encoder.json + vocab.bpe), or FALSE */
+gboolean bundle_find_tokenizer(const char *dir, char **vocab, char **merges);
 /* bundle_extra - the "gptmilter" object of config.json, or NULL */
 JsonObject *bundle_extra(const Bundle *b);
 

@@ -175,27 +175,6 @@ die_error(GError *err)
 	die("%s", err->message);
 }
 
-/* find_tokenizer_dir - a directory holding the GPT-2 BPE files */
-static gboolean
-tokenizer_files(const char *dir, char **vocab, char **merges)
-{
-	static const char *const pairs[][2] = {
-		{ "vocab.json", "merges.txt" }, { "encoder.json", "vocab.bpe" },
-	};
-
-	for (gsize i = 0; i < G_N_ELEMENTS(pairs); i++) {
-		g_autofree char *v = g_build_filename(dir, pairs[i][0], NULL);
-		g_autofree char *m = g_build_filename(dir, pairs[i][1], NULL);
-		if (g_file_test(v, G_FILE_TEST_IS_REGULAR) &&
-		    g_file_test(m, G_FILE_TEST_IS_REGULAR)) {
-			*vocab = g_steal_pointer(&v);
-			*merges = g_steal_pointer(&m);
-			return TRUE;
-		}
-	}
-	return FALSE;
-}
-
 /* add_class_paths - NAME=PATH entries */
 static void
 add_class_paths(Corpus *c, char **specs, int split)
@@ -514,7 +493,7 @@ load_model(Run *r)
 				 : g_build_filename(GPTM_DATADIR, "tokenizer", NULL);
 		}
 		const char *dir = o.tokenizer ? o.tokenizer : def;
-		if (!tokenizer_files(dir, &vocab, &merges))
+		if (!bundle_find_tokenizer(dir, &vocab, &merges))
 			die("tokenizer %s: no vocab.json + merges.txt or "
 			    "encoder.json + vocab.bpe (give --tokenizer DIR)", dir);
 		r->tokenizer_dir = g_strdup(dir);

@@ -7,6 +7,8 @@
 # 2 BLAS threads). Resumable: rerun after an interruption and it continues
 # from its last checkpoint in WORK.
 # Usage: make-default-model.sh BUILDDIR [WORK]     (run by `make model`)
+# Environment: POOLING=last|mean (default last, the recipe's), MODEL_DEST
+# (default models/default of the source tree).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:?usage: make-default-model.sh BUILDDIR [WORK]}" && pwd)
@@ -33,8 +35,12 @@ resume=
 	--ham-test "$corpus/test/ham" --spam-test "$corpus/test/spam" \
 	--json "$work/metrics.json" -o "$work/default"
 
-mkdir -p "$top/models/default"
+# Copy, then rename over: a running milter or classifier maps these files,
+# and rewriting a mapped file in place would crash it (SIGBUS).
+dest="${MODEL_DEST:-$top/models/default}"
+mkdir -p "$dest"
 for f in config.json model.safetensors vocab.json merges.txt encoder.json vocab.bpe; do
-	[ -f "$work/default/$f" ] && cp "$work/default/$f" "$top/models/default/$f"
+	[ -f "$work/default/$f" ] || continue
+	cp "$work/default/$f" "$dest/.$f.tmp" && mv -f "$dest/.$f.tmp" "$dest/$f"
 done
-echo "make-default-model: wrote $top/models/default"
+echo "make-default-model: wrote $dest"

@@ -517,18 +517,11 @@ link_host(const char *url, GString *dst)
 	return dst->len > 0;
 }
 
-/* html_enter - layout on entering element N; FALSE: skip its subtree */
-static gboolean
-html_enter(xmlNode *n, Out *o, int *pre)
+/* out_block - the break an element of KIND makes where it starts and ends */
+static void
+out_block(Out *o, HtmlKind kind)
 {
-	const char *name = (const char *)n->name;
-	xmlChar *alt;
-
-	if (name == NULL)
-		return FALSE;
-	switch (html_kind(name)) {
-	case H_SKIP:
-		return FALSE;
+	switch (kind) {
 	case H_PARA:
 		out_break(o, 2);
 		break;
@@ -538,9 +531,24 @@ html_enter(xmlNode *n, Out *o, int *pre)
 	case H_CELL:
 		out_space(o);
 		break;
-	case H_INLINE:
+	default:
 		break;
 	}
+}
+
+/* html_enter - layout on entering element N; FALSE: skip its subtree */
+static gboolean
+html_enter(xmlNode *n, Out *o, int *pre)
+{
+	const char *name = (const char *)n->name;
+	xmlChar *alt;
+
+	if (name == NULL)
+		return FALSE;
+	HtmlKind kind = html_kind(name);
+	if (kind == H_SKIP)
+		return FALSE;
+	out_block(o, kind);
 	if (strcmp(name, "pre") == 0) {
 		(*pre)++;
 	} else if (strcmp(name, "br") == 0) {
@@ -564,19 +572,7 @@ html_leave(xmlNode *n, Out *o, int *pre, GString *tmp)
 	const char *name = (const char *)n->name;
 	xmlChar *href;
 
-	switch (html_kind(name)) {
-	case H_PARA:
-		out_break(o, 2);
-		break;
-	case H_LINE:
-		out_break(o, 1);
-		break;
-	case H_CELL:
-		out_space(o);
-		break;
-	default:
-		break;
-	}
+	out_block(o, html_kind(name));
 	if (strcmp(name, "pre") == 0 && *pre > 0) {
 		(*pre)--;
 	} else if (strcmp(name, "a") == 0 || strcmp(name, "area") == 0 ||

@@ -463,13 +463,6 @@ gelu_forward(float *out, const float *inp, gsize n)
 /* ---------------------------------------------------------------- */
 
 void
-residual_forward(float *out, const float *inp1, const float *inp2, gsize n)
-{
-	for (gsize i = 0; i < n; i++)
-		out[i] = inp1[i] + inp2[i];
-}
-
-void
 pool_forward(float *out, const float *x, const int *lens, int B, int C,
 	     gboolean mean)
 {

@@ -55,7 +55,7 @@ void matmul_forward(float *out, const float *inp, const float *weight,
 /*
  * matmul_residual_forward - out (N, OC) += inp (N, C) @ weight (C, OC) + bias
  * the c_proj of a block added straight into the residual stream OUT (the
- * same values as matmul_forward into a temporary and residual_forward).
+ * same values as matmul_forward into a temporary, then added to OUT).
  */
 void matmul_residual_forward(float *out, const float *inp,
 			     const float *weight, const float *bias, int N,
@@ -82,12 +82,6 @@ void attention_forward(float *out, float *scratch, const float *qkv,
  * The backward needs inp, the pre-activation.
  */
 void gelu_forward(float *out, const float *inp, gsize n);
-
-/*
- * residual_forward - out = inp1 + inp2, all (n); out may alias either.
- */
-void residual_forward(float *out, const float *inp1, const float *inp2,
-		      gsize n);
 
 /*
  * pool_forward - one row per sequence out of x (N, C):

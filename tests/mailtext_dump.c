@@ -3,7 +3,7 @@
  *
  * Owns: the command line used by tests/test_mailtext.sh and by people who
  * want to see what the model reads:
- *	mailtext_dump [-n MAX_BYTES] FILE|-   > text
+ *	mailtext_dump [-n MAX_BYTES] [-v VERSION] FILE|-   > text
  * Exits 1 when the file cannot be read, or when the output is not valid
  * UTF-8 (which would be a bug in mailtext.c).
  */
@@ -26,12 +26,23 @@ main(int argc, char **argv)
 	gsize len = 0, out_len = 0;
 	int i = 1;
 
-	if (argc > 2 && g_strcmp0(argv[1], "-n") == 0) {
-		opt.max_bytes = g_ascii_strtoull(argv[2], NULL, 10);
-		i = 3;
+	for (; i + 2 < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i += 2) {
+		if (g_strcmp0(argv[i], "-n") == 0)
+			opt.max_bytes = g_ascii_strtoull(argv[i + 1], NULL, 10);
+		else if (g_strcmp0(argv[i], "-v") == 0)
+			opt.version = (int)g_ascii_strtoll(argv[i + 1], NULL, 10);
+		else
+			break;
+	}
+	if (opt.version < 0 || opt.version > MAILTEXT_VERSION ||
+	    (opt.version != 0 && opt.version < MAILTEXT_MIN_VERSION)) {
+		fprintf(stderr, "mailtext_dump: -v: versions %d to %d\n",
+			MAILTEXT_MIN_VERSION, MAILTEXT_VERSION);
+		return 2;
 	}
 	if (i + 1 != argc) {
-		fprintf(stderr, "usage: mailtext_dump [-n MAX_BYTES] FILE|-\n");
+		fprintf(stderr, "usage: mailtext_dump [-n MAX_BYTES] "
+			"[-v VERSION] FILE|-\n");
 		return 2;
 	}
 	if (g_strcmp0(argv[i], "-") == 0) {

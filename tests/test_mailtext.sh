@@ -1,6 +1,8 @@
 #!/bin/sh
 # test_mailtext.sh - mailtext_extract() against hand-checked expectations:
-# every tests/data/mailtext/NAME.eml must give exactly NAME.txt; then the
+# every tests/data/mailtext/NAME.eml must give exactly NAME.txt (the current
+# MAILTEXT_VERSION) and, where there is one, NAME.v1.txt with -v 1 (the
+# layout older models were trained on); then the
 # generated cases that are too big to commit: 1,000-level multipart and
 # message/rfc822 nesting, 100,000 parts, a 50 MB plain body and a 50 MB base64 body (output
 # must fill the cap and stop), and small caps that must never cut a UTF-8
@@ -32,6 +34,20 @@ for eml in "$DATA"/*.eml; do
 	fi
 done
 [ "$n" -ge 25 ] && ok "$n exact outputs" || fail "only $n exact outputs passed"
+n=0
+for want in "$DATA"/*.v1.txt; do
+	name=$(basename "$want" .v1.txt)
+	if ! "$DUMP" -v 1 "$DATA/$name.eml" > "$tmp/out.txt"; then
+		fail "$name -v 1: mailtext_dump exit status"
+	elif ! cmp -s "$tmp/out.txt" "$want"; then
+		fail "$name -v 1: output differs"
+		diff -u "$want" "$tmp/out.txt" | head -40
+	else
+		n=$((n + 1))
+	fi
+done
+[ "$n" -ge 4 ] && ok "$n exact version-1 outputs" ||
+	fail "only $n exact version-1 outputs passed"
 
 # 2. 1,000 levels of multipart nesting: cut, fast, headers intact.
 awk 'BEGIN {
@@ -41,7 +57,8 @@ awk 'BEGIN {
 	printf "Content-Type: text/plain\n\nBottom.\n";
 	for (i = 999; i >= 0; i--) printf "--b%d--\n", i;
 }' > "$tmp/deep-mp.eml"
-printf 'Subject: Deep\nFrom: deep@example.com\n' > "$tmp/want"
+printf 'Subject: Deep\nFrom: deep@example.com\nContent-Type: %s\n' \
+	'multipart/mixed; boundary="b0"' > "$tmp/want"
 "$DUMP" "$tmp/deep-mp.eml" > "$tmp/out.txt" || fail "deep multipart: exit status"
 cmp -s "$tmp/out.txt" "$tmp/want" && ok "1000-level multipart" ||
 	fail "1000-level multipart: $(head -c 200 "$tmp/out.txt")"
@@ -69,7 +86,8 @@ awk 'BEGIN {
 	for (i = 0; i < 100000; i++) printf "--b\nContent-Type: text/html\n\n<p>\n";
 	printf "--b--\n";
 }' > "$tmp/many.eml"
-printf 'Subject: Many\nFrom: many@example.com\n' > "$tmp/want"
+printf 'Subject: Many\nFrom: many@example.com\n%s\n' \
+	'Content-Type: multipart/mixed; boundary=b' > "$tmp/want"
 "$DUMP" "$tmp/many.eml" > "$tmp/out.txt" || fail "many parts: exit status"
 cmp -s "$tmp/out.txt" "$tmp/want" && ok "100000 parts" ||
 	fail "100000 parts: $(head -c 200 "$tmp/out.txt")"
@@ -101,7 +119,7 @@ rm -f "$tmp/big.eml"
 "$DUMP" "$tmp/big64.eml" > "$tmp/out.txt" || fail "50 MB base64: exit status"
 len=$(wc -c < "$tmp/out.txt")
 if [ "$len" -gt 16300 ] && [ "$len" -le 16384 ] &&
-   sed -n 4p "$tmp/out.txt" | grep -q '^The quick brown fox jumps over the lazy dog, 0123456789\.$'; then
+   sed -n 5p "$tmp/out.txt" | grep -q '^The quick brown fox jumps over the lazy dog, 0123456789\.$'; then
 	ok "50 MB base64 body: $len bytes"
 else
 	fail "50 MB base64 body: $len bytes"

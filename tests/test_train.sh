@@ -48,7 +48,7 @@ TINY="--init random --layers 2 --heads 2 --embd 32 --ctx 64 --max-tokens 48
 
 # 1. fine-tune: the loss falls and the test accuracy is far above chance
 # shellcheck disable=SC2086
-if ! "$BIN" finetune $TINY $DATA --epochs 4 -o "$T/m1" --json "$T/m1.json" \
+if ! "$BIN" finetune $TINY $DATA --epochs 4 -o "$T/m1" --json "$T/m1.json" --scores "$T/m1.scores" \
 	> "$T/m1.log" 2>&1; then
 	cat "$T/m1.log"
 	die "finetune failed"
@@ -76,7 +76,7 @@ grep -q "by source" "$T/m1.log" || die "no per-source breakdown"
 
 # 2. eval of the saved bundle agrees with the report made while training
 if ! "$BIN" eval -m "$T/m1" --ham "$T/c/test/ham" --spam "$T/c/test/spam" \
-	--threads 1 --json "$T/e1.json" > "$T/e1.log" 2>&1; then
+	--threads 1 --json "$T/e1.json" --scores "$T/e1.scores" > "$T/e1.log" 2>&1; then
 	cat "$T/e1.log"
 	die "eval failed"
 fi
@@ -88,6 +88,27 @@ for k in ("accuracy", "fpr", "fnr", "tp", "fp", "tn", "fn"):
     assert a[k] == b[k], (k, a[k], b[k])
 assert abs(a["roc_auc"] - b["roc_auc"]) < 1e-9
 assert abs(a["loss"] - b["loss"]) < 1e-4, (a["loss"], b["loss"])
+PY
+# --scores: one line per validation and test message, agreeing with the
+# counts at the threshold, and eval scores the test messages the same
+$PYTHON3 - "$T/m1.scores" "$T/e1.scores" "$T/m1.json" "$T/m1/config.json" <<'PY' || die "--scores wrong"
+import json, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+ev = [l.rstrip("\n").split("\t") for l in open(sys.argv[2])]
+m = json.load(open(sys.argv[3]))
+thr = json.load(open(sys.argv[4]))["gptmilter"]["threshold"]
+assert all(len(r) == 5 for r in rows + ev)
+val = [r for r in rows if r[0] == "validation"]
+test = [r for r in rows if r[0] == "test"]
+assert len(val) == 24 and len(test) == 24 and len(ev) == 24, (len(val), len(test), len(ev))
+for split, t in (("validation", val), ("test", test)):
+    tp = sum(r[3] == "spam" and float(r[4]) >= thr for r in t)
+    fp = sum(r[3] == "ham" and float(r[4]) >= thr for r in t)
+    assert (tp, fp) == (m[split]["tp"], m[split]["fp"]), (split, tp, fp)
+    assert all(r[2] in ("groupA", "s1") and r[1].endswith(".eml") for r in t)
+a = {r[1]: float(r[4]) for r in test}
+b = {r[1]: float(r[4]) for r in ev}
+assert a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-4 for k in a)
 PY
 
 # 3. --resume: stop after 5 updates, resume, compare with one run

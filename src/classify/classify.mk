@@ -18,4 +18,5 @@ dist_check_SCRIPTS += tests/test_default_model.sh
 model: src/train/gptmilter-train
 	PYTHON3='$(PYTHON3)' $(SHELL) $(top_srcdir)/contrib/make-default-model.sh .
 .PHONY: model
-EXTRA_DIST += bench/bench_accuracy.sh bench/bench_accuracy.py
+EXTRA_DIST += bench/bench_accuracy.sh bench/bench_accuracy.py \
+	bench/bench_model_speed.sh

@@ -25,6 +25,7 @@ struct Classifier {
 	Bpe *bpe;
 	int32_t eot_id;		/* <|endoftext|>: the one token of empty text */
 	int spam_index;
+	MailtextOptions text;	/* the layout the model was trained on */
 };
 
 struct ClassifierWorker {
@@ -50,12 +51,17 @@ classifier_load(const char *dir, GError **error)
 			    "for gptmilter-train, not a classifier)", dir);
 		return NULL;
 	}
-	if (bundle->mailtext_version != 0 &&
-	    bundle->mailtext_version != MAILTEXT_VERSION)
+	/* Serve the text layout the model was trained on; a model without
+	 * the field (trained elsewhere) gets the current one. */
+	int version = bundle->mailtext_version;
+	if (version > MAILTEXT_VERSION || (version != 0 &&
+					   version < MAILTEXT_MIN_VERSION)) {
 		g_warning("%s: model was trained on text extraction version %d, "
-			  "this program extracts version %d: scores may be off; "
-			  "retrain with gptmilter-train",
-			  dir, bundle->mailtext_version, MAILTEXT_VERSION);
+			  "this program extracts versions %d to %d: scores may "
+			  "be off; retrain with gptmilter-train or upgrade",
+			  dir, version, MAILTEXT_MIN_VERSION, MAILTEXT_VERSION);
+		version = 0;
+	}
 
 	g_autoptr(GptModel) model = gpt_model_load(bundle, 0, error);
 	if (model == NULL)
@@ -81,6 +87,7 @@ classifier_load(const char *dir, GError **error)
 	c->refcount = 1;
 	c->eot_id = tokens_eot_id(bpe);
 	c->spam_index = 1;
+	c->text.version = version > 0 ? version : MAILTEXT_VERSION;
 	for (int i = 0; i < bundle->gpt.num_labels; i++)
 		if (g_ascii_strcasecmp(bundle->labels[i], "spam") == 0)
 			c->spam_index = i;
@@ -116,13 +123,13 @@ int classifier_num_labels(const Classifier *c) { return c->bundle->gpt.num_label
 const char *classifier_label(const Classifier *c, int i) { return c->bundle->labels[i]; }
 int classifier_spam_index(const Classifier *c) { return c->spam_index; }
 int classifier_max_tokens(const Classifier *c) { return c->bundle->max_tokens; }
+int classifier_mailtext_version(const Classifier *c) { return c->text.version; }
 
 /* classifier_text - what the model reads of a message */
 char *
 classifier_text(const Classifier *c, const char *msg, gsize len, gsize *out_len)
 {
-	(void) c;
-	return mailtext_extract(msg, len, NULL, out_len);
+	return mailtext_extract(msg, len, &c->text, out_len);
 }
 
 /* classifier_tokenize_text - extracted text to 1 .. max_tokens ids */

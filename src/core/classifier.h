@@ -38,6 +38,8 @@ const char *classifier_label(const Classifier *c, int i);
 /* classifier_spam_index - the label named "spam" (any case), else 1 */
 int classifier_spam_index(const Classifier *c);
 int classifier_max_tokens(const Classifier *c);
+/* classifier_mailtext_version - the text layout served (the model's) */
+int classifier_mailtext_version(const Classifier *c);
 
 /* classifier_text - what the model reads of a message (mailtext) */
 char *classifier_text(const Classifier *c, const char *msg, gsize len,

@@ -556,7 +556,8 @@ tokenize_item(TokJob *j, CorpusItem *it)
 		it->text_len = it->len;
 	} else {
 		gsize tl = 0;
-		char *text = mailtext_extract(it->data, it->len, NULL, &tl);
+		MailtextOptions mo = { .version = j->c->mailtext_version };
+		char *text = mailtext_extract(it->data, it->len, &mo, &tl);
 		it->n_ids = tokens_from_text(j->bpe, text, tl, j->max_tokens,
 					     j->eot, ids);
 		it->text_len = tl;

@@ -65,6 +65,8 @@ typedef struct {
 	gsize n_bad;		/* unreadable, empty, oversized or not mail */
 	GPtrArray *warnings;	/* char *, the first CORPUS_MAX_WARNINGS */
 	gsize n_warnings;
+	int mailtext_version;	/* layout corpus_tokenize extracts (0: the
+				 * current MAILTEXT_VERSION) */
 } Corpus;
 
 #define CORPUS_MAX_WARNINGS 100

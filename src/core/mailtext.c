@@ -16,6 +16,11 @@
  *    gives any text. Other multiparts give every child in order; a
  *    multipart with no children (missing or wrong boundary) gives its
  *    prologue as plain text.
+ *  - Version 2 (the default) adds, for the top message only, "To:" (its
+ *    mailboxes as for From), "X-Mailer:", "User-Agent:" and "Content-Type:"
+ *    lines after From, each only when the header is there and not blank,
+ *    RFC 2047 decoded, whitespace normalised and cut at 100 bytes (whole
+ *    characters). Version 1 (opt->version = 1) has Subject and From only.
  *  - message/rfc822 parts give "Subject: ..." and "From: ..." lines, then
  *    their body, at most MAX_DEPTH levels down.
  *  - Text is converted to UTF-8 from the declared charset; undeclared,
@@ -70,6 +75,7 @@
 #define MAX_DASH_LINES 1000	/* "--" lines (boundaries) given to GMime */
 #define MAX_ALT_CHILDREN 8	/* children of one alternative tried */
 #define MAX_HEADER_BYTES 1024	/* one Subject/From/attachment value */
+#define MAX_EXTRA_HEADER_BYTES 100	/* one version-2 To/X-Mailer/... value */
 #define PLAIN_BUDGET 8		/* decoded text bytes read, x max_bytes */
 #define HTML_BUDGET 32		/* decoded HTML bytes parsed, x max_bytes */
 
@@ -737,19 +743,24 @@ emit_text(Walk *w, Out *o, const guchar *p, gsize n, const char *cs,
 	}
 }
 
-/* emit_value - "LABEL: VALUE" on a line of its own, VALUE capped */
+/* emit_line - "LABEL VALUE" on a line of its own, VALUE whitespace-
+ * normalised and cut at CAP bytes; with OPTIONAL, nothing when VALUE has no
+ * visible text */
 static void
-emit_value(Out *o, const char *label, const char *value)
+emit_line(Out *o, const char *label, const char *value, gsize cap,
+	  gboolean optional)
 {
 	Out v;
 
-	out_init(&v, MAX_HEADER_BYTES);
+	out_init(&v, cap);
 	out_str(&v, value);
-	out_break(o, 1);
-	out_str(o, label);
-	out_space(o);
-	out_text(o, v.s->str, v.s->len, FALSE);
-	out_break(o, 1);
+	if (!optional || v.s->len > 0) {
+		out_break(o, 1);
+		out_str(o, label);
+		out_space(o);
+		out_text(o, v.s->str, v.s->len, FALSE);
+		out_break(o, 1);
+	}
 	g_string_free(v.s, TRUE);
 }
 
@@ -787,17 +798,18 @@ append_mailboxes(GString *s, InternetAddressList *list, gboolean in_group)
 	}
 }
 
-/* from_string - the mailboxes of the From header, or its decoded text
- * when GMime finds none there */
+/* address_string - the mailboxes of header NAME (of type TYPE), or its
+ * decoded text when GMime finds none there */
 static char *
-from_string(GMimeMessage *msg, GMimeParserOptions *popt)
+address_string(GMimeMessage *msg, GMimeParserOptions *popt,
+	       GMimeAddressType type, const char *name)
 {
 	GString *s = g_string_new(NULL);
 
-	append_mailboxes(s, g_mime_message_get_from(msg), FALSE);
+	append_mailboxes(s, g_mime_message_get_addresses(msg, type), FALSE);
 	if (s->len == 0) {
 		const char *raw = g_mime_object_get_header(GMIME_OBJECT(msg),
-							   "From");
+							   name);
 
 		if (raw != NULL) {
 			char *d = g_mime_utils_header_decode_text(popt, raw);
@@ -809,14 +821,38 @@ from_string(GMimeMessage *msg, GMimeParserOptions *popt)
 	return g_string_free(s, FALSE);
 }
 
-/* emit_headers - the Subject and From lines of MSG */
+/* emit_headers - the header lines of MSG: Subject and From always; with
+ * VERSION >= 2 (the top message only) To, X-Mailer, User-Agent and
+ * Content-Type when present */
 static void
-emit_headers(Out *o, GMimeMessage *msg, GMimeParserOptions *popt)
+emit_headers(Out *o, GMimeMessage *msg, GMimeParserOptions *popt, int version)
 {
-	g_autofree char *from = msg ? from_string(msg, popt) : NULL;
+	static const char *const raw_names[] = {
+		"X-Mailer", "User-Agent", "Content-Type",
+	};
+	g_autofree char *from = msg ? address_string(msg, popt,
+		GMIME_ADDRESS_TYPE_FROM, "From") : NULL;
 
-	emit_value(o, "Subject:", msg ? g_mime_message_get_subject(msg) : NULL);
-	emit_value(o, "From:", from);
+	emit_line(o, "Subject:", msg ? g_mime_message_get_subject(msg) : NULL,
+		  MAX_HEADER_BYTES, FALSE);
+	emit_line(o, "From:", from, MAX_HEADER_BYTES, FALSE);
+	if (version < 2 || msg == NULL)
+		return;
+	g_autofree char *to = address_string(msg, popt, GMIME_ADDRESS_TYPE_TO,
+					     "To");
+	emit_line(o, "To:", to, MAX_EXTRA_HEADER_BYTES, TRUE);
+	for (gsize i = 0; i < G_N_ELEMENTS(raw_names); i++) {
+		/* GMime files the Content-* headers under the top part */
+		GMimeObject *holder = g_str_has_prefix(raw_names[i], "Content-") ?
+			g_mime_message_get_mime_part(msg) : GMIME_OBJECT(msg);
+		const char *raw = holder != NULL ?
+			g_mime_object_get_header(holder, raw_names[i]) : NULL;
+		g_autofree char *label = g_strconcat(raw_names[i], ":", NULL);
+		g_autofree char *d = raw != NULL ?
+			g_mime_utils_header_decode_text(popt, raw) : NULL;
+
+		emit_line(o, label, d, MAX_EXTRA_HEADER_BYTES, TRUE);
+	}
 }
 
 /* emit_attachment - "[attachment: NAME TYPE]" for leaf OBJ */
@@ -950,7 +986,7 @@ walk_object(Walk *w, GMimeObject *obj, Out *o, int depth)
 		if (m == NULL)
 			return;
 		out_break(o, 2);
-		emit_headers(o, m, NULL);
+		emit_headers(o, m, NULL, 1);
 		out_break(o, 2);
 		walk_object(w, g_mime_message_get_mime_part(m), o, depth + 1);
 		out_break(o, 2);
@@ -1059,6 +1095,8 @@ mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
 	static GOnce once = G_ONCE_INIT;
 	gsize cap = opt != NULL && opt->max_bytes > 0 ? opt->max_bytes :
 		MAILTEXT_DEFAULT_MAX_BYTES;
+	int version = opt != NULL && opt->version > 0 ? opt->version :
+		MAILTEXT_VERSION;
 	GMimeParserOptions *popt;
 	GMimeStream *stream;
 	GMimeParser *parser;
@@ -1090,7 +1128,7 @@ mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
 	m = g_mime_parser_construct_message(parser, popt);
 
 	out_init(&o, cap);
-	emit_headers(&o, m, popt);
+	emit_headers(&o, m, popt, version);
 	out_break(&o, 2);
 	if (m != NULL)
 		walk_object(&w, g_mime_message_get_mime_part(m), &o, 0);

@@ -7,11 +7,19 @@
  * the fixed output layout:
  *	Subject: <decoded subject>\n
  *	From: <display name> <address>\n
+ *	To: <display name> <address>\n		(version 2, when present)
+ *	X-Mailer: <decoded value>\n		(version 2, when present)
+ *	User-Agent: <decoded value>\n		(version 2, when present)
+ *	Content-Type: <decoded value>\n	(version 2, when present)
  *	\n
  *	<body text, whitespace normalised>
  * The same function serves training and serving, so the model never sees
  * text shaped differently at run time. MAILTEXT_VERSION changes whenever the
- * output for some input changes; models record it.
+ * output for some input changes; models record the version they were
+ * trained on, and the classifier asks for that layout (every version from
+ * MAILTEXT_MIN_VERSION up is still produced). Version 2 added the four
+ * optional header lines, each cut at 100 bytes: who a message is addressed
+ * to and what sent it tell spam from ham where the body alone cannot.
  * Cost: bounded by opt->max_bytes of output and the input size; deep nesting
  * and huge parts are cut, never recursed into without limit.
  * Threads: reentrant (GMime is initialised once, thread-safely, inside).
@@ -22,11 +30,14 @@
 
 #include <glib.h>
 
-#define MAILTEXT_VERSION 1
+#define MAILTEXT_VERSION 2	/* the layout new models are trained on */
+#define MAILTEXT_MIN_VERSION 1	/* the oldest layout still produced */
 #define MAILTEXT_DEFAULT_MAX_BYTES 16384
 
 typedef struct {
 	gsize max_bytes;	/* output cap in bytes; 0 means the default */
+	int version;		/* layout, MAILTEXT_MIN_VERSION ..
+				 * MAILTEXT_VERSION; 0 means MAILTEXT_VERSION */
 } MailtextOptions;
 
 /* mailtext_extract - MSG (LEN bytes) to NUL-terminated valid UTF-8 text;

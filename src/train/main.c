@@ -15,6 +15,7 @@
  *
  * Exit status: 0 done, 1 bad input or a failed run, 2 bad usage.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,9 @@ static GOptionEntry train_entries[] = {
 	  "N" },
 	{ "json", 0, 0, G_OPTION_ARG_FILENAME, &o.json,
 	  "Also write the metrics as JSON to FILE (- for stdout)", "FILE" },
+	{ "scores", 0, 0, G_OPTION_ARG_FILENAME, &o.scores,
+	  "Also write each validation and test message's P(spam) to FILE "
+	  "(TSV: split, path, source, class, score)", "FILE" },
 	{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &opt_quiet,
 	  "Only errors", NULL },
 	{ NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL }
@@ -539,10 +543,8 @@ run_eval(Run *r)
 	r->model = (GptModel *)classifier_model(cl);
 	r->bpe = NULL;
 	o.max_tokens = classifier_max_tokens(cl);
-	if (b->mailtext_version != 0 && b->mailtext_version != MAILTEXT_VERSION)
-		fprintf(stderr, "gptmilter-train: warning: %s was trained on "
-			"mailtext version %d, this build extracts version %d\n",
-			o.model, b->mailtext_version, MAILTEXT_VERSION);
+	/* Score with the text layout the model was trained on. */
+	r->corpus->mailtext_version = classifier_mailtext_version(cl);
 	int32_t eot = bpe_token_id(classifier_bpe(cl), "<|endoftext|>");
 	r->bpe = (Bpe *)classifier_bpe(cl);
 	load_data(r, eot >= 0 ? eot : 0);
@@ -562,6 +564,14 @@ run_eval(Run *r)
 		printf("scored %zu messages in %.1f s (%.1f messages/s)\n", s->n,
 		       secs, (double)s->n / MAX(secs, 1e-9));
 	JsonObject *rep = report_evaluate(r, o.model, s, logits, T, thr);
+	if (o.scores != NULL) {
+		FILE *sf = fopen(o.scores, "w");
+		if (sf == NULL)
+			die("%s: %s", o.scores, g_strerror(errno));
+		report_scores(r, sf, "test", s, logits, T);
+		if (fclose(sf) != 0)
+			die("%s: %s", o.scores, g_strerror(errno));
+	}
 
 	/* What this set alone would recommend, for comparison. */
 	double *scores = g_new(double, s->n + 1);

@@ -102,6 +102,24 @@ report_calibrate(Run *r, const Split *val, const float *logits,
 	g_free(is_pos);
 }
 
+void
+report_scores(Run *r, FILE *fp, const char *split_name, const Split *s,
+	      const float *logits, double temperature)
+{
+	double *scores = g_new(double, s->n + 1);
+	gboolean *is_pos = g_new(gboolean, s->n + 1);
+
+	spam_scores(r, s, logits, temperature, scores, is_pos);
+	for (gsize i = 0; i < s->n; i++) {
+		const CorpusItem *it = s->items[i];
+		fprintf(fp, "%s\t%s\t%s\t%s\t%.6g\n", split_name, it->path,
+			it->source, it->label >= 0 ? (char *)g_ptr_array_index(
+			r->corpus->classes, it->label) : "-", scores[i]);
+	}
+	g_free(scores);
+	g_free(is_pos);
+}
+
 static void
 set_num(JsonObject *o, const char *k, double v)
 {

@@ -10,6 +10,7 @@
 #define GPTM_TRAIN_H
 
 #include <glib.h>
+#include <stdio.h>
 #include <json-glib/json-glib.h>
 
 #include "bpe.h"
@@ -62,6 +63,7 @@ typedef struct {
 	gint64 checkpoint_every;
 	gboolean resume;
 	char *json;		/* --json FILE (eval, and the final report) */
+	char *scores;		/* --scores FILE: per-message scores */
 	gboolean quiet;
 	gint64 log_every;	/* plain progress lines every N updates */
 	gint64 stop_after;	/* leave after N updates, as if interrupted */
@@ -102,6 +104,11 @@ JsonObject *report_evaluate(Run *r, const char *title, const Split *s,
 void report_calibrate(Run *r, const Split *val, const float *logits,
 		      double *temperature, double *threshold,
 		      double *achieved_fpr);
+
+/* report_scores - append one line per item of S to FP: split name,
+ * path, source, true class, calibrated P(spam) */
+void report_scores(Run *r, FILE *fp, const char *split_name, const Split *s,
+		   const float *logits, double temperature);
 
 /* progress.c-like helpers (loop.c) */
 double train_now(void);

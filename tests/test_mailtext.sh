@@ -19,32 +19,30 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
 
 # 1. Exact outputs.
-n=0
-for eml in "$DATA"/*.eml; do
-	name=$(basename "$eml" .eml)
-	want="$DATA/$name.txt"
-	[ -f "$want" ] || { fail "$name: no $name.txt"; continue; }
-	if ! "$DUMP" "$eml" > "$tmp/out.txt"; then
-		fail "$name: mailtext_dump exit status"
+# exact WHAT WANT EML [DUMP OPTIONS]: one case; counts passes in $n
+exact() {
+	what=$1 want=$2 eml=$3
+	shift 3
+	if ! "$DUMP" "$@" "$eml" > "$tmp/out.txt"; then
+		fail "$what: mailtext_dump exit status"
 	elif ! cmp -s "$tmp/out.txt" "$want"; then
-		fail "$name: output differs"
+		fail "$what: output differs"
 		diff -u "$want" "$tmp/out.txt" | head -40
 	else
 		n=$((n + 1))
 	fi
+}
+n=0
+for eml in "$DATA"/*.eml; do
+	name=$(basename "$eml" .eml)
+	[ -f "$DATA/$name.txt" ] || { fail "$name: no $name.txt"; continue; }
+	exact "$name" "$DATA/$name.txt" "$eml"
 done
 [ "$n" -ge 25 ] && ok "$n exact outputs" || fail "only $n exact outputs passed"
 n=0
 for want in "$DATA"/*.v1.txt; do
 	name=$(basename "$want" .v1.txt)
-	if ! "$DUMP" -v 1 "$DATA/$name.eml" > "$tmp/out.txt"; then
-		fail "$name -v 1: mailtext_dump exit status"
-	elif ! cmp -s "$tmp/out.txt" "$want"; then
-		fail "$name -v 1: output differs"
-		diff -u "$want" "$tmp/out.txt" | head -40
-	else
-		n=$((n + 1))
-	fi
+	exact "$name -v 1" "$want" "$DATA/$name.eml" -v 1
 done
 [ "$n" -ge 4 ] && ok "$n exact version-1 outputs" ||
 	fail "only $n exact version-1 outputs passed"

@@ -11,6 +11,11 @@ tests_test_model_LDADD = $(CORE_LIBS)
 TESTS += tests/test_model.sh
 dist_check_SCRIPTS += tests/test_model.sh tests/gen_tiny_model.py
 
+# contrib/fetch-gpt2.sh (real GPT-2 weights from Hugging Face) against a
+# file:// mirror of a tiny model (contrib/ is in EXTRA_DIST whole).
+TESTS += tests/test_fetch_gpt2.sh
+dist_check_SCRIPTS += tests/test_fetch_gpt2.sh
+
 # libFuzzer target: CC=clang ../configure --enable-fuzzers, then
 # make tests/fuzz_safetensors && tests/fuzz_safetensors tests/fuzz/safetensors
 EXTRA_DIST += tests/fuzz/safetensors tests/fuzz/safetensors.dict

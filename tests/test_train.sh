@@ -131,6 +131,54 @@ cmp "$T/full/model.safetensors" "$T/part/model.safetensors" \
 	&& die "resume with other options accepted"
 grep -q "other options" "$T/bad.log" || die "resume mismatch message: $(cat "$T/bad.log")"
 
+# 3b. --average-last: the mean of the weights after each of the last N
+# updates; 1 is the plain run; the running mean survives a resume; and it
+# equals the mean numpy takes of runs cut after 9, 10, 11 and 12 updates
+# (constant schedule, so the cut runs follow the same path).
+# shellcheck disable=SC2086
+"$BIN" finetune $TINY $DATA $R --average-last 1 -o "$T/avg1" > /dev/null 2>&1 \
+	|| die "--average-last 1 failed"
+cmp -s "$T/full/model.safetensors" "$T/avg1/model.safetensors" \
+	|| die "--average-last 1 differs from the plain run"
+# shellcheck disable=SC2086
+"$BIN" finetune $TINY $DATA $R --average-last 8 -o "$T/avgf" > /dev/null 2>&1 \
+	|| die "--average-last 8 failed"
+cmp -s "$T/full/model.safetensors" "$T/avgf/model.safetensors" \
+	&& die "--average-last 8 saved the plain weights"
+# shellcheck disable=SC2086
+"$BIN" finetune $TINY $DATA $R --average-last 8 -o "$T/avgp" --stop-after 5 \
+	> /dev/null 2>&1 || die "interrupted averaged run failed"
+# shellcheck disable=SC2086
+"$BIN" finetune $TINY $DATA $R --average-last 8 -o "$T/avgp" --resume \
+	> /dev/null 2>&1 || die "resumed averaged run failed"
+cmp -s "$T/avgf/model.safetensors" "$T/avgp/model.safetensors" \
+	|| die "resumed averaged weights differ from the uninterrupted run"
+C="--epochs 2 --grad-accum 2 -q"
+for k in 9 10 11 12; do
+	# shellcheck disable=SC2086
+	"$BIN" finetune $TINY $DATA $C --max-steps $k -o "$T/cut$k" > /dev/null 2>&1 \
+		|| die "run cut after $k updates failed"
+done
+# shellcheck disable=SC2086
+"$BIN" finetune $TINY $DATA $C --average-last 4 -o "$T/avg4" > /dev/null 2>&1 \
+	|| die "--average-last 4 failed"
+$PYTHON3 - "$T" <<'PY' || die "--average-last 4 is not the mean of the last 4 weights"
+import json, struct, sys
+import numpy as np
+def load(d):
+    b = open(d + "/model.safetensors", "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    return {k: np.frombuffer(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
+                             dtype="<f4") for k, v in h.items() if k != "__metadata__"}
+t = sys.argv[1]
+cuts = [load("%s/cut%d" % (t, k)) for k in (9, 10, 11, 12)]
+avg = load(t + "/avg4")
+worst = max(float(np.max(np.abs(avg[k] - sum(c[k] for c in cuts) / 4))) for k in avg)
+print("--average-last 4 against numpy's mean of 4 cut runs: max abs diff %.3g" % worst)
+assert worst < 1e-6, worst
+PY
+
 # 4. pretrain: next-token loss falls; the result is a base for finetune
 # shellcheck disable=SC2086
 if "$BIN" pretrain $TINY --data "$T/c/train/ham" --data-val "$T/c/val" --epochs 3 \

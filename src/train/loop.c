@@ -11,7 +11,8 @@
  * Checkpoint: OUT/checkpoint/state.bin, written atomically (tmp + fsync +
  * rename): CK_HEADER_WORDS little-endian int64 words (magic, version,
  * counters, fingerprint of the options that shape the run), then the model
- * block (block_len floats), then Adam's m and v (n_params floats each).
+ * block (block_len floats), then Adam's m and v (n_params floats each),
+ * then, with --average-last, the running mean of the weights (n_params).
  * Everything that decides the next update is in it: weights, moments, the
  * update count and the position in the epoch; the data order is recomputed.
  */
@@ -82,12 +83,14 @@ fingerprint(const Run *r, gsize ntrain, gsize nparams)
 	const TrainOptions *o = r->o;
 	g_autofree char *s = g_strdup_printf(
 		"%d|%s|%s|%d,%d,%d,%d|%d|%d|%d|%.9g|%.9g|%.9g|%.9g|%d|%d|%d|%d|"
-		"%" G_GINT64_FORMAT "|%d|%" G_GUINT64_FORMAT "|%zu|%zu|%d",
+		"%" G_GINT64_FORMAT "|%d|%" G_GUINT64_FORMAT "|%zu|%zu|%d|%"
+		G_GINT64_FORMAT,
 		o->mode, o->base ? o->base : "", o->init ? o->init : "",
 		o->layers, o->heads, o->embd, o->ctx, o->max_tokens,
 		o->trainable_blocks, o->pooling, o->lr, o->wd, o->clip,
 		o->min_lr, o->batch, o->epochs, o->grad_accum, o->warmup,
-		o->max_steps, o->schedule, o->seed, ntrain, nparams, o->balance);
+		o->max_steps, o->schedule, o->seed, ntrain, nparams, o->balance,
+		o->average_last);
 	g_autofree char *h = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
 							   s, -1);
 	char head[16];
@@ -123,8 +126,8 @@ write_all(FILE *f, const void *p, gsize n)
 
 /* checkpoint_save - OUT/checkpoint/state.bin, atomically */
 static gboolean
-checkpoint_save(Run *r, GptTrain *tr, const Adam *a, const Progress *p,
-		guint64 fp, GError **error)
+checkpoint_save(Run *r, GptTrain *tr, const Adam *a, const float *avg,
+		const Progress *p, guint64 fp, GError **error)
 {
 	g_autofree char *dir = g_build_filename(r->o->out, "checkpoint", NULL);
 	g_autofree char *path = g_build_filename(dir, "state.bin", NULL);
@@ -160,6 +163,7 @@ checkpoint_save(Run *r, GptTrain *tr, const Adam *a, const Progress *p,
 		      write_all(f, m->block, m->block_len * sizeof(float)) &&
 		      write_all(f, a->m, a->n * sizeof(float)) &&
 		      write_all(f, a->v, a->n * sizeof(float)) &&
+		      (avg == NULL || write_all(f, avg, a->n * sizeof(float))) &&
 		      fflush(f) == 0 && fsync(fileno(f)) == 0;
 	int err = errno;
 	if (fclose(f) != 0 && ok) {
@@ -182,8 +186,8 @@ checkpoint_save(Run *r, GptTrain *tr, const Adam *a, const Progress *p,
  * error if the file is damaged or from a different run; *FOUND tells
  * whether there was a file at all */
 static gboolean
-checkpoint_load(Run *r, GptTrain *tr, Adam *a, Progress *p, guint64 fp,
-		gboolean *found, GError **error)
+checkpoint_load(Run *r, GptTrain *tr, Adam *a, float *avg, Progress *p,
+		guint64 fp, gboolean *found, GError **error)
 {
 	g_autofree char *path = g_build_filename(r->o->out, "checkpoint",
 						 "state.bin", NULL);
@@ -196,7 +200,8 @@ checkpoint_load(Run *r, GptTrain *tr, Adam *a, Progress *p, guint64 fp,
 	g_autoptr(MapFile) mf = mapfile_open(path, error);
 	if (mf == NULL)
 		return FALSE;
-	gsize need = sizeof h + (m->block_len + 2 * a->n) * sizeof(float);
+	gsize need = sizeof h + (m->block_len + (avg ? 3 : 2) * a->n) *
+		     sizeof(float);
 	if (mf->size < sizeof h) {
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
 			    "%s: truncated checkpoint", path);
@@ -229,6 +234,9 @@ checkpoint_load(Run *r, GptTrain *tr, Adam *a, Progress *p, guint64 fp,
 	memcpy(a->m, d, a->n * sizeof(float));
 	d += a->n * sizeof(float);
 	memcpy(a->v, d, a->n * sizeof(float));
+	d += a->n * sizeof(float);
+	if (avg != NULL)
+		memcpy(avg, d, a->n * sizeof(float));
 	a->t = h[CK_W_ADAM_T];
 	p->step = h[CK_W_STEP];
 	p->epoch = h[CK_W_EPOCH];
@@ -462,10 +470,14 @@ train_run(Run *r, GError **error)
 				o->warmup, total };
 	guint64 fp = fingerprint(r, n, np);
 	Progress p = { 0 };
+	/* --average-last: running mean of the weights after each of the
+	 * updates from AVG_FROM + 1 on, (np) */
+	gint64 avg_from = MAX(total - o->average_last, 0);
+	g_autofree float *avg = o->average_last > 0 ? g_new0(float, np) : NULL;
 
 	if (o->resume) {
 		gboolean found;
-		if (!checkpoint_load(r, tr, adam, &p, fp, &found, error)) {
+		if (!checkpoint_load(r, tr, adam, avg, &p, fp, &found, error)) {
 			g_free(class_weights);
 			return FALSE;
 		}
@@ -540,6 +552,12 @@ train_run(Run *r, GError **error)
 				   lr, 0.9f, 0.999f, 1e-8f, (float)o->wd);
 			gpt_train_zero_grad(tr);
 			p.step++;
+			if (avg != NULL && p.step > avg_from) {
+				const float *w = gpt_train_params(tr);
+				float k = (float)(p.step - avg_from);
+				for (gsize i = 0; i < np; i++)
+					avg[i] += (w[i] - avg[i]) / k;
+			}
 
 			double now = train_now();
 			double rate = ex_done / MAX(now - t0, 1e-9);
@@ -570,7 +588,8 @@ train_run(Run *r, GError **error)
 			    p.step % o->checkpoint_every == 0 && p.step < total) {
 				Progress q = p;
 				q.micro++;	/* the next micro-batch */
-				if (!checkpoint_save(r, tr, adam, &q, fp, error)) {
+				if (!checkpoint_save(r, tr, adam, avg, &q, fp,
+						     error)) {
 					ok = FALSE;
 					break;
 				}
@@ -637,6 +656,12 @@ train_run(Run *r, GError **error)
 	if (!o->quiet)
 		printf("trained %" G_GINT64_FORMAT " updates in %.1f s\n",
 		       p.step - step0, seconds);
+	if (avg != NULL && p.step > avg_from) {
+		memcpy(gpt_train_params(tr), avg, np * sizeof(float));
+		if (!o->quiet)
+			printf("weights: the mean after each of the last %"
+			       G_GINT64_FORMAT " updates\n", p.step - avg_from);
+	}
 	if (lm) {
 		JsonObject *extra = json_object_new();
 		json_object_set_int_member(extra, "max_tokens", o->max_tokens);

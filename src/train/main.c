@@ -46,6 +46,7 @@ static int opt_batch = 8, opt_epochs = -1, opt_accum = 1, opt_warmup = 0;
 static int opt_max_tokens = 0, opt_threads = 0;
 static int opt_layers = 2, opt_heads = 2, opt_embd = 64, opt_ctx = 256;
 static gint64 opt_seed = 1, opt_max_steps = 0, opt_ck_every = 0;
+static gint64 opt_average_last = 0;
 static gint64 opt_stop_after = 0, opt_log_every = 50;
 static gboolean opt_resume, opt_quiet;
 
@@ -126,6 +127,9 @@ static GOptionEntry train_entries[] = {
 	  "Updates of linear warm-up (0)", "N" },
 	{ "schedule", 0, 0, G_OPTION_ARG_STRING, &opt_schedule,
 	  "constant (default) or cosine", "KIND" },
+	{ "average-last", 0, 0, G_OPTION_ARG_INT64, &opt_average_last,
+	  "Save the mean of the weights after each of the last N updates "
+	  "(0: the last weights)", "N" },
 	{ "clip", 0, 0, G_OPTION_ARG_DOUBLE, &opt_clip,
 	  "Clip the gradient to this global norm (0: off, the recipe)", "NORM" },
 	{ "seed", 0, 0, G_OPTION_ARG_INT64, &opt_seed, "Random seed (1)", "N" },
@@ -431,6 +435,7 @@ check_options(GOptionContext *ctx)
 	o.grad_accum = opt_accum;
 	o.warmup = opt_warmup;
 	o.max_steps = opt_max_steps;
+	o.average_last = opt_average_last;
 	o.seed = (guint64)opt_seed;
 	o.threads = opt_threads > 0 ? opt_threads : (int)g_get_num_processors();
 	o.target_fpr = opt_target_fpr;
@@ -446,10 +451,10 @@ check_options(GOptionContext *ctx)
 	o.ctx = opt_ctx;
 	if (o.batch < 1 || o.grad_accum < 1 || o.epochs < 1 || o.warmup < 0 ||
 	    o.lr <= 0 || o.wd < 0 || o.clip < 0 || o.max_tokens < 0 ||
-	    o.target_fpr < 0 || o.target_fpr > 1)
+	    o.average_last < 0 || o.target_fpr < 0 || o.target_fpr > 1)
 		usage_error(ctx, "--batch, --grad-accum, --epochs and --lr must "
-			    "be positive; --wd, --clip, --warmup, --max-tokens "
-			    "not negative; --target-fpr in [0, 1]");
+			    "be positive; --wd, --clip, --warmup, --max-tokens, "
+			    "--average-last not negative; --target-fpr in [0, 1]");
 	if (o.mode == MODE_EVAL) {
 		if (o.model == NULL)
 			usage_error(ctx, "eval needs -m MODEL");

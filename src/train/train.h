@@ -52,6 +52,8 @@ typedef struct {
 	double lr, wd, clip, min_lr;
 	int batch, epochs, grad_accum, warmup;
 	gint64 max_steps;	/* stop after this many updates (0: no limit) */
+	gint64 average_last;	/* the saved weights are the mean of those
+				 * after each of the last N updates (0: off) */
 	OptimSchedKind schedule;
 	guint64 seed;
 	int threads;

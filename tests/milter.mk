@@ -38,6 +38,7 @@ MILTERTEST_CASES = tests/milter/postfix-lib.sh \
 	tests/milter/t-nomodel.conf tests/milter/t-nomodel.lua \
 	tests/milter/t-quarantine.conf tests/milter/t-quarantine.lua \
 	tests/milter/t-reject.conf tests/milter/t-reject.lua \
+	tests/milter/t-modelthr.conf tests/milter/t-modelthr.lua \
 	tests/milter/t-reload.lua tests/milter/t-spam.conf \
 	tests/milter/t-spam.lua tests/milter/t-timeout.conf \
 	tests/milter/t-timeout.lua tests/milter/t-trusted.conf \

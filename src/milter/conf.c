@@ -17,13 +17,14 @@
 
 #include "conf.h"
 
-typedef enum { K_STR, K_INT, K_FLOAT, K_BOOL, K_STRLIST } KeyType;
+/* K_THRESHOLD: a K_FLOAT that may also be the string "model" */
+typedef enum { K_STR, K_INT, K_FLOAT, K_BOOL, K_STRLIST, K_THRESHOLD } KeyType;
 
 typedef struct {
 	const char *name;	/* "group.key" or "key" */
 	KeyType type;
 	const char *def;	/* default, in libconfig syntax */
-	double min, max;	/* bounds for K_INT and K_FLOAT */
+	double min, max;	/* bounds for K_INT, K_FLOAT, K_THRESHOLD */
 	gsize off;		/* field in MilterConf */
 	const char *doc;
 } ConfKey;
@@ -63,8 +64,9 @@ static const ConfKey keys[] = {
 	{ "milter_timeout", K_INT, "300", 1, 86400, F(milter_timeout),
 	  "seconds libmilter waits on a silent MTA" },
 
-	{ "policy.spam_threshold", K_FLOAT, "0.9", 0, 2, F(spam_threshold),
-	  "score at or above which a message is spam (flag, subject tag)" },
+	{ "policy.spam_threshold", K_THRESHOLD, "\"model\"", 0, 2,
+	  F(spam_threshold), "score at or above which a message is spam "
+	  "(flag, subject tag); \"model\": the model's recommended one" },
 	{ "policy.reject_threshold", K_FLOAT, "0.99", 0, 2,
 	  F(reject_threshold),
 	  "score at or above which a message is rejected; above 1: never" },
@@ -112,6 +114,7 @@ type_name(KeyType t)
 	case K_FLOAT: return "float";
 	case K_BOOL: return "bool";
 	case K_STRLIST: return "list";
+	case K_THRESHOLD: return "float|\"model\"";
 	}
 	return "?";
 }
@@ -145,13 +148,21 @@ setting_apply(MilterConf *c, const ConfKey *k, const config_setting_t *s,
 			goto bad_type;
 		*FIELD(c, k, gboolean) = config_setting_get_bool(s) != 0;
 		return TRUE;
+	case K_THRESHOLD:
+		if (t == CONFIG_TYPE_STRING) {
+			if (strcmp(config_setting_get_string(s), "model") != 0)
+				goto bad_type;
+			*FIELD(c, k, double) = CONF_THRESHOLD_MODEL;
+			return TRUE;
+		}
+		/* FALLTHROUGH */
 	case K_INT:
 	case K_FLOAT:
 		if (t == CONFIG_TYPE_INT)
 			v = config_setting_get_int(s);
 		else if (t == CONFIG_TYPE_INT64)
 			v = (double) config_setting_get_int64(s);
-		else if (t == CONFIG_TYPE_FLOAT && k->type == K_FLOAT)
+		else if (t == CONFIG_TYPE_FLOAT && k->type != K_INT)
 			v = config_setting_get_float(s);
 		else
 			goto bad_type;
@@ -189,7 +200,9 @@ bad_type:
 	g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
 		    "%s: %s must be a%s %s", where, k->name,
 		    k->type == K_INT ? "n" : "",
-		    k->type == K_STRLIST ? "list of strings" : type_name(k->type));
+		    k->type == K_STRLIST ? "list of strings" :
+		    k->type == K_THRESHOLD ? "number or \"model\"" :
+		    type_name(k->type));
 	return FALSE;
 }
 
@@ -509,6 +522,12 @@ conf_dump(const MilterConf *c, FILE *out)
 		case K_INT:
 			fprintf(out, "%d", *FIELD(c, k, int));
 			break;
+		case K_THRESHOLD:
+			if (*FIELD(c, k, double) == CONF_THRESHOLD_MODEL) {
+				fputs("\"model\"", out);
+				break;
+			}
+			/* FALLTHROUGH */
 		case K_FLOAT:
 			fprintf(out, "%.17g", *FIELD(c, k, double));
 			break;

@@ -35,6 +35,11 @@
 #define CONF_DEFAULT_MODEL GPTM_DATADIR "/models/default"
 
 /* One trusted network: family AF_INET or AF_INET6, address, prefix bits. */
+/* policy.spam_threshold = "model": the threshold the loaded model
+ * recommends (gptmilter.threshold in its config.json), else 0.5 */
+#define CONF_THRESHOLD_MODEL (-1.0)
+#define CONF_THRESHOLD_FALLBACK 0.5
+
 typedef struct {
 	int family;
 	guint8 addr[16];
@@ -61,7 +66,7 @@ typedef struct MilterConf {
 	gboolean log_verbose;
 
 	/* policy: the raw values, then the Policy built from them */
-	double spam_threshold;
+	double spam_threshold;	/* CONF_THRESHOLD_MODEL: the model's own */
 	double reject_threshold;
 	double unsure_low;
 	double unsure_high;

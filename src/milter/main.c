@@ -288,9 +288,11 @@ log_model(const char *when, const MilterConf *c, const Classifier *cl,
 	const Bundle *b = classifier_bundle(cl);
 	g_autofree char *labels = g_strjoinv(",", b->labels);
 	g_message("%s: model %s (%s): %d layers, %d labels (%s), max_tokens "
-		  "%d, loaded in %.0f ms", when, b->name, c->model,
-		  b->gpt.n_layer, classifier_num_labels(cl), labels,
-		  classifier_max_tokens(cl), ms);
+		  "%d, loaded in %.0f ms; spam threshold %.4g%s", when, b->name,
+		  c->model, b->gpt.n_layer, classifier_num_labels(cl), labels,
+		  classifier_max_tokens(cl), ms, milter_spam_threshold(c, cl),
+		  c->spam_threshold == CONF_THRESHOLD_MODEL ? " (the model's)"
+		  : "");
 }
 
 /* reload - new configuration and model; on any failure keep the old */
@@ -443,9 +445,13 @@ main(int argc, char **argv)
 		const Bundle *b = classifier_bundle(cl);
 		g_autofree char *labels = g_strjoinv(",", b->labels);
 		printf("gptmilter: %s: configuration OK; model %s (%s): %d "
-		       "labels (%s), max_tokens %d\n", opt.conf_path, b->name,
-		       conf->model, classifier_num_labels(cl), labels,
-		       classifier_max_tokens(cl));
+		       "labels (%s), max_tokens %d; spam threshold %.4g%s\n",
+		       opt.conf_path, b->name, conf->model,
+		       classifier_num_labels(cl), labels,
+		       classifier_max_tokens(cl),
+		       milter_spam_threshold(conf, cl),
+		       conf->spam_threshold == CONF_THRESHOLD_MODEL ?
+		       " (the model's)" : "");
 		return 0;
 	}
 

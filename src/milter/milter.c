@@ -394,10 +394,27 @@ apply_error(SMFICTX *ctx, MsgCtx *m, const char *qid, const char *why,
 	}
 }
 
-/* verdict - add the headers and answer for decision D */
+/* milter_spam_threshold - policy.spam_threshold, or with "model" the
+ * threshold classifier C recommends (CONF_THRESHOLD_FALLBACK if none) */
+double
+milter_spam_threshold(const MilterConf *conf, const Classifier *c)
+{
+	double t = conf->spam_threshold;
+
+	if (t == CONF_THRESHOLD_MODEL) {
+		t = c != NULL ? classifier_bundle(c)->threshold : -1;
+		if (!(t >= 0 && t <= 1))
+			t = CONF_THRESHOLD_FALLBACK;
+	}
+	return t;
+}
+
+/* verdict - add the headers and answer for decision D, made at spam
+ * threshold THRESHOLD */
 static sfsistat
 verdict(SMFICTX *ctx, MsgCtx *m, const char *qid, const Classifier *c,
-	double score, const char *label, PolicyDecision d, gboolean *failed)
+	double score, const char *label, double threshold, PolicyDecision d,
+	gboolean *failed)
 {
 	const MilterConf *conf = m->conf;
 	g_autofree char *name = model_name(c);
@@ -421,7 +438,7 @@ verdict(SMFICTX *ctx, MsgCtx *m, const char *qid, const Classifier *c,
 	g_autofree char *status = g_strdup_printf(
 		"%s, score=%s threshold=%.2f model=%s%s%s",
 		policy_status_word(d.status), score_text,
-		conf->policy.spam_threshold, name,
+		threshold, name,
 		d.rule_label ? " label=" : "", d.rule_label ? label : "");
 	ok &= mw_addheader(ctx, qid, conf->hdr_score, score_text);
 	ok &= mw_addheader(ctx, qid, conf->hdr_status, status);
@@ -506,11 +523,13 @@ mlfi_eom(SMFICTX *ctx)
 		double score = spam_score(r.classifier, r.probs, r.n_labels,
 					  &top);
 		const char *label = classifier_label(r.classifier, top);
-		PolicyDecision d = policy_decide(&m->conf->policy, score,
-						 label);
+		Policy pol = m->conf->policy;	/* shallow: rules shared */
+		pol.spam_threshold = milter_spam_threshold(m->conf,
+							   r.classifier);
+		PolicyDecision d = policy_decide(&pol, score, label);
 		gboolean failed = FALSE;
-		ret = verdict(ctx, m, qid, r.classifier, score, label, d,
-			      &failed);
+		ret = verdict(ctx, m, qid, r.classifier, score, label,
+			      pol.spam_threshold, d, &failed);
 		if (failed || !stripped) {
 			ret = apply_error(ctx, m, qid, "the MTA refused a "
 					  "header change or reply", ms);

@@ -43,6 +43,25 @@ out=$("$GPTMILTER" -n -c range.conf 2>&1)
 [ $? -eq 78 ] || bad "-n with a bad value: exit status not 78"
 case $out in *range.conf:1*spam_threshold*range*) ;;
 	*) bad "bad value message: $out";; esac
+# spam_threshold "model" (the default): the model's recorded threshold,
+# 0.5 when it records none; a number overrides; other strings are refused
+"$PYTHON3" "$gen" --out model-thr --layers 2 --heads 2 --embd 32 --ctx 64 \
+	--labels ham,spam --seed 11 --threshold 0.0 >/dev/null || exit 1
+printf 'model = "model-thr";\n' > thr-model.conf
+printf 'model = "model-thr";\npolicy: { spam_threshold = 0.625; };\n' > thr-num.conf
+printf 'model = "model";\npolicy: { spam_threshold = "model"; };\n' > thr-none.conf
+printf 'model = "model";\npolicy: { spam_threshold = "high"; };\n' > thr-bad.conf
+out=$("$GPTMILTER" -n -c thr-model.conf 2>&1)
+case $out in *"spam threshold 0 (the model's)"*) ;; *) bad "threshold from the model: $out";; esac
+out=$("$GPTMILTER" -n -c thr-num.conf 2>&1)
+case $out in *"spam threshold 0.625"*"(the model's)"*) bad "number not used: $out";;
+	*"spam threshold 0.625"*) ;; *) bad "explicit threshold: $out";; esac
+out=$("$GPTMILTER" -n -c thr-none.conf 2>&1)
+case $out in *"spam threshold 0.5 (the model's)"*) ;; *) bad "no recorded threshold: $out";; esac
+out=$("$GPTMILTER" -n -c thr-bad.conf 2>&1)
+[ $? -eq 78 ] || bad "spam_threshold = \"high\": exit status not 78"
+case $out in *'spam_threshold must be a number or "model"'*) ;;
+	*) bad "spam_threshold = \"high\" message: $out";; esac
 echo 'polcy: { spam_threshold = 0.5; };' > typo.conf
 out=$("$GPTMILTER" -n -c typo.conf 2>&1) && bad "-n with an unknown group exited 0"
 case $out in *'unknown group "polcy"'*) ;; *) bad "typo message: $out";; esac

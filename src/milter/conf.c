@@ -337,7 +337,9 @@ conf_finish(MilterConf *c, GError **error)
 	c->n_nets = 0;
 
 	Policy *p = &c->policy;
-	p->spam_threshold = c->spam_threshold;
+	/* "model" needs the model: milter_spam_threshold() resolves it for
+	 * each model loaded; until then the Policy holds the fallback */
+	p->spam_threshold = policy_spam_threshold(c->spam_threshold, -1, NULL);
 	p->reject_threshold = c->reject_threshold;
 	p->unsure_low = c->unsure_low;
 	p->unsure_high = c->unsure_high;

@@ -5,7 +5,10 @@
  * doc), in the spirit of Postfix's parameter tables and Redis's
  * createIntConfig(); reading a libconfig file against that table (unknown
  * keys and out-of-range values are errors, naming file, line and key); the
- * derived Policy; trusted networks as parsed CIDR ranges.
+ * derived Policy; trusted networks as parsed CIDR ranges. A
+ * policy.spam_threshold of "model" is kept as CONF_THRESHOLD_MODEL and
+ * resolved against the model that scores each message (milter.c), since
+ * the configuration and the model are (re)loaded separately.
  *	g_autoptr(MilterConf) conf = conf_load(path, &error);
  *	conf_dump_keys(stdout);        // gptmilter --dump-keys
  * A loaded MilterConf is immutable and refcounted: each message holds a
@@ -34,12 +37,12 @@
 #define CONF_DEFAULT_PATH GPTM_SYSCONFDIR "/gptmilter.conf"
 #define CONF_DEFAULT_MODEL GPTM_DATADIR "/models/default"
 
-/* One trusted network: family AF_INET or AF_INET6, address, prefix bits. */
-/* policy.spam_threshold = "model": the threshold the loaded model
- * recommends (gptmilter.threshold in its config.json), else 0.5 */
-#define CONF_THRESHOLD_MODEL (-1.0)
-#define CONF_THRESHOLD_FALLBACK 0.5
+/* policy.spam_threshold = "model" (the field's value): the threshold the
+ * model that scores recommends (gptmilter.threshold in its config.json),
+ * else 0.5; resolved by policy_spam_threshold() against each model */
+#define CONF_THRESHOLD_MODEL POLICY_THRESHOLD_MODEL
 
+/* One trusted network: family AF_INET or AF_INET6, address, prefix bits. */
 typedef struct {
 	int family;
 	guint8 addr[16];

@@ -276,7 +276,27 @@ load_model(const MilterConf *c, double *ms, char **why)
 	return cl;
 }
 
-/* log_model - one line about the model just loaded (or not) */
+/* threshold_conflict - a warning when the spam threshold in force with
+ * classifier CL is above a reject threshold that can fire, else NULL. Not
+ * a configuration error (the policy is well defined: reject wins), and
+ * with "model" it depends on the model, so it is checked at each load. */
+static char *
+threshold_conflict(const MilterConf *c, const Classifier *cl)
+{
+	PolicyThresholdSource src;
+	double t = milter_spam_threshold(c, cl, &src);
+
+	if (!policy_threshold_conflict(t, c->reject_threshold))
+		return NULL;
+	return g_strdup_printf("policy.spam_threshold %.4g%s is above "
+			       "policy.reject_threshold %.4g: every score "
+			       "from %.4g up is rejected (or quarantined) "
+			       "and none is only tagged", t, policy_threshold_source_text(src),
+			       c->reject_threshold, c->reject_threshold);
+}
+
+/* log_model - one line about the model just loaded (or not), and the
+ * spam threshold it brings */
 static void
 log_model(const char *when, const MilterConf *c, const Classifier *cl,
 	  double ms, const char *why)
@@ -287,12 +307,16 @@ log_model(const char *when, const MilterConf *c, const Classifier *cl,
 	}
 	const Bundle *b = classifier_bundle(cl);
 	g_autofree char *labels = g_strjoinv(",", b->labels);
+	PolicyThresholdSource src;
+	double t = milter_spam_threshold(c, cl, &src);
 	g_message("%s: model %s (%s): %d layers, %d labels (%s), max_tokens "
 		  "%d, loaded in %.0f ms; spam threshold %.4g%s", when, b->name,
 		  c->model, b->gpt.n_layer, classifier_num_labels(cl), labels,
-		  classifier_max_tokens(cl), ms, milter_spam_threshold(c, cl),
-		  c->spam_threshold == CONF_THRESHOLD_MODEL ? " (the model's)"
-		  : "");
+		  classifier_max_tokens(cl), ms, t,
+		  policy_threshold_source_text(src));
+	g_autofree char *conflict = threshold_conflict(c, cl);
+	if (conflict)
+		g_warning("%s: %s", when, conflict);
 }
 
 /* reload - new configuration and model; on any failure keep the old */
@@ -444,14 +468,18 @@ main(int argc, char **argv)
 		}
 		const Bundle *b = classifier_bundle(cl);
 		g_autofree char *labels = g_strjoinv(",", b->labels);
+		PolicyThresholdSource src;
+		double t = milter_spam_threshold(conf, cl, &src);
 		printf("gptmilter: %s: configuration OK; model %s (%s): %d "
 		       "labels (%s), max_tokens %d; spam threshold %.4g%s\n",
 		       opt.conf_path, b->name, conf->model,
 		       classifier_num_labels(cl), labels,
-		       classifier_max_tokens(cl),
-		       milter_spam_threshold(conf, cl),
-		       conf->spam_threshold == CONF_THRESHOLD_MODEL ?
-		       " (the model's)" : "");
+		       classifier_max_tokens(cl), t,
+		       policy_threshold_source_text(src));
+		g_autofree char *conflict = threshold_conflict(conf, cl);
+		if (conflict)	/* allowed, as at start-up: exit 0 */
+			fprintf(stderr, "gptmilter: warning: %s: %s\n",
+				opt.conf_path, conflict);
 		return 0;
 	}
 

@@ -395,18 +395,14 @@ apply_error(SMFICTX *ctx, MsgCtx *m, const char *qid, const char *why,
 }
 
 /* milter_spam_threshold - policy.spam_threshold, or with "model" the
- * threshold classifier C recommends (CONF_THRESHOLD_FALLBACK if none) */
+ * threshold classifier C recommends (0.5 if none); SOURCE may be NULL */
 double
-milter_spam_threshold(const MilterConf *conf, const Classifier *c)
+milter_spam_threshold(const MilterConf *conf, const Classifier *c,
+		      PolicyThresholdSource *source)
 {
-	double t = conf->spam_threshold;
-
-	if (t == CONF_THRESHOLD_MODEL) {
-		t = c != NULL ? classifier_bundle(c)->threshold : -1;
-		if (!(t >= 0 && t <= 1))
-			t = CONF_THRESHOLD_FALLBACK;
-	}
-	return t;
+	return policy_spam_threshold(conf->spam_threshold,
+				     c ? classifier_bundle(c)->threshold : -1,
+				     source);
 }
 
 /* verdict - add the headers and answer for decision D, made at spam
@@ -525,7 +521,7 @@ mlfi_eom(SMFICTX *ctx)
 		const char *label = classifier_label(r.classifier, top);
 		Policy pol = m->conf->policy;	/* shallow: rules shared */
 		pol.spam_threshold = milter_spam_threshold(m->conf,
-							   r.classifier);
+							   r.classifier, NULL);
 		PolicyDecision d = policy_decide(&pol, score, label);
 		gboolean failed = FALSE;
 		ret = verdict(ctx, m, qid, r.classifier, score, label,
@@ -535,10 +531,10 @@ mlfi_eom(SMFICTX *ctx)
 					  "header change or reply", ms);
 		} else {
 			ms = (g_get_monotonic_time() - t0) / 1000.0;
-			g_message("%s: score=%.3f label=%s action=%s "
-				  "latency=%.1fms wait=%.1fms batch=%d "
-				  "size=%" G_GSIZE_FORMAT "%s",
-				  qid, score, label,
+			g_message("%s: score=%.3f threshold=%.4g label=%s "
+				  "action=%s latency=%.1fms wait=%.1fms "
+				  "batch=%d size=%" G_GSIZE_FORMAT "%s",
+				  qid, score, pol.spam_threshold, label,
 				  policy_action_name(d.action), ms, r.wait_ms,
 				  r.batch, m->total,
 				  m->total > m->buf->len ? " truncated" : "");

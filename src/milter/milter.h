@@ -34,9 +34,11 @@ extern struct smfiDesc milter_desc;
 MilterConf *milter_conf(void);
 /* milter_set_conf - new messages use C (a reference is taken) */
 void milter_set_conf(MilterConf *c);
-/* milter_spam_threshold - the spam threshold in force with classifier C:
- * policy.spam_threshold, or the model's recommended one for "model" */
-double milter_spam_threshold(const MilterConf *conf, const Classifier *c);
+/* milter_spam_threshold - the spam threshold in force with classifier C
+ * (may be NULL): policy.spam_threshold, or for "model" the one C records
+ * (0.5 if none); SOURCE (may be NULL) says which */
+double milter_spam_threshold(const MilterConf *conf, const Classifier *c,
+			     PolicyThresholdSource *source);
 /* milter_busy - messages being scored or answered now */
 int milter_busy(void);
 /* milter_close - wait up to MAX_S seconds for messages under way (MAIL

@@ -9,6 +9,8 @@
  *	4. unsure_low <= score < unsure_high: ACCEPT, status Unsure;
  *	5. otherwise ACCEPT, status No.
  * A reject or a quarantine is also spam, so their headers say Yes.
+ * spam_threshold is the one in force: policy.spam_threshold = "model" is
+ * resolved against the model that scored (policy_spam_threshold) first.
  * Not here: errors (the caller applies on_error), headers (milter.c).
  * Threads: pure. Checked by: tests/milter/test_policy.c.
  */
@@ -25,6 +27,50 @@ static const char *const action_names[POLICY_N_ACTIONS] = {
 	[POLICY_TEMPFAIL] = "tempfail",
 	[POLICY_SKIP] = "skip",
 };
+
+/* policy_spam_threshold - a number as set, or "model" resolved */
+double
+policy_spam_threshold(double setting, double model_threshold,
+		      PolicyThresholdSource *source)
+{
+	PolicyThresholdSource src = POLICY_THRESHOLD_SET;
+	double t = setting;
+
+	if (setting == POLICY_THRESHOLD_MODEL) {
+		if (model_threshold >= 0 && model_threshold <= 1) {
+			t = model_threshold;
+			src = POLICY_THRESHOLD_FROM_MODEL;
+		} else {
+			t = POLICY_THRESHOLD_FALLBACK;
+			src = POLICY_THRESHOLD_NO_MODEL_VALUE;
+		}
+	}
+	if (source)
+		*source = src;
+	return t;
+}
+
+/* policy_threshold_source_text - the note after a threshold in the log */
+const char *
+policy_threshold_source_text(PolicyThresholdSource s)
+{
+	switch (s) {
+	case POLICY_THRESHOLD_FROM_MODEL:
+		return " (the model's)";
+	case POLICY_THRESHOLD_NO_MODEL_VALUE:
+		return " (\"model\"; the model records none)";
+	case POLICY_THRESHOLD_SET:
+	default:
+		return "";
+	}
+}
+
+/* policy_threshold_conflict - spam threshold above a live reject one */
+gboolean
+policy_threshold_conflict(double spam_threshold, double reject_threshold)
+{
+	return reject_threshold <= 1 && spam_threshold > reject_threshold;
+}
 
 /* policy_action_name - "accept", "tag", ... */
 const char *

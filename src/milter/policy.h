@@ -36,8 +36,22 @@ typedef struct {
 	PolicyAction action;
 } PolicyLabelRule;
 
+/* policy.spam_threshold = "model": the loaded model's recommended threshold
+ * (gptmilter.threshold in its config.json), else POLICY_THRESHOLD_FALLBACK */
+#define POLICY_THRESHOLD_MODEL (-1.0)
+#define POLICY_THRESHOLD_FALLBACK 0.5
+
+/* Where the spam threshold in force came from. */
+typedef enum {
+	POLICY_THRESHOLD_SET = 0,	/* a number in policy.spam_threshold */
+	POLICY_THRESHOLD_FROM_MODEL,	/* "model": the model's recorded one */
+	POLICY_THRESHOLD_NO_MODEL_VALUE,	/* "model", none recorded: 0.5 */
+} PolicyThresholdSource;
+
 typedef struct {
-	double spam_threshold;	/* score >= this: spam (flag, tag) */
+	double spam_threshold;	/* score >= this: spam (flag, tag); a
+				 * number, never the "model" marker (see
+				 * policy_spam_threshold) */
 	double reject_threshold;	/* score >= this: reject/quarantine;
 					 * above 1 never */
 	double unsure_low;	/* unsure_low <= score < unsure_high: unsure; */
@@ -59,6 +73,23 @@ typedef struct {
  * probable label, may be NULL) to a decision */
 PolicyDecision policy_decide(const Policy *p, double score,
 			     const char *top_label);
+
+/* policy_spam_threshold - the spam threshold in force: SETTING (the value
+ * of policy.spam_threshold) when it is a number; for POLICY_THRESHOLD_MODEL
+ * MODEL_THRESHOLD (the model's recommended one; < 0: none, or no model)
+ * when it lies in [0, 1], else POLICY_THRESHOLD_FALLBACK. SOURCE (may be
+ * NULL) says which. */
+double policy_spam_threshold(double setting, double model_threshold,
+			     PolicyThresholdSource *source);
+/* policy_threshold_source_text - " (the model's)" etc. for a log line;
+ * never NULL, "" for a number set in the configuration */
+const char *policy_threshold_source_text(PolicyThresholdSource s);
+/* policy_threshold_conflict - is the spam threshold in force above a
+ * reject threshold that can fire (<= 1)? Then every score from
+ * reject_threshold up is rejected (and is spam) and none is only tagged
+ * between them: the decision is well defined, but likely not meant */
+gboolean policy_threshold_conflict(double spam_threshold,
+				   double reject_threshold);
 
 /* policy_action_name - "accept", "tag", ...; never NULL */
 const char *policy_action_name(PolicyAction a);

@@ -47,6 +47,9 @@ case $out in *range.conf:1*spam_threshold*range*) ;;
 # 0.5 when it records none; a number overrides; other strings are refused
 "$PYTHON3" "$gen" --out model-thr --layers 2 --heads 2 --embd 32 --ctx 64 \
 	--labels ham,spam --seed 11 --threshold 0.0 >/dev/null || exit 1
+"$PYTHON3" "$gen" --out model-thr37 --layers 2 --heads 2 --embd 32 --ctx 64 \
+	--labels ham,spam --seed 13 --threshold 0.37 --name tiny-thr37 \
+	>/dev/null || exit 1
 printf 'model = "model-thr";\n' > thr-model.conf
 printf 'model = "model-thr";\npolicy: { spam_threshold = 0.625; };\n' > thr-num.conf
 printf 'model = "model";\npolicy: { spam_threshold = "model"; };\n' > thr-none.conf
@@ -57,7 +60,16 @@ out=$("$GPTMILTER" -n -c thr-num.conf 2>&1)
 case $out in *"spam threshold 0.625"*"(the model's)"*) bad "number not used: $out";;
 	*"spam threshold 0.625"*) ;; *) bad "explicit threshold: $out";; esac
 out=$("$GPTMILTER" -n -c thr-none.conf 2>&1)
-case $out in *"spam threshold 0.5 (the model's)"*) ;; *) bad "no recorded threshold: $out";; esac
+case $out in *'spam threshold 0.5 ("model"; the model records none)'*) ;;
+	*) bad "no recorded threshold: $out";; esac
+# the threshold in force above a reject threshold that can fire: allowed
+# (reject wins), but warned about, also when it comes from the model
+printf 'model = "model";\npolicy: { reject_threshold = 0.3; };\n' > thr-conflict.conf
+out=$("$GPTMILTER" -n -c thr-conflict.conf 2>&1) || bad "spam above reject: -n failed: $out"
+case $out in *"warning: "*"policy.spam_threshold 0.5 ("*"is above policy.reject_threshold 0.3"*) ;;
+	*) bad "spam above reject: no warning: $out";; esac
+out=$("$GPTMILTER" -n -c thr-model.conf 2>&1)
+case $out in *warning*) bad "warning without a conflict: $out";; esac
 out=$("$GPTMILTER" -n -c thr-bad.conf 2>&1)
 [ $? -eq 78 ] || bad "spam_threshold = \"high\": exit status not 78"
 case $out in *'spam_threshold must be a number or "model"'*) ;;
@@ -213,7 +225,7 @@ grep -q 'score=.*action=accept' drain.log || bad "drain: no verdict logged"
 echo "ok: SIGTERM drains"
 
 # log lines the scripts cannot see
-grep -q 'score=[01]\.[0-9]* label=.* action=accept latency=.* truncated' \
+grep -q 'score=[01]\.[0-9]* threshold=1\.01 label=.* action=accept latency=.* truncated' \
 	t-large.log || bad "t-large: no 'truncated' log line"
 grep -q 'removing 2 incoming X-Spam-Flag' t-forged.log ||
 	bad "t-forged: removal not logged"
@@ -227,6 +239,14 @@ grep -q 'keeping the old configuration' t-reload.log ||
 	bad "t-reload: bad configuration not refused"
 grep -q 'authenticated as alice, not scanned' t-auth.log ||
 	bad "t-auth: skip not logged"
+grep -q "start: model .*spam threshold 0 (the model's)" t-modelthr.log ||
+	bad "t-modelthr: the model's threshold not logged at start"
+grep -q 'score=[01]\.[0-9]* threshold=0 label=' t-modelthr.log ||
+	bad "t-modelthr: the threshold in force not in the message log line"
+grep -q "reload: model tiny-thr37 .*spam threshold 0.37 (the model's)" \
+	t-thrreload.log || bad "t-thrreload: the new model's threshold not logged"
+grep -q 'score=[01]\.[0-9]* threshold=0.6 label=' t-thrreload.log ||
+	bad "t-thrreload: the configured threshold not in the log line"
 
 [ $fail -eq 0 ] && echo "PASS: milter protocol"
 exit $fail

@@ -1,6 +1,6 @@
 /*
  * test_policy.c - policy_decide() over every branch, and the conf helpers
- * that feed it (label rules, trusted networks)
+ * that feed it (label rules, trusted networks, spam_threshold "model")
  *
  * Exits non-zero on the first failed check, naming it.
  */
@@ -93,6 +93,44 @@ test_thresholds(void)
 	p.reject_threshold = 1.01;
 	d = policy_decide(&p, 0.0, "ham");
 	CHECK(d.action == POLICY_TAG && d.flag);
+}
+
+/* policy.spam_threshold: a number as set; "model" resolved against the
+ * model's recorded threshold, 0.5 when it has none (or an unusable one) */
+static void
+test_threshold_resolve(void)
+{
+	PolicyThresholdSource src;
+
+	CHECK(policy_spam_threshold(0.8, 0.3, &src) == 0.8 &&
+	      src == POLICY_THRESHOLD_SET);	/* a number overrides */
+	CHECK(policy_spam_threshold(0.0, 0.3, &src) == 0.0 &&
+	      src == POLICY_THRESHOLD_SET);
+	CHECK(policy_spam_threshold(1.01, -1, &src) == 1.01 &&
+	      src == POLICY_THRESHOLD_SET);
+	CHECK(policy_spam_threshold(POLICY_THRESHOLD_MODEL, 0.7211, &src) ==
+	      0.7211 && src == POLICY_THRESHOLD_FROM_MODEL);
+	CHECK(policy_spam_threshold(POLICY_THRESHOLD_MODEL, 0.0, &src) ==
+	      0.0 && src == POLICY_THRESHOLD_FROM_MODEL);
+	CHECK(policy_spam_threshold(POLICY_THRESHOLD_MODEL, 1.0, NULL) == 1.0);
+	CHECK(policy_spam_threshold(POLICY_THRESHOLD_MODEL, -1, &src) ==
+	      POLICY_THRESHOLD_FALLBACK &&
+	      src == POLICY_THRESHOLD_NO_MODEL_VALUE);	/* none recorded */
+	CHECK(policy_spam_threshold(POLICY_THRESHOLD_MODEL, 1.5, &src) ==
+	      POLICY_THRESHOLD_FALLBACK &&
+	      src == POLICY_THRESHOLD_NO_MODEL_VALUE);	/* not a probability */
+	CHECK(POLICY_THRESHOLD_FALLBACK == 0.5);
+	CHECK(strcmp(policy_threshold_source_text(POLICY_THRESHOLD_SET),
+		     "") == 0);
+	CHECK(strstr(policy_threshold_source_text(POLICY_THRESHOLD_FROM_MODEL),
+		     "model") != NULL);
+
+	/* spam above a reject threshold that can fire: flagged for a warning */
+	CHECK(policy_threshold_conflict(0.9, 0.8));
+	CHECK(!policy_threshold_conflict(0.8, 0.8));
+	CHECK(!policy_threshold_conflict(0.7211, 0.99));
+	CHECK(!policy_threshold_conflict(1.5, 1.01));	/* never rejects */
+	CHECK(policy_threshold_conflict(1.01, 0.0));
 }
 
 static void
@@ -259,6 +297,40 @@ test_conf_load(void)
 		conf_unref(c);
 	}
 
+	/* spam_threshold: "model" by default and when written, or a number */
+	c = load_text("", &error);
+	CHECK(c != NULL);
+	if (c) {
+		CHECK(c->spam_threshold == CONF_THRESHOLD_MODEL);
+		/* unresolved, the Policy holds the fallback, never -1 */
+		CHECK(c->policy.spam_threshold == POLICY_THRESHOLD_FALLBACK);
+		conf_unref(c);
+	}
+	c = load_text("policy: { spam_threshold = \"model\"; };", &error);
+	CHECK(c != NULL && c->spam_threshold == CONF_THRESHOLD_MODEL);
+	if (c) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		conf_dump(c, f);
+		fclose(f);
+		CHECK(strstr(buf, "\npolicy.spam_threshold = \"model\";\n"));
+		free(buf);
+		conf_unref(c);
+	}
+	g_clear_error(&error);
+	c = load_text("policy: { spam_threshold = 0.625; };", &error);
+	CHECK(c != NULL && c->spam_threshold == 0.625 &&
+	      c->policy.spam_threshold == 0.625);
+	if (c)
+		conf_unref(c);
+	g_clear_error(&error);
+	c = load_text("policy: { spam_threshold = 1; };", &error); /* an int */
+	CHECK(c != NULL && c->policy.spam_threshold == 1.0);
+	if (c)
+		conf_unref(c);
+	g_clear_error(&error);
+
 	static const struct { const char *text, *needle; } bad[] = {
 		{ "workers = 0;", "out of range" },
 		{ "workers = \"two\";", "must be an int" },
@@ -270,6 +342,18 @@ test_conf_load(void)
 		{ "policy: { label_actions = [\"x\"]; };", "label=action" },
 		{ "policy: { reject_text = \"100% spam\"; };", "'%'" },
 		{ "policy: { quarantine = 1; };", "must be a bool" },
+		{ "policy: { spam_threshold = \"high\"; };",
+		  "policy.spam_threshold must be a number or \"model\"" },
+		{ "policy: { spam_threshold = \"Model\"; };",
+		  "policy.spam_threshold must be a number or \"model\"" },
+		{ "policy: { spam_threshold = \"\"; };",
+		  "policy.spam_threshold must be a number or \"model\"" },
+		{ "policy: { spam_threshold = true; };",
+		  "policy.spam_threshold must be a number or \"model\"" },
+		{ "policy: { spam_threshold = -0.1; };",
+		  "policy.spam_threshold = -0.1 is out of range" },
+		{ "policy: { spam_threshold = 3.0; };",
+		  "policy.spam_threshold = 3 is out of range" },
 		{ "headers: { score = \"X Score\"; };", "header field name" },
 		{ "headers: { flag = \"X-Spam-Score\"; };", "must differ" },
 		{ "skip: { trusted_networks = [\"10.0.0.0/40\"]; };",
@@ -305,6 +389,7 @@ int
 main(void)
 {
 	test_thresholds();
+	test_threshold_resolve();
 	test_rules();
 	test_names();
 	test_networks();

@@ -93,7 +93,7 @@ else
 	bad "ham: nothing arrived at smtp-sink"
 fi
 qid=$(sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p' "$tmp/ham.swaks" | head -1)
-grep -q "${qid:-none}: score=[01]\.[0-9]* label=[a-z]* action=accept latency=" \
+grep -q "${qid:-none}: score=[01]\.[0-9]* threshold=1\.01 label=[a-z]* action=accept latency=" \
 	"$tmp/milter.log" || bad "ham: no log line with queue id $qid"
 
 # 2. SIGHUP with reject_threshold = 0: refused at SMTP with 550 5.7.1

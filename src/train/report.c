@@ -8,6 +8,7 @@
  * object stored under gptmilter.metrics of a trained bundle.
  * Not here: the arithmetic (metrics.c), the model (gpt.c, gpt_train.c).
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,21 +104,38 @@ report_calibrate(Run *r, const Split *val, const float *logits,
 }
 
 void
-report_scores(Run *r, FILE *fp, const char *split_name, const Split *s,
+report_scores(Run *r, const char *split_name, const Split *s,
 	      const float *logits, double temperature)
 {
+	if (r->scores == NULL)
+		return;
 	double *scores = g_new(double, s->n + 1);
 	gboolean *is_pos = g_new(gboolean, s->n + 1);
 
 	spam_scores(r, s, logits, temperature, scores, is_pos);
 	for (gsize i = 0; i < s->n; i++) {
 		const CorpusItem *it = s->items[i];
-		fprintf(fp, "%s\t%s\t%s\t%s\t%.6g\n", split_name, it->path,
+		fprintf(r->scores, "%s\t%s\t%s\t%s\t%.6g\n", split_name, it->path,
 			it->source, it->label >= 0 ? (char *)g_ptr_array_index(
 			r->corpus->classes, it->label) : "-", scores[i]);
 	}
 	g_free(scores);
 	g_free(is_pos);
+}
+
+gboolean
+report_scores_close(Run *r, GError **error)
+{
+	if (r->scores == NULL)
+		return TRUE;
+	gboolean bad = ferror(r->scores) != 0;
+	bad |= fclose(r->scores) != 0;
+	int err = errno;
+	r->scores = NULL;
+	if (bad)
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+			    "%s: %s", r->o->scores, g_strerror(err));
+	return !bad;
 }
 
 static void

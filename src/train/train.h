@@ -88,6 +88,7 @@ typedef struct {
 	char *tokenizer_dir;
 	GptModel *model;
 	char *base_name;	/* what the model was started from */
+	FILE *scores;		/* --scores, opened before any work, or NULL */
 } Run;
 
 /* loop.c */
@@ -107,10 +108,13 @@ void report_calibrate(Run *r, const Split *val, const float *logits,
 		      double *temperature, double *threshold,
 		      double *achieved_fpr);
 
-/* report_scores - append one line per item of S to FP: split name,
- * path, source, true class, calibrated P(spam) */
-void report_scores(Run *r, FILE *fp, const char *split_name, const Split *s,
+/* report_scores - append one line per item of S to r->scores (if open):
+ * split name, path, source, true class, calibrated P(spam) */
+void report_scores(Run *r, const char *split_name, const Split *s,
 		   const float *logits, double temperature);
+/* report_scores_close - close r->scores; FALSE with error if any write
+ * failed */
+gboolean report_scores_close(Run *r, GError **error);
 
 /* progress.c-like helpers (loop.c) */
 double train_now(void);

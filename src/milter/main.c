@@ -276,16 +276,13 @@ load_model(const MilterConf *c, double *ms, char **why)
 	return cl;
 }
 
-/* threshold_conflict - a warning when the spam threshold in force with
- * classifier CL is above a reject threshold that can fire, else NULL. Not
+/* threshold_conflict - a warning when T, the spam threshold in force
+ * (from SRC), is above a reject threshold that can fire, else NULL. Not
  * a configuration error (the policy is well defined: reject wins), and
  * with "model" it depends on the model, so it is checked at each load. */
 static char *
-threshold_conflict(const MilterConf *c, const Classifier *cl)
+threshold_conflict(const MilterConf *c, double t, PolicyThresholdSource src)
 {
-	PolicyThresholdSource src;
-	double t = milter_spam_threshold(c, cl, &src);
-
 	if (!policy_threshold_conflict(t, c->reject_threshold))
 		return NULL;
 	return g_strdup_printf("policy.spam_threshold %.4g%s is above "
@@ -314,7 +311,7 @@ log_model(const char *when, const MilterConf *c, const Classifier *cl,
 		  c->model, b->gpt.n_layer, classifier_num_labels(cl), labels,
 		  classifier_max_tokens(cl), ms, t,
 		  policy_threshold_source_text(src));
-	g_autofree char *conflict = threshold_conflict(c, cl);
+	g_autofree char *conflict = threshold_conflict(c, t, src);
 	if (conflict)
 		g_warning("%s: %s", when, conflict);
 }
@@ -476,7 +473,7 @@ main(int argc, char **argv)
 		       classifier_num_labels(cl), labels,
 		       classifier_max_tokens(cl), t,
 		       policy_threshold_source_text(src));
-		g_autofree char *conflict = threshold_conflict(conf, cl);
+		g_autofree char *conflict = threshold_conflict(conf, t, src);
 		if (conflict)	/* allowed, as at start-up: exit 0 */
 			fprintf(stderr, "gptmilter: warning: %s: %s\n",
 				opt.conf_path, conflict);

@@ -34,8 +34,7 @@ main(int argc, char **argv)
 		else
 			break;
 	}
-	if (opt.version < 0 || opt.version > MAILTEXT_VERSION ||
-	    (opt.version != 0 && opt.version < MAILTEXT_MIN_VERSION)) {
+	if (!mailtext_version_supported(opt.version)) {
 		fprintf(stderr, "mailtext_dump: -v: versions %d to %d\n",
 			MAILTEXT_MIN_VERSION, MAILTEXT_VERSION);
 		return 2;

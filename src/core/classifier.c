@@ -54,8 +54,7 @@ classifier_load(const char *dir, GError **error)
 	/* Serve the text layout the model was trained on; a model without
 	 * the field (trained elsewhere) gets the current one. */
 	int version = bundle->mailtext_version;
-	if (version > MAILTEXT_VERSION || (version != 0 &&
-					   version < MAILTEXT_MIN_VERSION)) {
+	if (!mailtext_version_supported(version)) {
 		g_warning("%s: model was trained on text extraction version %d, "
 			  "this program extracts versions %d to %d: scores may "
 			  "be off; retrain with gptmilter-train or upgrade",

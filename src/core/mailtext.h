@@ -40,6 +40,13 @@ typedef struct {
 				 * MAILTEXT_VERSION; 0 means MAILTEXT_VERSION */
 } MailtextOptions;
 
+/* mailtext_version_supported - whether layout V is produced (0: the current) */
+static inline gboolean
+mailtext_version_supported(int v)
+{
+	return v == 0 || (v >= MAILTEXT_MIN_VERSION && v <= MAILTEXT_VERSION);
+}
+
 /* mailtext_extract - MSG (LEN bytes) to NUL-terminated valid UTF-8 text;
  * OPT may be NULL; *OUT_LEN (if not NULL) gets the length */
 char *mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,

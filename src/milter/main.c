@@ -347,7 +347,14 @@ reload(void)
 		pool_set_classifier(milter.pool, cl);
 		classifier_unref(cl);
 	} else {
-		g_critical("reload: keeping the old model");
+		/* The new policy applies to the old model: say what that
+		 * makes the threshold in force (it may have changed). */
+		g_autoptr(Classifier) kept = pool_get_classifier(milter.pool);
+		PolicyThresholdSource src;
+		double t = milter_spam_threshold(nc, kept, &src);
+		g_critical("reload: keeping the old model %s; spam threshold "
+			   "%.4g%s", kept ? classifier_bundle(kept)->name :
+			   "(none)", t, policy_threshold_source_text(src));
 	}
 	milter_set_conf(nc);
 	log_verbose = nc->log_verbose;

@@ -68,3 +68,12 @@ t.ok(string.find(s, " model=tiny-thr37", 1, true) ~= nil,
 write("model-thr37", "0.6")
 mt.signal(1)	-- SIGHUP: reload
 wait_for("reload with spam_threshold = 0.6", "0.60")
+
+-- a reload whose model cannot be loaded keeps the old model but applies
+-- the new policy: back to "model", which means the kept model's 0.37
+-- (test_miltertest.sh checks that the log says so)
+write("no-such-model", nil)
+mt.signal(1)	-- SIGHUP: reload
+s = wait_for("failed model load, policy back to \"model\"", "0.37")
+t.ok(string.find(s, " model=tiny-thr37", 1, true) ~= nil,
+     "the kept model scored: " .. s)

@@ -247,6 +247,9 @@ grep -q "reload: model tiny-thr37 .*spam threshold 0.37 (the model's)" \
 	t-thrreload.log || bad "t-thrreload: the new model's threshold not logged"
 grep -q 'score=[01]\.[0-9]* threshold=0.6 label=' t-thrreload.log ||
 	bad "t-thrreload: the configured threshold not in the log line"
+grep -q "reload: keeping the old model tiny-thr37; spam threshold 0.37 (the model's)" \
+	t-thrreload.log ||
+	bad "t-thrreload: a failed model load does not log the threshold in force"
 
 [ $fail -eq 0 ] && echo "PASS: milter protocol"
 exit $fail

@@ -196,6 +196,74 @@ else
 	die "pretrain failed"
 fi
 
+# 4b. soup: two fine-tunes of the pretrained base averaged; the weights
+# are numpy's mean of the members'; a soup of one model with itself is that
+# model byte for byte; config.json records the members; bad soups refused
+EVAL="--ham-val $T/c/val/ham --spam-val $T/c/val/spam --ham-test $T/c/test/ham
+ --spam-test $T/c/test/spam"
+for s in 1 2; do
+	# shellcheck disable=SC2086
+	"$BIN" finetune --base "$T/lm" $DATA --epochs 2 --threads 1 --seed $s \
+		--trainable-blocks all --pooling mean --name member$s \
+		-o "$T/member$s" > "$T/member$s.log" 2>&1 \
+		|| { cat "$T/member$s.log"; die "soup member $s failed"; }
+done
+# shellcheck disable=SC2086
+"$BIN" soup -o "$T/soup" $EVAL --threads 1 --json "$T/soup.json" \
+	"$T/member1" "$T/member2" > "$T/soup.log" 2>&1 \
+	|| { cat "$T/soup.log"; die "soup failed"; }
+# shellcheck disable=SC2086
+"$BIN" soup -o "$T/soup11" $EVAL --threads 1 "$T/member1" "$T/member1" \
+	> /dev/null 2>&1 || die "soup of a model with itself failed"
+cmp -s "$T/member1/model.safetensors" "$T/soup11/model.safetensors" \
+	|| die "a soup of a model with itself changed its weights"
+$PYTHON3 - "$T" <<'PY' || die "soup weights or config.json wrong"
+import json, struct, sys
+import numpy as np
+def load(d):
+    b = open(d + "/model.safetensors", "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    return {k: np.frombuffer(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
+                             dtype="<f4") for k, v in h.items() if k != "__metadata__"}
+t = sys.argv[1]
+a, b, s = load(t + "/member1"), load(t + "/member2"), load(t + "/soup")
+assert sorted(s) == sorted(a), (sorted(s), sorted(a))
+worst = max(float(np.max(np.abs(s[k] - (a[k].astype(np.float64) + b[k]) / 2))) for k in s)
+print("soup against numpy's mean of the 2 members: max abs diff %.3g" % worst)
+assert worst < 1e-6, worst
+g = json.load(open(t + "/soup/config.json"))["gptmilter"]
+names = [m["name"] for m in g["training"]["soup"]]
+assert names == ["member1", "member2"], names
+assert [m["training"]["seed"] for m in g["training"]["soup"]] == [1, 2]
+assert g["pooling"] == "mean", g["pooling"]
+assert 0 < g["threshold"] < 1 and g["calibration"]["temperature"] > 0
+assert "validation" in g["metrics"] and "test" in g["metrics"]
+assert json.load(open(t + "/soup.json"))["test"]["accuracy"] == g["metrics"]["test"]["accuracy"]
+PY
+# shellcheck disable=SC2086
+expect_soup_error() {	# substring, args...
+	want="$1"
+	shift
+	if "$BIN" soup -o "$T/x" "$@" > "$T/err.log" 2>&1; then
+		die "soup accepted: $*"
+	elif ! grep -q -- "$want" "$T/err.log"; then
+		die "soup message for [$*] lacks [$want]: $(cat "$T/err.log")"
+	fi
+}
+# shellcheck disable=SC2086
+expect_soup_error "two or more" $EVAL "$T/member1"
+# shellcheck disable=SC2086
+expect_soup_error "trains nothing" $DATA "$T/member1" "$T/member2"
+expect_soup_error "give the validation set" --ham-test "$T/c/test/ham" \
+	"$T/member1" "$T/member2"
+# shellcheck disable=SC2086
+expect_soup_error "not a classifier" $EVAL "$T/member1" "$T/lm"
+# shellcheck disable=SC2086
+expect_soup_error "differ from" $EVAL "$T/member1" "$T/m1"
+# shellcheck disable=SC2086
+expect_soup_error "no --base" $EVAL --base "$T/lm" "$T/member1" "$T/member2"
+
 # 5. TSV input with its own labels and a hash split; bf16 weights
 awk 'BEGIN { for (i = 0; i < 60; i++)
 	printf "%s\tSubject: %s %d\\n\\n%s\n", (i % 2 ? "spam" : "ham"),

@@ -319,18 +319,19 @@ write_json(const char *path, JsonObject *o, GError **error)
 	return json_generator_to_file(gen, path, error);
 }
 
-/* finish_classifier - calibrate on validation, report, save */
-static gboolean
-finish_classifier(Run *r, GptTrain *tr, const Progress *p, double seconds,
-		  GError **error)
+/* train_finish_classifier - see train.h */
+gboolean
+train_finish_classifier(Run *r, GptTrain *tr, JsonObject *trn, GError **error)
 {
 	const TrainOptions *o = r->o;
 	double T = 1.0, thr = 0.5, achieved = NAN;
 	JsonObject *metrics = json_object_new();
 	JsonObject *extra = json_object_new();
+	g_autoptr(GptState) st = tr ? NULL :
+		gpt_state_new(r->model, o->batch, o->max_tokens);
 
 	if (r->split[CORPUS_VAL].n > 0) {
-		g_autofree float *vl = report_logits(r, tr, NULL,
+		g_autofree float *vl = report_logits(r, tr, st,
 						     &r->split[CORPUS_VAL], NULL);
 		report_calibrate(r, &r->split[CORPUS_VAL], vl, &T, &thr,
 				 &achieved);
@@ -347,7 +348,7 @@ finish_classifier(Run *r, GptTrain *tr, const Progress *p, double seconds,
 		       "(give --split or --ham-val/--spam-val to calibrate)\n");
 	}
 	if (r->split[CORPUS_TEST].n > 0) {
-		g_autofree float *tl = report_logits(r, tr, NULL,
+		g_autofree float *tl = report_logits(r, tr, st,
 						     &r->split[CORPUS_TEST], NULL);
 		json_object_set_object_member(metrics, "test",
 			report_evaluate(r, "test", &r->split[CORPUS_TEST], tl, T,
@@ -370,17 +371,6 @@ finish_classifier(Run *r, GptTrain *tr, const Progress *p, double seconds,
 	json_object_set_object_member(extra, "calibration", cal);
 	json_object_set_double_member(extra, "threshold", thr);
 	json_object_set_double_member(extra, "target_fpr", o->target_fpr);
-	JsonObject *trn = json_object_new();
-	json_object_set_string_member(trn, "base", r->base_name);
-	json_object_set_int_member(trn, "examples", (gint64)r->split[CORPUS_TRAIN].n);
-	json_object_set_int_member(trn, "updates", p->step);
-	json_object_set_double_member(trn, "lr", o->lr);
-	json_object_set_double_member(trn, "weight_decay", o->wd);
-	json_object_set_int_member(trn, "batch", o->batch);
-	json_object_set_int_member(trn, "epochs", o->epochs);
-	json_object_set_int_member(trn, "trainable_blocks", o->trainable_blocks);
-	json_object_set_int_member(trn, "seed", (gint64)o->seed);
-	json_object_set_double_member(trn, "seconds", seconds);
 	json_object_set_object_member(extra, "training", trn);
 	json_object_set_object_member(extra, "metrics", json_object_ref(metrics));
 
@@ -663,5 +653,17 @@ train_run(Run *r, GError **error)
 			printf("wrote %s\n", o->out);
 		return ok;
 	}
-	return finish_classifier(r, tr, &p, seconds, error);
+	JsonObject *trn = json_object_new();
+	json_object_set_string_member(trn, "base", r->base_name);
+	json_object_set_int_member(trn, "examples",
+				  (gint64)r->split[CORPUS_TRAIN].n);
+	json_object_set_int_member(trn, "updates", p.step);
+	json_object_set_double_member(trn, "lr", o->lr);
+	json_object_set_double_member(trn, "weight_decay", o->wd);
+	json_object_set_int_member(trn, "batch", o->batch);
+	json_object_set_int_member(trn, "epochs", o->epochs);
+	json_object_set_int_member(trn, "trainable_blocks", o->trainable_blocks);
+	json_object_set_int_member(trn, "seed", (gint64)o->seed);
+	json_object_set_double_member(trn, "seconds", seconds);
+	return train_finish_classifier(r, tr, trn, error);
 }

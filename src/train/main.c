@@ -244,6 +244,14 @@ load_data(Run *r, int32_t eot)
 
 	if (o.mode == MODE_EVAL && explicit_sets)
 		die("eval: give the messages with --ham/--spam/--class/--data");
+	if (o.mode == MODE_SOUP && (any(opt_ham) || any(opt_spam) ||
+				    any(opt_class) || any(opt_data)))
+		die("soup trains nothing: give only validation sets (for "
+		    "the calibration) and test sets");
+	if (o.mode == MODE_SOUP && !(any(opt_ham_val) || any(opt_spam_val) ||
+				     any(opt_class_val) || any(opt_data_val)))
+		die("soup: give the validation set (--ham-val/--spam-val) "
+		    "that calibrates the averaged model");
 	/* ham before spam: the ids of the recipe (0 ham, 1 spam) */
 	if (o.mode != MODE_PRETRAIN && o.mode != MODE_EVAL) {
 		if (any(opt_ham) || any(opt_ham_val) || any(opt_ham_test))
@@ -361,6 +369,8 @@ parse_mode(const char *s)
 		return MODE_PRETRAIN;
 	if (strcmp(s, "eval") == 0)
 		return MODE_EVAL;
+	if (strcmp(s, "soup") == 0)
+		return MODE_SOUP;
 	return -1;
 }
 
@@ -462,7 +472,14 @@ check_options(GOptionContext *ctx)
 	}
 	if (o.out == NULL)
 		usage_error(ctx, "%s needs -o OUT", o.mode == MODE_PRETRAIN ?
-			    "pretrain" : "finetune");
+			    "pretrain" : o.mode == MODE_SOUP ? "soup" :
+			    "finetune");
+	if (o.mode == MODE_SOUP) {
+		if (o.base || o.init)
+			usage_error(ctx, "soup: the members are the model (no "
+				    "--base or --init)");
+		return;
+	}
 	if ((o.base == NULL) == (o.init == NULL))
 		usage_error(ctx, "give either --base DIR or --init random");
 	if (o.init && strcmp(o.init, "random") != 0)
@@ -625,6 +642,34 @@ run_eval(Run *r)
 	return rc;
 }
 
+/* run_soup - average MEMBERS (NULL-terminated), calibrate, write */
+static int
+run_soup(Run *r, char **members)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (!soup_load(r, members, &err))
+		die_error(err);
+	load_data(r, tokens_eot_id(r->bpe));
+	gpt_set_threads(o.threads);
+	if (!o.quiet)
+		printf("model: %s, %d blocks, %d heads, width %d, max %d "
+		       "tokens, %s pooling\n", r->base_name,
+		       r->model->cfg.n_layer, r->model->cfg.n_head,
+		       r->model->cfg.n_embd, o.max_tokens,
+		       o.pooling == GPT_POOL_MEAN ? "mean" : "last");
+	if (!soup_finish(r, &err))
+		die_error(err);
+	for (int s = 0; s < CORPUS_N_SPLITS; s++)
+		g_free(r->split[s].items);
+	gpt_model_free(r->model);
+	bpe_free(r->bpe);
+	corpus_free(r->corpus);
+	g_free(r->tokenizer_dir);
+	g_free(r->base_name);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -636,12 +681,14 @@ main(int argc, char **argv)
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 				  strcmp(argv[1], "-h") == 0)) {
 			printf("Usage: gptmilter-train finetune|pretrain|eval "
-			       "[OPTION...]\n(gptmilter-train MODE --help lists "
-			       "the options; see gptmilter-train(1))\n");
+			       "[OPTION...]\n       gptmilter-train soup -o OUT "
+			       "[OPTION...] MODEL MODEL...\n(gptmilter-train "
+			       "MODE --help lists the options; see "
+			       "gptmilter-train(1))\n");
 			return 0;
 		}
-		fprintf(stderr, "usage: gptmilter-train finetune|pretrain|eval "
-			"[OPTION...]\n");
+		fprintf(stderr, "usage: gptmilter-train finetune|pretrain|eval|"
+			"soup [OPTION...]\n");
 		return 2;
 	}
 	o.mode = mode;
@@ -654,7 +701,9 @@ main(int argc, char **argv)
 	GOptionGroup *g;
 	g_option_context_set_summary(ctx, "Modes: finetune (train a "
 		"classifier), pretrain (next-token LM on mail text), eval "
-		"(score a labelled set with -m MODEL).");
+		"(score a labelled set with -m MODEL), soup (average the "
+		"weights of classifiers fine-tuned from one base: soup -o OUT "
+		"MODEL MODEL...).");
 	g = g_option_group_new("data", "Data:", "Show data options", NULL, NULL);
 	g_option_group_add_entries(g, data_entries);
 	g_option_context_add_group(ctx, g);
@@ -666,7 +715,8 @@ main(int argc, char **argv)
 	argv[1] = argv[0];
 	argc--;
 	argv++;
-	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1) {
+	if (!g_option_context_parse(ctx, &argc, &argv, &err) ||
+	    (argc > 1 && o.mode != MODE_SOUP)) {
 		usage_error(ctx, "%s", err ? err->message : "unexpected argument");
 	}
 	check_options(ctx);
@@ -683,6 +733,8 @@ main(int argc, char **argv)
 		corpus_free(r.corpus);
 		return rc;
 	}
+	if (o.mode == MODE_SOUP)
+		return run_soup(&r, argv + 1);
 
 	load_model(&r);
 	int32_t eot = tokens_eot_id(r.bpe);

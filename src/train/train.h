@@ -25,6 +25,7 @@ typedef enum {
 	MODE_FINETUNE,
 	MODE_PRETRAIN,
 	MODE_EVAL,
+	MODE_SOUP,
 } TrainMode;
 
 typedef enum {
@@ -89,10 +90,24 @@ typedef struct {
 	GptModel *model;
 	char *base_name;	/* what the model was started from */
 	FILE *scores;		/* --scores, opened before any work, or NULL */
+	JsonArray *soup;	/* soup: each member's name and training */
 } Run;
 
 /* loop.c */
 gboolean train_run(Run *r, GError **error);
+/* train_finish_classifier - calibrate on validation, evaluate on test,
+ * write OUT; scores with the model being trained (TR) or, when TR is NULL,
+ * with a plain forward of r->model. TRAINING (taken over) becomes
+ * config.json's gptmilter.training. */
+gboolean train_finish_classifier(Run *r, GptTrain *tr, JsonObject *training,
+				 GError **error);
+
+/* soup.c: a model soup, the uniform mean of the weights of MEMBERS
+ * (classifiers fine-tuned from one base), into r->model with its
+ * tokenizer, classes and options (soup_load, before the data is loaded),
+ * then calibrated, evaluated and written like a trained model (soup_finish) */
+gboolean soup_load(Run *r, char **members, GError **error);
+gboolean soup_finish(Run *r, GError **error);
 
 /* report.c: logits (n, nl) of a split, in batches, by the model being
  * trained (tr) or a plain forward (state) */

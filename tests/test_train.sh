@@ -162,15 +162,13 @@ done
 # shellcheck disable=SC2086
 "$BIN" finetune $TINY $DATA $C --average-last 4 -o "$T/avg4" > /dev/null 2>&1 \
 	|| die "--average-last 4 failed"
-$PYTHON3 - "$T" <<'PY' || die "--average-last 4 is not the mean of the last 4 weights"
-import json, struct, sys
+$PYTHON3 - "$T" "$top_srcdir/tests" <<'PY' || die "--average-last 4 is not the mean of the last 4 weights"
+import json, sys
 import numpy as np
+sys.path.insert(0, sys.argv[2])
+from gpt_ref import read_safetensors
 def load(d):
-    b = open(d + "/model.safetensors", "rb").read()
-    n = struct.unpack("<Q", b[:8])[0]
-    h = json.loads(b[8:8 + n])
-    return {k: np.frombuffer(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
-                             dtype="<f4") for k, v in h.items() if k != "__metadata__"}
+    return read_safetensors(d + "/model.safetensors")
 t = sys.argv[1]
 cuts = [load("%s/cut%d" % (t, k)) for k in (9, 10, 11, 12)]
 avg = load(t + "/avg4")
@@ -217,19 +215,17 @@ done
 	> /dev/null 2>&1 || die "soup of a model with itself failed"
 cmp -s "$T/member1/model.safetensors" "$T/soup11/model.safetensors" \
 	|| die "a soup of a model with itself changed its weights"
-$PYTHON3 - "$T" <<'PY' || die "soup weights or config.json wrong"
-import json, struct, sys
+$PYTHON3 - "$T" "$top_srcdir/tests" <<'PY' || die "soup weights or config.json wrong"
+import json, sys
 import numpy as np
+sys.path.insert(0, sys.argv[2])
+from gpt_ref import read_safetensors
 def load(d):
-    b = open(d + "/model.safetensors", "rb").read()
-    n = struct.unpack("<Q", b[:8])[0]
-    h = json.loads(b[8:8 + n])
-    return {k: np.frombuffer(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
-                             dtype="<f4") for k, v in h.items() if k != "__metadata__"}
+    return read_safetensors(d + "/model.safetensors")
 t = sys.argv[1]
 a, b, s = load(t + "/member1"), load(t + "/member2"), load(t + "/soup")
 assert sorted(s) == sorted(a), (sorted(s), sorted(a))
-worst = max(float(np.max(np.abs(s[k] - (a[k].astype(np.float64) + b[k]) / 2))) for k in s)
+worst = max(float(np.max(np.abs(s[k] - (a[k] + b[k]) / 2))) for k in s)
 print("soup against numpy's mean of the 2 members: max abs diff %.3g" % worst)
 assert worst < 1e-6, worst
 g = json.load(open(t + "/soup/config.json"))["gptmilter"]

@@ -642,6 +642,19 @@ run_eval(Run *r)
 	return rc;
 }
 
+/* run_free - what a finetune, pretrain or soup run has loaded */
+static void
+run_free(Run *r)
+{
+	for (int s = 0; s < CORPUS_N_SPLITS; s++)
+		g_free(r->split[s].items);
+	gpt_model_free(r->model);
+	bpe_free(r->bpe);
+	corpus_free(r->corpus);
+	g_free(r->tokenizer_dir);
+	g_free(r->base_name);
+}
+
 /* run_soup - average MEMBERS (NULL-terminated), calibrate, write */
 static int
 run_soup(Run *r, char **members)
@@ -660,13 +673,7 @@ run_soup(Run *r, char **members)
 		       o.pooling == GPT_POOL_MEAN ? "mean" : "last");
 	if (!soup_finish(r, &err))
 		die_error(err);
-	for (int s = 0; s < CORPUS_N_SPLITS; s++)
-		g_free(r->split[s].items);
-	gpt_model_free(r->model);
-	bpe_free(r->bpe);
-	corpus_free(r->corpus);
-	g_free(r->tokenizer_dir);
-	g_free(r->base_name);
+	run_free(r);
 	return 0;
 }
 
@@ -751,12 +758,6 @@ main(int argc, char **argv)
 	if (!train_run(&r, &err))
 		die_error(err);
 
-	for (int s = 0; s < CORPUS_N_SPLITS; s++)
-		g_free(r.split[s].items);
-	gpt_model_free(r.model);
-	bpe_free(r.bpe);
-	corpus_free(r.corpus);
-	g_free(r.tokenizer_dir);
-	g_free(r.base_name);
+	run_free(&r);
 	return 0;
 }

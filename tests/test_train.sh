@@ -232,6 +232,10 @@ g = json.load(open(t + "/soup/config.json"))["gptmilter"]
 names = [m["name"] for m in g["training"]["soup"]]
 assert names == ["member1", "member2"], names
 assert [m["training"]["seed"] for m in g["training"]["soup"]] == [1, 2]
+# each member says how its base was made (pretrain writes its record)
+for m in g["training"]["soup"]:
+    bt = m["training"]["base_training"]
+    assert bt["mode"] == "pretrain" and bt["epochs"] == 3, bt
 assert g["pooling"] == "mean", g["pooling"]
 assert 0 < g["threshold"] < 1 and g["calibration"]["temperature"] > 0
 assert "validation" in g["metrics"] and "test" in g["metrics"]

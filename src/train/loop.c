@@ -640,6 +640,30 @@ train_run(Run *r, GError **error)
 			printf("weights: the mean after each of the last %"
 			       G_GINT64_FORMAT " updates\n", p.step - avg_from);
 	}
+	/* What the run was, for config.json; a base's own record goes
+	 * along, so a model says how its base was made too. */
+	JsonObject *trn = json_object_new();
+	json_object_set_string_member(trn, "mode", lm ? "pretrain" : "finetune");
+	json_object_set_string_member(trn, "base", r->base_name);
+	if (r->base_training)
+		json_object_set_member(trn, "base_training",
+				       json_node_copy(r->base_training));
+	json_object_set_int_member(trn, "examples",
+				  (gint64)r->split[CORPUS_TRAIN].n);
+	json_object_set_int_member(trn, "updates", p.step);
+	json_object_set_double_member(trn, "lr", o->lr);
+	json_object_set_double_member(trn, "min_lr", o->min_lr);
+	json_object_set_string_member(trn, "schedule",
+		o->schedule == OPTIM_SCHED_COSINE ? "cosine" : "constant");
+	json_object_set_int_member(trn, "warmup", o->warmup);
+	json_object_set_double_member(trn, "weight_decay", o->wd);
+	json_object_set_int_member(trn, "batch", o->batch);
+	json_object_set_int_member(trn, "epochs", o->epochs);
+	json_object_set_int_member(trn, "trainable_blocks", o->trainable_blocks);
+	json_object_set_int_member(trn, "average_last", o->average_last);
+	json_object_set_int_member(trn, "seed", (gint64)o->seed);
+	json_object_set_int_member(trn, "threads", o->threads);
+	json_object_set_double_member(trn, "seconds", seconds);
 	if (lm) {
 		JsonObject *extra = json_object_new();
 		json_object_set_int_member(extra, "max_tokens", o->max_tokens);
@@ -647,23 +671,12 @@ train_run(Run *r, GError **error)
 					   MAILTEXT_VERSION);
 		if (o->name)
 			json_object_set_string_member(extra, "name", o->name);
+		json_object_set_object_member(extra, "training", trn);
 		ok = save_model(r, extra, error);
 		json_object_unref(extra);
 		if (ok && !o->quiet)
 			printf("wrote %s\n", o->out);
 		return ok;
 	}
-	JsonObject *trn = json_object_new();
-	json_object_set_string_member(trn, "base", r->base_name);
-	json_object_set_int_member(trn, "examples",
-				  (gint64)r->split[CORPUS_TRAIN].n);
-	json_object_set_int_member(trn, "updates", p.step);
-	json_object_set_double_member(trn, "lr", o->lr);
-	json_object_set_double_member(trn, "weight_decay", o->wd);
-	json_object_set_int_member(trn, "batch", o->batch);
-	json_object_set_int_member(trn, "epochs", o->epochs);
-	json_object_set_int_member(trn, "trainable_blocks", o->trainable_blocks);
-	json_object_set_int_member(trn, "seed", (gint64)o->seed);
-	json_object_set_double_member(trn, "seconds", seconds);
 	return train_finish_classifier(r, tr, trn, error);
 }

@@ -511,6 +511,10 @@ load_model(Run *r)
 		merges = g_strdup(b->merges_path);
 		r->tokenizer_dir = g_path_get_dirname(b->vocab_path);
 		r->base_name = g_strdup(o.base);
+		JsonObject *bx = bundle_extra(b);
+		if (bx && json_object_has_member(bx, "training"))
+			r->base_training = json_node_copy(
+				json_object_get_member(bx, "training"));
 	} else {
 		const char *nm = g_getenv("NODE_MODULES");
 		g_autofree char *def = NULL;
@@ -653,6 +657,7 @@ run_free(Run *r)
 	corpus_free(r->corpus);
 	g_free(r->tokenizer_dir);
 	g_free(r->base_name);
+	g_clear_pointer(&r->base_training, json_node_unref);
 }
 
 /* run_soup - average MEMBERS (NULL-terminated), calibrate, write */

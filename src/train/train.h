@@ -89,6 +89,7 @@ typedef struct {
 	char *tokenizer_dir;
 	GptModel *model;
 	char *base_name;	/* what the model was started from */
+	JsonNode *base_training; /* the base's gptmilter.training, or NULL */
 	FILE *scores;		/* --scores, opened before any work, or NULL */
 	JsonArray *soup;	/* soup: each member's name and training */
 } Run;

@@ -108,10 +108,12 @@ finetune_member() {	# SEED
 }
 echo "make-default-model: fine-tuning $members member(s), ${JOBS:-2} at a time"
 running=
+dirs=
 seed=1
 while [ "$seed" -le "$members" ]; do
 	finetune_member "$seed" &
 	running="$running $!"
+	dirs="$dirs $work/member-$seed"
 	# shellcheck disable=SC2086
 	if [ "$(echo $running | wc -w)" -ge "${JOBS:-2}" ]; then
 		oldest=${running# }
@@ -126,12 +128,6 @@ for pid in $running; do
 done
 
 # Stage 3: the soup (or the one member), calibrated and scored.
-dirs=
-seed=1
-while [ "$seed" -le "$members" ]; do
-	dirs="$dirs $work/member-$seed"
-	seed=$((seed + 1))
-done
 rm -rf "$work/default"
 if [ "$members" -gt 1 ]; then
 	# shellcheck disable=SC2086

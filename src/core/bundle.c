@@ -542,6 +542,16 @@ bundle_extra(const Bundle *b)
 	return n != NULL && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
 }
 
+/* bundle_extra_copy - see bundle.h */
+JsonNode *
+bundle_extra_copy(const Bundle *b, const char *name)
+{
+	JsonObject *x = bundle_extra(b);
+	JsonNode *n = x ? json_object_get_member(x, name) : NULL;
+
+	return n ? json_node_copy(n) : NULL;
+}
+
 /* bundle_tensor - NAME with the "transformer." prefix, else as is */
 const StTensor *
 bundle_tensor(const Bundle *b, const char *name)

@@ -42,6 +42,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Bundle, bundle_free)
 gboolean bundle_find_tokenizer(const char *dir, char **vocab, char **merges);
 /* bundle_extra - the "gptmilter" object of config.json, or NULL */
 JsonObject *bundle_extra(const Bundle *b);
+/* bundle_extra_copy - a copy of member NAME of that object, or NULL */
+JsonNode *bundle_extra_copy(const Bundle *b, const char *name);
 
 /* bundle_tensor - tensor NAME ("h.0.ln_1.weight") of B's weights, looked up
  * as "transformer." NAME first, then NAME as is; NULL if neither (for gpt.c) */

@@ -511,10 +511,7 @@ load_model(Run *r)
 		merges = g_strdup(b->merges_path);
 		r->tokenizer_dir = g_path_get_dirname(b->vocab_path);
 		r->base_name = g_strdup(o.base);
-		JsonObject *bx = bundle_extra(b);
-		if (bx && json_object_has_member(bx, "training"))
-			r->base_training = json_node_copy(
-				json_object_get_member(bx, "training"));
+		r->base_training = bundle_extra_copy(b, "training");
 	} else {
 		const char *nm = g_getenv("NODE_MODULES");
 		g_autofree char *def = NULL;
@@ -646,6 +643,18 @@ run_eval(Run *r)
 	return rc;
 }
 
+/* print_model - the one line about the model a run trains or writes */
+static void
+print_model(const Run *r)
+{
+	if (!o.quiet)
+		printf("model: %s, %d blocks, %d heads, width %d, %d positions, "
+		       "max %d tokens, %s pooling\n", r->base_name,
+		       r->model->cfg.n_layer, r->model->cfg.n_head,
+		       r->model->cfg.n_embd, r->model->cfg.n_ctx, o.max_tokens,
+		       o.pooling == GPT_POOL_MEAN ? "mean" : "last");
+}
+
 /* run_free - what a finetune, pretrain or soup run has loaded */
 static void
 run_free(Run *r)
@@ -670,12 +679,7 @@ run_soup(Run *r, char **members)
 		die_error(err);
 	load_data(r, tokens_eot_id(r->bpe));
 	gpt_set_threads(o.threads);
-	if (!o.quiet)
-		printf("model: %s, %d blocks, %d heads, width %d, max %d "
-		       "tokens, %s pooling\n", r->base_name,
-		       r->model->cfg.n_layer, r->model->cfg.n_head,
-		       r->model->cfg.n_embd, o.max_tokens,
-		       o.pooling == GPT_POOL_MEAN ? "mean" : "last");
+	print_model(r);
 	if (!soup_finish(r, &err))
 		die_error(err);
 	run_free(r);
@@ -754,12 +758,7 @@ main(int argc, char **argv)
 	gpt_set_threads(o.threads);
 	if (o.mode == MODE_FINETUNE)
 		gpt_model_set_head(r.model, r.nl, FALSE, o.seed);
-	if (!o.quiet)
-		printf("model: %s, %d blocks, %d heads, width %d, %d positions, "
-		       "max %d tokens, %s pooling\n", r.base_name,
-		       r.model->cfg.n_layer, r.model->cfg.n_head,
-		       r.model->cfg.n_embd, r.model->cfg.n_ctx, o.max_tokens,
-		       o.pooling == GPT_POOL_MEAN ? "mean" : "last");
+	print_model(&r);
 	if (!train_run(&r, &err))
 		die_error(err);
 

@@ -93,11 +93,10 @@ soup_load(Run *r, char **members, GError **error)
 			sum[i] += m->block[i];
 		g_string_append_printf(names, "%s%s", n ? ", " : "", b->name);
 		JsonObject *rec = json_object_new();
-		JsonObject *extra = bundle_extra(b);
+		JsonNode *training = bundle_extra_copy(b, "training");
 		json_object_set_string_member(rec, "name", b->name);
-		if (extra && json_object_has_member(extra, "training"))
-			json_object_set_member(rec, "training", json_node_copy(
-				json_object_get_member(extra, "training")));
+		if (training)
+			json_object_set_member(rec, "training", training);
 		json_array_add_object_element(r->soup, rec);
 		if (first == NULL) {
 			r->model = g_steal_pointer(&m);

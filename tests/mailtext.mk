@@ -4,12 +4,17 @@ src_core_libgptmilter_a_SOURCES += src/core/mailtext.c
 
 # mailtext_dump FILE: the text the model reads, for people and for
 # test_mailtext.sh (exact outputs in tests/data/mailtext/*.txt).
-check_PROGRAMS += tests/mailtext_dump tests/test_mailtext_corpus
+check_PROGRAMS += tests/mailtext_dump tests/test_mailtext_corpus \
+	tests/test_mailtext_charsets
 tests_mailtext_dump_SOURCES = tests/mailtext_dump.c
 tests_mailtext_dump_LDADD = $(CORE_LIBS)
 tests_test_mailtext_corpus_SOURCES = tests/test_mailtext_corpus.c
 tests_test_mailtext_corpus_LDADD = $(CORE_LIBS)
-TESTS += tests/test_mailtext.sh tests/test_mailtext_corpus
+# test_mailtext_charsets: sender-chosen charset names cost no memory
+tests_test_mailtext_charsets_SOURCES = tests/test_mailtext_charsets.c
+tests_test_mailtext_charsets_LDADD = $(CORE_LIBS)
+TESTS += tests/test_mailtext.sh tests/test_mailtext_corpus \
+	tests/test_mailtext_charsets
 dist_check_SCRIPTS += tests/test_mailtext.sh
 EXTRA_DIST += tests/data/mailtext tests/fuzz/mailtext tests/fuzz/mailtext.dict
 

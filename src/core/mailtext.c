@@ -49,6 +49,9 @@
  *    text part is decoded only up to a multiple of max_bytes (transfer
  *    decoding through a filtered stream, so a 50 MB base64 part costs one
  *    chunk); at most MAX_ALT_CHILDREN children of an alternative are tried.
+ *    Charset names that iconv does not know are renamed, in the header
+ *    blocks, before GMime sees them (charset_names_bounded): GMime would
+ *    remember each for good, and unknown names decode alike anyway.
  * Not here: tokenisation (bpe.c), truncation to tokens (classifier.c).
  * Threads: reentrant; GMime and libxml2 are initialised once (g_once).
  * Errors: none by design (see mailtext.h).
@@ -73,6 +76,9 @@
 #define MAX_INPUT_BYTES ((gsize)1 << 20)	/* bytes given to GMime, at least */
 #define INPUT_PER_CAP 64	/* ... or this many times max_bytes */
 #define MAX_DASH_LINES 1000	/* "--" lines (boundaries) given to GMime */
+#define MAX_CHARSET_NAME 40	/* longer names are no charset's */
+/* what a charset name iconv does not know becomes before GMime sees it */
+#define UNKNOWN_CHARSET "x-unknown-charset"
 #define MAX_ALT_CHILDREN 8	/* children of one alternative tried */
 #define MAX_HEADER_BYTES 1024	/* one Subject/From/attachment value */
 #define MAX_EXTRA_HEADER_BYTES 100	/* one version-2 To/X-Mailer/... value */
@@ -384,7 +390,7 @@ iconv_name(const char *cs)
 		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' &&
 		    *p != '.' && *p != ':')
 			return NULL;
-	if (p == cs || p - cs > 40)
+	if (p == cs || p - cs > MAX_CHARSET_NAME)
 		return NULL;
 	for (i = 0; i < G_N_ELEMENTS(alias); i++)
 		if (g_ascii_strcasecmp(cs, alias[i][0]) == 0)
@@ -1087,6 +1093,104 @@ input_limit(const char *msg, gsize len, gsize limit)
 	return len;
 }
 
+/* charset_known - whether iconv converts from the N-byte charset name CS
+ * (after iconv_name's aliases) */
+static gboolean
+charset_known(const char *cs, gsize n)
+{
+	char name[MAX_CHARSET_NAME + 1];
+	const char *iname;
+	GIConv cd;
+
+	if (n == 0 || n > MAX_CHARSET_NAME)
+		return FALSE;
+	memcpy(name, cs, n);
+	name[n] = '\0';
+	if ((iname = iconv_name(name)) == NULL ||
+	    (cd = g_iconv_open("UTF-8", iname)) == (GIConv)-1)
+		return FALSE;
+	g_iconv_close(cd);
+	return TRUE;
+}
+
+/* charset_name_at - length of the charset name that starts at P (before
+ * END) when the byte STOP follows it on the same line; 0 otherwise. An
+ * encoded word's name also ends at '*' (RFC 2231 language). */
+static gsize
+charset_name_at(const char *p, const char *end, char stop)
+{
+	gsize n;
+
+	for (n = 0; p + n < end && n <= MAX_CHARSET_NAME + 1; n++) {
+		char c = p[n];
+		if (c == stop || (stop == '?' && c == '*'))
+			return n;
+		if (c == '\n' || c == '\r' || c == ' ' || c == '\t' || c == ';' ||
+		    c == '"' || c == '?' || c == '\'' || c == '=')
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * charset_names_bounded - MSG (LEN bytes) with every charset name that iconv
+ * does not know replaced by UNKNOWN_CHARSET, where GMime would look it up:
+ * RFC 2047 encoded words ("=?NAME?" or "=?NAME*LANG?") and RFC 2231
+ * parameters ("*=NAME'") in header blocks (the message's own, and the lines
+ * after a "--" line up to the next blank line: a part's headers). NULL when
+ * nothing is replaced, else a copy with *NEW_LEN bytes.
+ * Why: GMime keeps every charset name it is asked about for the life of
+ * the process, and senders choose these names, so a milter fed unique
+ * names would grow without bound (about 90 bytes a name). An unknown name
+ * decodes through the fallback charsets whatever it is called, so the text
+ * is the same.
+ */
+static char *
+charset_names_bounded(const char *msg, gsize len, gsize *new_len)
+{
+	const char *p = msg, *end = msg + len, *copied = msg;
+	gboolean header = TRUE;
+	GString *out = NULL;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (gsize)(end - p));
+		const char *next = eol != NULL ? eol + 1 : end;
+		gsize linelen = (gsize)((eol != NULL ? eol : end) - p);
+
+		if (linelen == 0 || (linelen == 1 && p[0] == '\r')) {
+			header = FALSE;
+		} else if (linelen >= 2 && p[0] == '-' && p[1] == '-') {
+			header = TRUE;
+		} else if (header) {
+			const char *lend = p + linelen;
+			for (const char *q = p; q + 1 < lend; q++) {
+				gsize n;
+				if (q[0] == '=' && q[1] == '?')
+					n = charset_name_at(q + 2, lend, '?');
+				else if (q[0] == '*' && q[1] == '=')
+					n = charset_name_at(q + 2, lend, '\'');
+				else
+					continue;
+				if (n == 0 || charset_known(q + 2, n))
+					continue;
+				if (out == NULL)
+					out = g_string_sized_new(len + 64);
+				g_string_append_len(out, copied,
+						    (gssize)(q + 2 - copied));
+				g_string_append(out, UNKNOWN_CHARSET);
+				copied = q + 2 + n;
+				q = copied - 1;
+			}
+		}
+		p = next;
+	}
+	if (out == NULL)
+		return NULL;
+	g_string_append_len(out, copied, (gssize)(end - copied));
+	*new_len = out->len;
+	return g_string_free(out, FALSE);
+}
+
 /* mailtext_extract - see mailtext.h */
 char *
 mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
@@ -1104,6 +1208,7 @@ mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
 	Walk w = { .max_bytes = cap };
 	Out o;
 	const char *fallback[] = { "utf-8", "windows-1252", NULL };
+	g_autofree char *bounded = NULL;
 
 	g_once(&once, init_once, NULL);
 	if (msg == NULL)
@@ -1117,6 +1222,9 @@ mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
 		len -= skip;
 	}
 	len = input_limit(msg, len, MAX(MAX_INPUT_BYTES, cap * INPUT_PER_CAP));
+	bounded = charset_names_bounded(msg, len, &len);
+	if (bounded != NULL)
+		msg = bounded;
 
 	popt = g_mime_parser_options_new();
 	g_mime_parser_options_set_fallback_charsets(popt, fallback);

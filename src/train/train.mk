@@ -21,4 +21,5 @@ dist_man_MANS += man/gptmilter-train.1
 EXTRA_PROGRAMS += bench/bench_train
 bench_bench_train_SOURCES = bench/bench_train.c
 bench_bench_train_LDADD = $(CORE_LIBS)
-EXTRA_DIST += bench/bench_train.sh bench/bench_train_torch.py
+EXTRA_DIST += bench/bench_train.sh bench/bench_train_torch.py \
+	bench/bench_kfold.sh

@@ -1,0 +1,141 @@
+#!/bin/sh
+# bench/bench_kfold.sh - a fine-tuning recipe judged by K-fold out-of-fold
+# scores on the train split, for choices the validation split cannot resolve.
+#
+# Owns: cutting the train split of the standard corpus (../shared/CORPUS.md)
+# into K folds, fine-tuning once per fold on the other K-1 (the fold itself
+# is that run's validation set), and one summary of the pooled out-of-fold
+# scores: errors, false positives, false negatives and hard-ham false
+# positives at thresholds 0.5, 0.7 and 0.9, and ROC AUC.  Every training
+# message is scored once, by a model that did not see it: with K = 5 that is
+# 4,294 messages (2,957 ham, 177 of them hard) where validation has 599 (22
+# hard ham), so a difference of a few hard-ham messages becomes visible.
+# The validation and test splits are not touched.
+#
+# Usage (from a build directory):
+#   sh ../bench/bench_kfold.sh NAME FINETUNE-OPTION...
+# e.g. the default model's members (contrib/make-default-model.sh, stage 2,
+# with model-work/base from `make model`; 430 updates make one epoch of 4/5
+# of the split):
+#   sh ../bench/bench_kfold.sh members --base model-work/base \
+#	--max-tokens 256 --trainable-blocks all --pooling mean --lr 3e-4 \
+#	--schedule cosine --warmup 50 --epochs 3 --batch 8 --seed 1 \
+#	--average-last 430
+# Environment: K (folds, default 5), JOBS (fine-tunes at a time, 1 BLAS
+#   thread each, default 2), CORPUS_DIR (default ./corpus, exported by
+#   contrib/corpus-export.py), WORK (default ./kfold-work; the runs' logs and
+#   scores are kept in WORK/NAME-F, and a finished fold is not run again),
+#   TRAIN (default ./src/train/gptmilter-train), PYTHON3.
+# Fold of a message: hex digits 9-16 of its MD5 file name modulo K (the
+# split itself uses digits 1-8, so folds and split are independent).
+set -eu
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+[ $# -ge 1 ] || { sed -n 16,22p "$0" >&2; exit 2; }
+name=$1
+shift
+K=${K:-5}
+JOBS=${JOBS:-2}
+CORPUS_DIR=${CORPUS_DIR:-./corpus}
+WORK=${WORK:-./kfold-work}
+TRAIN=${TRAIN:-./src/train/gptmilter-train}
+PYTHON3=${PYTHON3:-/usr/bin/python3}
+[ -x "$TRAIN" ] || { echo "bench_kfold: $TRAIN: not built" >&2; exit 1; }
+[ -d "$CORPUS_DIR/train" ] || {
+	echo "bench_kfold: $CORPUS_DIR/train missing (contrib/corpus-export.py)" >&2
+	exit 1
+}
+mkdir -p "$WORK"
+
+# WORK/folds-K/F/{train,val}/{ham,spam}/<group>/<file>: links to the corpus
+folds=$WORK/folds-$K
+if [ ! -f "$folds/.done" ]; then
+	rm -rf "$folds"
+	"$PYTHON3" - "$CORPUS_DIR/train" "$folds" "$K" <<'PY'
+import os, sys
+src, dst, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for label in ("ham", "spam"):
+    for group in sorted(os.listdir(os.path.join(src, label))):
+        gdir = os.path.abspath(os.path.join(src, label, group))
+        for f in sorted(os.listdir(gdir)):
+            fold = int(f[8:16], 16) % k
+            for F in range(k):
+                part = "val" if F == fold else "train"
+                d = os.path.join(dst, str(F), part, label, group)
+                os.makedirs(d, exist_ok=True)
+                os.symlink(os.path.join(gdir, f), os.path.join(d, f))
+PY
+	touch "$folds/.done"
+fi
+
+# run_fold F OPTION...: one fine-tune; its scores in WORK/NAME-F.scores
+run_fold() {
+	f=$1
+	shift
+	out=$WORK/$name-$f
+	[ -f "$out.done" ] && return 0
+	d=$folds/$f
+	if "$TRAIN" finetune --ham "$d/train/ham" --spam "$d/train/spam" \
+		--ham-val "$d/val/ham" --spam-val "$d/val/spam" --threads 1 \
+		--scores "$out.scores" -o "$out" "$@" > "$out.log" 2>&1; then
+		rm -rf "$out"	# the weights: only the scores are wanted
+		touch "$out.done"
+	else
+		tail -n 5 "$out.log" >&2
+		echo "bench_kfold: fold $f failed (see $out.log)" >&2
+		return 1
+	fi
+}
+running=
+f=0
+while [ "$f" -lt "$K" ]; do
+	run_fold "$f" "$@" &
+	running="$running $!"
+	# shellcheck disable=SC2086
+	if [ "$(echo $running | wc -w)" -ge "$JOBS" ]; then
+		oldest=${running# }
+		oldest=${oldest%% *}
+		wait "$oldest" || exit 1
+		running=${running#* "$oldest"}
+	fi
+	f=$((f + 1))
+done
+for pid in $running; do
+	wait "$pid" || exit 1
+done
+
+"$PYTHON3" - "$name" "$WORK" "$K" <<'PY'
+import sys
+name, work, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rows = []    # (is hard ham, class, P(spam))
+for f in range(k):
+    for line in open(f"{work}/{name}-{f}.scores"):
+        split, path, group, cls, p = line.rstrip("\n").split("\t")
+        rows.append((group == "hard-ham-1", cls, float(p)))
+ham = [p for _, c, p in rows if c == "ham"]
+spam = [p for _, c, p in rows if c == "spam"]
+hard = [p for h, c, p in rows if h and c == "ham"]
+# ROC AUC: P(a spam outscores a ham), ties half
+pairs = sorted([(p, 1) for p in spam] + [(p, 0) for p in ham])
+below = auc = 0.0
+i = 0
+while i < len(pairs):
+    j = i
+    while j < len(pairs) and pairs[j][0] == pairs[i][0]:
+        j += 1
+    s = sum(t for _, t in pairs[i:j])
+    auc += s * below + 0.5 * s * (j - i - s)
+    below += (j - i) - s
+    i = j
+auc /= max(len(ham) * len(spam), 1)
+print(f"{name}: {k}-fold out-of-fold scores of {len(rows)} training messages "
+      f"({len(ham)} ham, {len(hard)} hard ham, {len(spam)} spam), "
+      f"ROC AUC {auc:.5f}")
+print("  threshold  errors  accuracy   FP (FPR)        FN (FNR)        hard-ham FP")
+for t in (0.5, 0.7, 0.9):
+    fp = sum(p >= t for p in ham)
+    fn = sum(p < t for p in spam)
+    hfp = sum(p >= t for p in hard)
+    print(f"  {t:9.1f}  {fp + fn:6d}  {1 - (fp + fn) / len(rows):7.2%}"
+          f"   {fp:4d} ({fp / len(ham):6.2%})   {fn:4d} ({fn / len(spam):6.2%})"
+          f"   {hfp:4d} ({hfp / max(len(hard), 1):5.1%})")
+PY

@@ -79,6 +79,14 @@
 #define MAX_CHARSET_NAME 40	/* longer names are no charset's */
 /* what a charset name iconv does not know becomes before GMime sees it */
 #define UNKNOWN_CHARSET "x-unknown-charset"
+
+/* A charset name of an RFC 2231 parameter in the message's own header
+ * HEADER that was renamed UNKNOWN_CHARSET: emit_headers() puts NAME back
+ * where the header's raw value is part of the text. */
+typedef struct {
+	char header[32];
+	char name[MAX_CHARSET_NAME + 1];
+} Renamed;
 #define MAX_ALT_CHILDREN 8	/* children of one alternative tried */
 #define MAX_HEADER_BYTES 1024	/* one Subject/From/attachment value */
 #define MAX_EXTRA_HEADER_BYTES 100	/* one version-2 To/X-Mailer/... value */
@@ -827,11 +835,37 @@ address_string(GMimeMessage *msg, GMimeParserOptions *popt,
 	return g_string_free(s, FALSE);
 }
 
+/* restore_names - VALUE of the message's header HEADER with the charset
+ * names renamed there (RENAMED, in order) as the sender wrote them */
+static char *
+restore_names(const char *value, const char *header, const GArray *renamed)
+{
+	static const char mark[] = "*=" UNKNOWN_CHARSET "'";
+	GString *s = g_string_new(NULL);
+	const char *p = value, *hit;
+	guint i = 0;
+
+	while ((hit = strstr(p, mark)) != NULL) {
+		while (i < renamed->len && g_ascii_strcasecmp(
+			       g_array_index(renamed, Renamed, i).header, header))
+			i++;
+		if (i == renamed->len)
+			break;
+		g_string_append_len(s, p, hit - p);
+		g_string_append_printf(s, "*=%s'",
+				       g_array_index(renamed, Renamed, i++).name);
+		p = hit + sizeof mark - 1;
+	}
+	g_string_append(s, p);
+	return g_string_free(s, FALSE);
+}
+
 /* emit_headers - the header lines of MSG: Subject and From always; with
  * VERSION >= 2 (the top message only) To, X-Mailer, User-Agent and
  * Content-Type when present */
 static void
-emit_headers(Out *o, GMimeMessage *msg, GMimeParserOptions *popt, int version)
+emit_headers(Out *o, GMimeMessage *msg, GMimeParserOptions *popt, int version,
+	     const GArray *renamed)
 {
 	static const char *const raw_names[] = {
 		"X-Mailer", "User-Agent", "Content-Type",
@@ -857,6 +891,11 @@ emit_headers(Out *o, GMimeMessage *msg, GMimeParserOptions *popt, int version)
 		g_autofree char *d = raw != NULL ?
 			g_mime_utils_header_decode_text(popt, raw) : NULL;
 
+		if (d != NULL && renamed != NULL && renamed->len > 0) {
+			char *r = restore_names(d, raw_names[i], renamed);
+			g_free(d);
+			d = r;
+		}
 		emit_line(o, label, d, MAX_EXTRA_HEADER_BYTES, TRUE);
 	}
 }
@@ -992,7 +1031,7 @@ walk_object(Walk *w, GMimeObject *obj, Out *o, int depth)
 		if (m == NULL)
 			return;
 		out_break(o, 2);
-		emit_headers(o, m, NULL, 1);
+		emit_headers(o, m, NULL, 1, NULL);
 		out_break(o, 2);
 		walk_object(w, g_mime_message_get_mime_part(m), o, depth + 1);
 		out_break(o, 2);
@@ -1132,13 +1171,52 @@ charset_name_at(const char *p, const char *end, char stop)
 	return 0;
 }
 
+/* encoded_word_at - whether "=?" at Q (before END) opens a whole RFC 2047
+ * encoded word whose charset name is N bytes: =?NAME[*LANG]?B|Q?TEXT?= */
+static gboolean
+encoded_word_at(const char *q, const char *end, gsize n)
+{
+	const char *p = q + 2 + n;
+
+	while (p < end && *p != '?')	/* the language, if any */
+		p++;
+	if (end - p < 5 || (p[1] != 'B' && p[1] != 'b' && p[1] != 'Q' &&
+			    p[1] != 'q') || p[2] != '?')
+		return FALSE;
+	for (p += 3; p + 1 < end; p++)
+		if (p[0] == '?' && p[1] == '=')
+			return TRUE;
+	return FALSE;
+}
+
+/* parameter_at - whether "*=" at Q on the line starting at LINE ends an
+ * RFC 2231 parameter name: ";" or a folded line's start, blanks, then a
+ * token (name*N allowed) */
+static gboolean
+parameter_at(const char *line, const char *q)
+{
+	const char *p = q;
+
+	while (p > line && (g_ascii_isalnum(p[-1]) || p[-1] == '-' ||
+			    p[-1] == '_' || p[-1] == '.' || p[-1] == '*'))
+		p--;
+	if (p == q)
+		return FALSE;
+	while (p > line && (p[-1] == ' ' || p[-1] == '\t'))
+		p--;
+	return p > line ? p[-1] == ';' :
+	    line[0] == ' ' || line[0] == '\t';
+}
+
 /*
  * charset_names_bounded - MSG (LEN bytes) with every charset name that iconv
  * does not know replaced by UNKNOWN_CHARSET, where GMime would look it up:
- * RFC 2047 encoded words ("=?NAME?" or "=?NAME*LANG?") and RFC 2231
- * parameters ("*=NAME'") in header blocks (the message's own, and the lines
+ * whole RFC 2047 encoded words ("=?NAME[*LANG]?Q|B?TEXT?=") and RFC 2231
+ * parameters ("; NAME*=CHARSET'...") in header blocks (the message's own, and the lines
  * after a "--" line up to the next blank line: a part's headers). NULL when
- * nothing is replaced, else a copy with *NEW_LEN bytes.
+ * nothing is replaced, else a copy with *NEW_LEN bytes. The names renamed in
+ * RFC 2231 parameters of the message's own header are appended to RENAMED:
+ * emit_headers() shows some of those headers raw.
  * Why: GMime keeps every charset name it is asked about for the life of
  * the process, and senders choose these names, so a milter fed unique
  * names would grow without bound (about 90 bytes a name). An unknown name
@@ -1146,11 +1224,13 @@ charset_name_at(const char *p, const char *end, char stop)
  * is the same.
  */
 static char *
-charset_names_bounded(const char *msg, gsize len, gsize *new_len)
+charset_names_bounded(const char *msg, gsize len, gsize *new_len,
+		      GArray *renamed)
 {
 	const char *p = msg, *end = msg + len, *copied = msg;
-	gboolean header = TRUE;
+	gboolean header = TRUE, top = TRUE;
 	GString *out = NULL;
+	Renamed r = { "", "" };
 
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (gsize)(end - p));
@@ -1158,21 +1238,35 @@ charset_names_bounded(const char *msg, gsize len, gsize *new_len)
 		gsize linelen = (gsize)((eol != NULL ? eol : end) - p);
 
 		if (linelen == 0 || (linelen == 1 && p[0] == '\r')) {
-			header = FALSE;
+			header = top = FALSE;
 		} else if (linelen >= 2 && p[0] == '-' && p[1] == '-') {
 			header = TRUE;
 		} else if (header) {
 			const char *lend = p + linelen;
+			const char *colon = memchr(p, ':', linelen);
+			if (p[0] != ' ' && p[0] != '\t')	/* a new field */
+				g_strlcpy(r.header, p, colon != NULL ?
+					  MIN((gsize)(colon - p) + 1,
+					      sizeof r.header) : 1);
 			for (const char *q = p; q + 1 < lend; q++) {
 				gsize n;
-				if (q[0] == '=' && q[1] == '?')
+				if (q[0] == '=' && q[1] == '?') {
 					n = charset_name_at(q + 2, lend, '?');
-				else if (q[0] == '*' && q[1] == '=')
+					if (n > 0 && !encoded_word_at(q, lend, n))
+						continue;
+				} else if (q[0] == '*' && q[1] == '=') {
 					n = charset_name_at(q + 2, lend, '\'');
-				else
+					if (n > 0 && !parameter_at(p, q))
+						continue;
+				} else {
 					continue;
+				}
 				if (n == 0 || charset_known(q + 2, n))
 					continue;
+				if (top && q[0] == '*') {
+					g_strlcpy(r.name, q + 2, n + 1);
+					g_array_append_val(renamed, r);
+				}
 				if (out == NULL)
 					out = g_string_sized_new(len + 64);
 				g_string_append_len(out, copied,
@@ -1209,6 +1303,7 @@ mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
 	Out o;
 	const char *fallback[] = { "utf-8", "windows-1252", NULL };
 	g_autofree char *bounded = NULL;
+	g_autoptr(GArray) renamed = g_array_new(FALSE, FALSE, sizeof(Renamed));
 
 	g_once(&once, init_once, NULL);
 	if (msg == NULL)
@@ -1222,7 +1317,7 @@ mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
 		len -= skip;
 	}
 	len = input_limit(msg, len, MAX(MAX_INPUT_BYTES, cap * INPUT_PER_CAP));
-	bounded = charset_names_bounded(msg, len, &len);
+	bounded = charset_names_bounded(msg, len, &len, renamed);
 	if (bounded != NULL)
 		msg = bounded;
 
@@ -1236,7 +1331,7 @@ mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
 	m = g_mime_parser_construct_message(parser, popt);
 
 	out_init(&o, cap);
-	emit_headers(&o, m, popt, version);
+	emit_headers(&o, m, popt, version, renamed);
 	out_break(&o, 2);
 	if (m != NULL)
 		walk_object(&w, g_mime_message_get_mime_part(m), &o, 0);

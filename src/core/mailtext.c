@@ -79,17 +79,19 @@
 #define MAX_CHARSET_NAME 40	/* longer names are no charset's */
 /* what a charset name iconv does not know becomes before GMime sees it */
 #define UNKNOWN_CHARSET "x-unknown-charset"
-
-/* A charset name of an RFC 2231 parameter in the message's own header
- * HEADER that was renamed UNKNOWN_CHARSET: emit_headers() puts NAME back
- * where the header's raw value is part of the text. */
-typedef struct {
-	char header[32];
-	char name[MAX_CHARSET_NAME + 1];
-} Renamed;
 #define MAX_ALT_CHILDREN 8	/* children of one alternative tried */
 #define MAX_HEADER_BYTES 1024	/* one Subject/From/attachment value */
 #define MAX_EXTRA_HEADER_BYTES 100	/* one version-2 To/X-Mailer/... value */
+
+/* A charset name of an RFC 2231 parameter in the message's own header
+ * HEADER that was renamed UNKNOWN_CHARSET: emit_headers() puts the LEN
+ * bytes at NAME (in the message as given) back where the header's raw
+ * value is part of the text. */
+typedef struct {
+	char header[32];
+	const char *name;
+	gsize len;
+} Renamed;
 #define PLAIN_BUDGET 8		/* decoded text bytes read, x max_bytes */
 #define HTML_BUDGET 32		/* decoded HTML bytes parsed, x max_bytes */
 
@@ -851,9 +853,11 @@ restore_names(const char *value, const char *header, const GArray *renamed)
 			i++;
 		if (i == renamed->len)
 			break;
+		const Renamed *r = &g_array_index(renamed, Renamed, i++);
 		g_string_append_len(s, p, hit - p);
-		g_string_append_printf(s, "*=%s'",
-				       g_array_index(renamed, Renamed, i++).name);
+		g_string_append(s, "*=");
+		g_string_append_len(s, r->name, (gssize)r->len);
+		g_string_append_c(s, '\'');
 		p = hit + sizeof mark - 1;
 	}
 	g_string_append(s, p);
@@ -1154,13 +1158,14 @@ charset_known(const char *cs, gsize n)
 
 /* charset_name_at - length of the charset name that starts at P (before
  * END) when the byte STOP follows it on the same line; 0 otherwise. An
- * encoded word's name also ends at '*' (RFC 2231 language). */
+ * encoded word's name also ends at '*' (RFC 2231 language). Any length:
+ * a long name is no charset's, and GMime must not see it either. */
 static gsize
 charset_name_at(const char *p, const char *end, char stop)
 {
 	gsize n;
 
-	for (n = 0; p + n < end && n <= MAX_CHARSET_NAME + 1; n++) {
+	for (n = 0; p + n < end; n++) {
 		char c = p[n];
 		if (c == stop || (stop == '?' && c == '*'))
 			return n;
@@ -1230,7 +1235,7 @@ charset_names_bounded(const char *msg, gsize len, gsize *new_len,
 	const char *p = msg, *end = msg + len, *copied = msg;
 	gboolean header = TRUE, top = TRUE;
 	GString *out = NULL;
-	Renamed r = { "", "" };
+	Renamed r = { "", NULL, 0 };
 
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (gsize)(end - p));
@@ -1244,10 +1249,12 @@ charset_names_bounded(const char *msg, gsize len, gsize *new_len,
 		} else if (header) {
 			const char *lend = p + linelen;
 			const char *colon = memchr(p, ':', linelen);
-			if (p[0] != ' ' && p[0] != '\t')	/* a new field */
-				g_strlcpy(r.header, p, colon != NULL ?
-					  MIN((gsize)(colon - p) + 1,
-					      sizeof r.header) : 1);
+			if (p[0] != ' ' && p[0] != '\t') {	/* a new field */
+				gsize hl = colon != NULL ? MIN((gsize)(colon - p),
+							      sizeof r.header - 1) : 0;
+				memcpy(r.header, p, hl);	/* MSG has no NUL */
+				r.header[hl] = '\0';
+			}
 			for (const char *q = p; q + 1 < lend; q++) {
 				gsize n;
 				if (q[0] == '=' && q[1] == '?') {
@@ -1264,7 +1271,8 @@ charset_names_bounded(const char *msg, gsize len, gsize *new_len,
 				if (n == 0 || charset_known(q + 2, n))
 					continue;
 				if (top && q[0] == '*') {
-					g_strlcpy(r.name, q + 2, n + 1);
+					r.name = q + 2;
+					r.len = n;
 					g_array_append_val(renamed, r);
 				}
 				if (out == NULL)

@@ -432,7 +432,7 @@ verdict(SMFICTX *ctx, MsgCtx *m, const char *qid, const Classifier *c,
 		return SMFIS_DISCARD;
 
 	g_autofree char *status = g_strdup_printf(
-		"%s, score=%s threshold=%.2f model=%s%s%s",
+		"%s, score=%s threshold=%.4g model=%s%s%s",
 		policy_status_word(d.status), score_text,
 		threshold, name,
 		d.rule_label ? " label=" : "", d.rule_label ? label : "");

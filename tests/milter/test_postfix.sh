@@ -52,7 +52,7 @@ model = "$tmp/model";
 socket = "unix:$tmp/milter.sock";
 socket_mode = "0666";
 workers = 2;
-policy: { spam_threshold = 1.01; reject_threshold = $1;
+policy: { spam_threshold = 1.005; reject_threshold = $1;
 	  unsure_low = 0.0; unsure_high = 0.0;
 	  reject_text = "Spam refused by gptmilter e2e"; };
 skip: { trusted_networks = []; };
@@ -85,7 +85,7 @@ if pf_wait 30 delivered 1; then
 	f="$tmp/pf/sink/$(ls "$tmp/pf/sink" | head -1)"
 	grep -q '^X-Spam-Score: [01]\.[0-9][0-9][0-9]$' "$f" ||
 		bad "ham: no X-Spam-Score in the delivered message"
-	grep -q '^X-Spam-Status: No, score=[01]\.[0-9]* threshold=1\.01 model=e2e-tiny$' "$f" ||
+	grep -q '^X-Spam-Status: No, score=[01]\.[0-9]* threshold=1\.005 model=e2e-tiny$' "$f" ||
 		bad "ham: no X-Spam-Status in the delivered message"
 	grep -qi '^X-Spam-Flag' "$f" && bad "ham: forged X-Spam-Flag delivered"
 	grep -q '^Subject: Meeting notes$' "$f" || bad "ham: Subject changed"
@@ -93,7 +93,7 @@ else
 	bad "ham: nothing arrived at smtp-sink"
 fi
 qid=$(sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p' "$tmp/ham.swaks" | head -1)
-grep -q "${qid:-none}: score=[01]\.[0-9]* threshold=1\.01 label=[a-z]* action=accept latency=" \
+grep -q "${qid:-none}: score=[01]\.[0-9]* threshold=1\.005 label=[a-z]* action=accept latency=" \
 	"$tmp/milter.log" || bad "ham: no log line with queue id $qid"
 
 # 2. SIGHUP with reject_threshold = 0: refused at SMTP with 550 5.7.1

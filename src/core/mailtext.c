@@ -82,6 +82,8 @@
 #define MAX_ALT_CHILDREN 8	/* children of one alternative tried */
 #define MAX_HEADER_BYTES 1024	/* one Subject/From/attachment value */
 #define MAX_EXTRA_HEADER_BYTES 100	/* one version-2 To/X-Mailer/... value */
+#define PLAIN_BUDGET 8		/* decoded text bytes read, x max_bytes */
+#define HTML_BUDGET 32		/* decoded HTML bytes parsed, x max_bytes */
 
 /* A charset name of an RFC 2231 parameter in the message's own header
  * HEADER that was renamed UNKNOWN_CHARSET: emit_headers() puts the LEN
@@ -92,8 +94,6 @@ typedef struct {
 	const char *name;
 	gsize len;
 } Renamed;
-#define PLAIN_BUDGET 8		/* decoded text bytes read, x max_bytes */
-#define HTML_BUDGET 32		/* decoded HTML bytes parsed, x max_bytes */
 
 /*
  * Out - the normalising writer. Text goes in as (possibly invalid) UTF-8;
@@ -408,6 +408,15 @@ iconv_name(const char *cs)
 	return cs;
 }
 
+/* iconv_from - a converter from charset CS (after iconv_name's aliases) to
+ * UTF-8, or (GIConv)-1 when iconv knows no such charset */
+static GIConv
+iconv_from(const char *cs)
+{
+	return (cs = iconv_name(cs)) != NULL ? g_iconv_open("UTF-8", cs) :
+	    (GIConv)-1;
+}
+
 /* append_iconv - bytes in CS to UTF-8 through iconv; FALSE when iconv does
  * not know CS. Undecodable bytes become U+FFFD, never an error. */
 static gboolean
@@ -418,8 +427,7 @@ append_iconv(GString *dst, const guchar *p, gsize n, const char *cs)
 	gchar *in = (gchar *)p, *outp;
 	gsize inleft = n, outleft;
 
-	if ((cs = iconv_name(cs)) == NULL ||
-	    (cd = g_iconv_open("UTF-8", cs)) == (GIConv)-1)
+	if ((cd = iconv_from(cs)) == (GIConv)-1)
 		return FALSE;
 	while (inleft > 0) {
 		gsize r;
@@ -1136,21 +1144,18 @@ input_limit(const char *msg, gsize len, gsize limit)
 	return len;
 }
 
-/* charset_known - whether iconv converts from the N-byte charset name CS
- * (after iconv_name's aliases) */
+/* charset_known - whether iconv_from() knows the N-byte charset name CS */
 static gboolean
 charset_known(const char *cs, gsize n)
 {
 	char name[MAX_CHARSET_NAME + 1];
-	const char *iname;
 	GIConv cd;
 
 	if (n == 0 || n > MAX_CHARSET_NAME)
 		return FALSE;
 	memcpy(name, cs, n);
 	name[n] = '\0';
-	if ((iname = iconv_name(name)) == NULL ||
-	    (cd = g_iconv_open("UTF-8", iname)) == (GIConv)-1)
+	if ((cd = iconv_from(name)) == (GIConv)-1)
 		return FALSE;
 	g_iconv_close(cd);
 	return TRUE;
@@ -1217,8 +1222,9 @@ parameter_at(const char *line, const char *q)
  * charset_names_bounded - MSG (LEN bytes) with every charset name that iconv
  * does not know replaced by UNKNOWN_CHARSET, where GMime would look it up:
  * whole RFC 2047 encoded words ("=?NAME[*LANG]?Q|B?TEXT?=") and RFC 2231
- * parameters ("; NAME*=CHARSET'...") in header blocks (the message's own, and the lines
- * after a "--" line up to the next blank line: a part's headers). NULL when
+ * parameters ("; NAME*=CHARSET'...") in header blocks (the message's own,
+ * and the lines after a "--" line up to the next blank line: a part's
+ * headers). NULL when
  * nothing is replaced, else a copy with *NEW_LEN bytes. The names renamed in
  * RFC 2231 parameters of the message's own header are appended to RENAMED:
  * emit_headers() shows some of those headers raw.

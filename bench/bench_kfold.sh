@@ -30,6 +30,9 @@
 # split itself uses digits 1-8, so folds and split are independent).
 set -eu
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+srcdir=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=contrib/jobs.sh
+. "$srcdir/contrib/jobs.sh"
 [ $# -ge 1 ] || { sed -n 16,22p "$0" >&2; exit 2; }
 name=$1
 shift
@@ -85,23 +88,12 @@ run_fold() {
 		return 1
 	fi
 }
-running=
 f=0
 while [ "$f" -lt "$K" ]; do
-	run_fold "$f" "$@" &
-	running="$running $!"
-	# shellcheck disable=SC2086
-	if [ "$(echo $running | wc -w)" -ge "$JOBS" ]; then
-		oldest=${running# }
-		oldest=${oldest%% *}
-		wait "$oldest" || exit 1
-		running=${running#* "$oldest"}
-	fi
+	job_start run_fold "$f" "$@"
 	f=$((f + 1))
 done
-for pid in $running; do
-	wait "$pid" || exit 1
-done
+job_wait_all
 
 "$PYTHON3" - "$name" "$WORK" "$K" <<'PY'
 import sys

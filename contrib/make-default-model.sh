@@ -29,6 +29,8 @@ set -eu
 # OpenBLAS picks its kernels itself (these pin slower ones on some hosts).
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=contrib/jobs.sh
+. "$top/contrib/jobs.sh"
 build=$(cd "${1:?usage: make-default-model.sh BUILDDIR [WORK]}" && pwd)
 work=${2:-$build/model-work}
 train="$build/src/train/gptmilter-train"
@@ -107,25 +109,14 @@ finetune_member() {	# SEED
 		"$work/member-$1.log"))"
 }
 echo "make-default-model: fine-tuning $members member(s), ${JOBS:-2} at a time"
-running=
 dirs=
 seed=1
 while [ "$seed" -le "$members" ]; do
-	finetune_member "$seed" &
-	running="$running $!"
+	job_start finetune_member "$seed"
 	dirs="$dirs $work/member-$seed"
-	# shellcheck disable=SC2086
-	if [ "$(echo $running | wc -w)" -ge "${JOBS:-2}" ]; then
-		oldest=${running# }
-		oldest=${oldest%% *}
-		wait "$oldest" || exit 1
-		running=${running#* "$oldest"}
-	fi
 	seed=$((seed + 1))
 done
-for pid in $running; do
-	wait "$pid" || exit 1
-done
+job_wait_all
 
 # Stage 3: the soup (or the one member), calibrated and scored.
 rm -rf "$work/default"

@@ -20,6 +20,8 @@
 # Usage: make-default-model.sh BUILDDIR [WORK]     (run by `make model`)
 # Environment: PRETRAIN_EPOCHS (default 4; 0 skips stage 1 and trains one
 # member from random weights, the recipe of earlier default models),
+# WINDOWS (default 1: pretraining reads up to this many 256-token windows
+# of each message),
 # MEMBERS (default 3), JOBS (default 2), LR (fine-tuning, default 3e-4 from
 # the base, 1e-3 from random weights), POOLING=mean|last (default mean),
 # EPOCHS (default 3), AVERAGE (default 537: each member's weights are the
@@ -73,7 +75,8 @@ resume_opt() {
 if [ "$pretrain_epochs" -gt 0 ] && [ ! -f "$work/base.done" ]; then
 	echo "make-default-model: pretraining WORK/base ($pretrain_epochs epochs)"
 	# shellcheck disable=SC2046,SC2086 # option lists, split on purpose
-	"$train" pretrain $random_init --max-tokens 256 $train_set $val \
+	"$train" pretrain $random_init --max-tokens 256 \
+		--windows "${WINDOWS:-1}" $train_set $val \
 		--batch 8 --epochs "$pretrain_epochs" --lr 1e-3 --min-lr 1e-4 \
 		--schedule cosine --warmup 100 --seed 1 --threads 2 \
 		--checkpoint-every 200 $(resume_opt "$work/base") \

@@ -194,6 +194,47 @@ else
 	die "pretrain failed"
 fi
 
+# 4c. pretrain --windows 3: each training message gives its head and up to
+# two more 48-token windows of the text that follows (of 2 tokens or more);
+# the count is checked against the reference encoder's token counts of
+# mailtext_dump's text. A long validation message is read to its first
+# window only (the ASan build would catch more). A classifier refuses
+# --windows.
+mkdir -p "$T/long" "$T/longval"
+awk 'BEGIN { printf "Subject: validation\n\n"; for (i = 0; i < 300; i++) printf "val%d ", i }' \
+	> "$T/longval/v.eml"
+for n in 5 40 70 120 400; do
+	awk -v n="$n" 'BEGIN { printf "From: a@example.com\nSubject: %d words\n\n", n
+		for (i = 0; i < n; i++) printf "word%d ", i % 37; print "" }' \
+		> "$T/long/m$n.eml"
+done
+want=$(for f in "$T"/long/*.eml; do "$top_builddir/tests/mailtext_dump" "$f"; printf '\0'; done |
+	"$NODE" -e '
+	const enc = require(process.env.NODE_MODULES + "/gpt-3-encoder");
+	let s = "", n = 0;
+	process.stdin.on("data", d => s += d).on("end", () => {
+		for (const t of s.split("\0").slice(0, -1)) {
+			const k = Math.min(Math.max(enc.encode(t).length, 1), 3 * 48);
+			n += 1;
+			for (let at = 48; k - at >= 2; at += 48) n += 1;
+		}
+		console.log(n);
+	});')
+# shellcheck disable=SC2086
+"$BIN" pretrain $TINY --data "$T/long" --data-val "$T/longval" --windows 3 \
+	--max-steps 1 \
+	-o "$T/lmw" > "$T/lmw.log" 2>&1 || { cat "$T/lmw.log"; die "pretrain --windows failed"; }
+got=$(sed -n 's/^pretrain: \([0-9]*\) examples.*/\1/p' "$T/lmw.log")
+echo "pretrain --windows 3: $got examples, reference encoder $want"
+[ -n "$want" ] && [ "$got" = "$want" ] && [ "$want" -gt 5 ] \
+	|| die "pretrain --windows 3: $got examples, want $want"
+grep -q '"windows" : 3' "$T/lmw/config.json" || die "config.json does not record --windows 3"
+# shellcheck disable=SC2086
+if "$BIN" finetune $TINY $DATA --windows 2 -o "$T/mw" > "$T/mw.log" 2>&1 ||
+	! grep -q 'windows is for pretrain' "$T/mw.log"; then
+	die "finetune --windows 2 was not refused with a clear message"
+fi
+
 # 4b. soup: two fine-tunes of the pretrained base averaged; the weights
 # are numpy's mean of the members'; a soup of one model with itself is that
 # model byte for byte; config.json records the members; bad soups refused

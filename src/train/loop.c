@@ -84,13 +84,13 @@ fingerprint(const Run *r, gsize ntrain, gsize nparams)
 	g_autofree char *s = g_strdup_printf(
 		"%d|%s|%s|%d,%d,%d,%d|%d|%d|%d|%.9g|%.9g|%.9g|%.9g|%d|%d|%d|%d|"
 		"%" G_GINT64_FORMAT "|%d|%" G_GUINT64_FORMAT "|%zu|%zu|%d|%"
-		G_GINT64_FORMAT,
+		G_GINT64_FORMAT "|%d",
 		o->mode, o->base ? o->base : "", o->init ? o->init : "",
 		o->layers, o->heads, o->embd, o->ctx, o->max_tokens,
 		o->trainable_blocks, o->pooling, o->lr, o->wd, o->clip,
 		o->min_lr, o->batch, o->epochs, o->grad_accum, o->warmup,
 		o->max_steps, o->schedule, o->seed, ntrain, nparams, o->balance,
-		o->average_last);
+		o->average_last, o->windows);
 	g_autofree char *h = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
 							   s, -1);
 	char head[16];
@@ -651,6 +651,8 @@ train_run(Run *r, GError **error)
 	json_object_set_int_member(trn, "examples",
 				  (gint64)r->split[CORPUS_TRAIN].n);
 	json_object_set_int_member(trn, "updates", p.step);
+	if (lm)
+		json_object_set_int_member(trn, "windows", o->windows);
 	json_object_set_double_member(trn, "lr", o->lr);
 	json_object_set_double_member(trn, "min_lr", o->min_lr);
 	json_object_set_string_member(trn, "schedule",

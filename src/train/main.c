@@ -29,6 +29,7 @@
 #include "tokens.h"
 
 #define DEF_MAX_TOKENS 256
+#define MAX_WINDOWS 64
 #define DEF_LR_FINETUNE 5e-5
 #define DEF_LR_PRETRAIN 3e-4
 
@@ -43,7 +44,7 @@ static char *opt_schedule, *opt_dtype;
 static double opt_lr = -1, opt_wd = 0.1, opt_clip = 0.0, opt_min_lr = 0.0;
 static double opt_target_fpr = 0.001, opt_threshold = -1;
 static int opt_batch = 8, opt_epochs = -1, opt_accum = 1, opt_warmup = 0;
-static int opt_max_tokens = 0, opt_threads = 0;
+static int opt_max_tokens = 0, opt_threads = 0, opt_windows = 1;
 static int opt_layers = 2, opt_heads = 2, opt_embd = 64, opt_ctx = 256;
 static gint64 opt_seed = 1, opt_max_steps = 0, opt_ck_every = 0;
 static gint64 opt_average_last = 0;
@@ -83,6 +84,9 @@ static GOptionEntry data_entries[] = {
 	  "Class balance: none (default), undersample, weights", "MODE" },
 	{ "max-tokens", 0, 0, G_OPTION_ARG_INT, &opt_max_tokens,
 	  "Tokens read of each message (default 256, at most n_ctx)", "N" },
+	{ "windows", 0, 0, G_OPTION_ARG_INT, &opt_windows,
+	  "pretrain: read up to N consecutive max-tokens windows of each "
+	  "training message, each an example (default 1: the head only)", "N" },
 	{ NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL }
 };
 
@@ -230,6 +234,41 @@ any(char **v)
 	return v != NULL && v[0] != NULL;
 }
 
+/* split_windows - pretrain --windows N: each training message tokenized to
+ * N * max-tokens ids becomes its head (the item itself, cut to max-tokens)
+ * and up to N - 1 further windows of the ids that follow (r->windows, each
+ * of two tokens or more); validation and test keep the head only, so the
+ * validation loss reads like that of a run without --windows. */
+static void
+split_windows(Run *r)
+{
+	Corpus *c = r->corpus;
+	int T = o.max_tokens;
+	gsize n = 0;
+
+	for (gsize i = 0; i < corpus_n_items(c); i++) {
+		const CorpusItem *it = corpus_item(c, i);
+		if (it->split == CORPUS_TRAIN && it->n_ids > T)
+			n += (gsize)((it->n_ids - 1) / T);
+	}
+	r->windows = g_new0(CorpusItem, n ? n : 1);
+	for (gsize i = 0; i < corpus_n_items(c); i++) {
+		CorpusItem *it = corpus_item(c, i);
+		for (int at = T; it->split == CORPUS_TRAIN &&
+		     it->n_ids - at >= 2; at += T) {
+			CorpusItem *w = &r->windows[r->n_windows++];
+			*w = *it;	/* path, source, label: borrowed */
+			w->data = NULL;
+			w->ids = it->ids + at;
+			w->n_ids = MIN(it->n_ids - at, T);
+		}
+		it->n_ids = MIN(it->n_ids, T);
+	}
+	if (!o.quiet)
+		printf("windows: %zu more training examples from the text past "
+		       "the first %d tokens\n", r->n_windows, T);
+}
+
 /* load_data - every input into one corpus, split, tokenized */
 static void
 load_data(Run *r, int32_t eot)
@@ -333,21 +372,24 @@ load_data(Run *r, int32_t eot)
 	}
 
 	double t0 = train_now();
-	corpus_tokenize(c, r->bpe, o.max_tokens, eot, o.threads);
+	corpus_tokenize(c, r->bpe, o.max_tokens * o.windows, eot, o.threads);
 	gsize ntok = 0, full = 0;
 	for (gsize i = 0; i < corpus_n_items(c); i++) {
 		ntok += (gsize)corpus_item(c, i)->n_ids;
-		full += corpus_item(c, i)->n_ids == o.max_tokens;
+		full += corpus_item(c, i)->n_ids == o.max_tokens * o.windows;
 	}
 	if (!o.quiet)
 		printf("tokenized in %.1f s: %.1f tokens per message, %zu cut at "
 		       "%d\n", train_now() - t0,
 		       (double)ntok / (double)corpus_n_items(c), full,
-		       o.max_tokens);
+		       o.max_tokens * o.windows);
+	if (o.windows > 1)
+		split_windows(r);
 
 	for (int s = 0; s < CORPUS_N_SPLITS; s++) {
 		Split *sp = &r->split[s];
-		sp->items = g_new(CorpusItem *, corpus_n_items(c) + 1);
+		gsize extra = s == CORPUS_TRAIN ? r->n_windows : 0;
+		sp->items = g_new(CorpusItem *, corpus_n_items(c) + extra + 1);
 		sp->n = 0;
 		for (gsize i = 0; i < corpus_n_items(c); i++) {
 			CorpusItem *it = corpus_item(c, i);
@@ -355,6 +397,10 @@ load_data(Run *r, int32_t eot)
 			if (it->split == s && (r->nl > 0 || it->n_ids >= 2))
 				sp->items[sp->n++] = it;
 		}
+		/* after their messages, so a run's order depends only on
+		 * the corpus and the options */
+		for (gsize i = 0; i < extra; i++)
+			sp->items[sp->n++] = &r->windows[i];
 	}
 	if (o.mode == MODE_PRETRAIN && r->split[CORPUS_TRAIN].n == 0)
 		die("no training text of two tokens or more");
@@ -455,16 +501,22 @@ check_options(GOptionContext *ctx)
 	o.quiet = opt_quiet;
 	o.log_every = opt_log_every > 0 ? opt_log_every : 50;
 	o.max_tokens = opt_max_tokens;
+	o.windows = opt_windows;
 	o.layers = opt_layers;
 	o.heads = opt_heads;
 	o.embd = opt_embd;
 	o.ctx = opt_ctx;
 	if (o.batch < 1 || o.grad_accum < 1 || o.epochs < 1 || o.warmup < 0 ||
 	    o.lr <= 0 || o.wd < 0 || o.clip < 0 || o.max_tokens < 0 ||
-	    o.average_last < 0 || o.target_fpr < 0 || o.target_fpr > 1)
+	    o.average_last < 0 || o.target_fpr < 0 || o.target_fpr > 1 ||
+	    o.windows < 1 || o.windows > MAX_WINDOWS)
 		usage_error(ctx, "--batch, --grad-accum, --epochs and --lr must "
 			    "be positive; --wd, --clip, --warmup, --max-tokens, "
-			    "--average-last not negative; --target-fpr in [0, 1]");
+			    "--average-last not negative; --target-fpr in [0, 1]; "
+			    "--windows 1 to %d", MAX_WINDOWS);
+	if (o.windows > 1 && o.mode != MODE_PRETRAIN)
+		usage_error(ctx, "--windows is for pretrain: a classifier reads "
+			    "the head of each message only");
 	if (o.mode == MODE_EVAL) {
 		if (o.model == NULL)
 			usage_error(ctx, "eval needs -m MODEL");
@@ -661,6 +713,7 @@ run_free(Run *r)
 {
 	for (int s = 0; s < CORPUS_N_SPLITS; s++)
 		g_free(r->split[s].items);
+	g_free(r->windows);
 	gpt_model_free(r->model);
 	bpe_free(r->bpe);
 	corpus_free(r->corpus);

@@ -47,6 +47,7 @@ typedef struct {
 	int train_pct, val_pct;	/* --split; 0/0 when explicit sets */
 	Balance balance;
 	int max_tokens;
+	int windows;		/* pretrain: max-tokens windows per message */
 	/* recipe */
 	int trainable_blocks;	/* -1 = all */
 	GptPooling pooling;
@@ -83,6 +84,10 @@ typedef struct {
 	TrainOptions *o;
 	Corpus *corpus;
 	Split split[CORPUS_N_SPLITS];
+	CorpusItem *windows;	/* pretrain --windows: the 2nd, 3rd ...
+				 * windows of the training messages, their
+				 * ids borrowed from the corpus (n_windows) */
+	gsize n_windows;
 	int nl;			/* classes (0 in pretrain) */
 	int spam;		/* the positive class of binary reports */
 	Bpe *bpe;

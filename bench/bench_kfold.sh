@@ -14,6 +14,13 @@
 #
 # Usage (from a build directory):
 #   sh ../bench/bench_kfold.sh NAME FINETUNE-OPTION...
+#   sh ../bench/bench_kfold.sh spamprobe
+#   sh ../bench/bench_kfold.sh --mix NAME NAME
+# The second scores the same folds with spamprobe (Debian's; trained on the
+# other folds, one message per file), for a classic filter's figures beside
+# a recipe's. The third scores nothing: it prints both runs' tables and that
+# of the mean of their log-odds, to see whether two filters err on
+# different messages.
 # e.g. the default model's members (contrib/make-default-model.sh, stage 2,
 # with model-work/base from `make model`; 430 updates make one epoch of 4/5
 # of the split):
@@ -33,7 +40,13 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=contrib/jobs.sh
 . "$srcdir/contrib/jobs.sh"
-[ $# -ge 1 ] || { sed -n 16,22p "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n 16,30p "$0" >&2; exit 2; }
+mix=
+if [ "$1" = --mix ]; then
+	[ $# -eq 3 ] || { echo "usage: bench_kfold.sh --mix NAME NAME" >&2; exit 2; }
+	mix=$3
+	shift
+fi
 name=$1
 shift
 K=${K:-5}
@@ -70,6 +83,35 @@ PY
 	touch "$folds/.done"
 fi
 
+# spamprobe_fold F: spamprobe trained on the other folds scores fold F;
+# the scores in WORK/spamprobe-F.scores, in gptmilter-train's --scores
+# layout (split, path, group, class, P(spam))
+spamprobe_fold() {
+	out=$WORK/spamprobe-$1
+	d=$folds/$1
+	rm -rf "$out" "$out.log"	# .log: spamprobe's complaints (bad JPEGs)
+	mkdir -p "$out/db"
+	for label in ham spam; do
+		find -L "$d/val/$label" -type f | sort > "$out/val-$label"
+	done
+	# -M: one message per file (some files open with an mbox From_ line)
+	find -L "$d/train/spam" -type f -exec spamprobe -M -d "$out/db" spam {} + 2>> "$out.log"
+	find -L "$d/train/ham" -type f -exec spamprobe -M -d "$out/db" good {} + 2>> "$out.log"
+	for label in ham spam; do
+		# "SPAM|GOOD SCORE DIGEST", one line per file in argument order
+		xargs -d '\n' spamprobe -M -d "$out/db" score < "$out/val-$label" \
+			> "$out/score-$label" 2>/dev/null || [ $? -le 123 ]
+		[ "$(wc -l < "$out/score-$label")" -eq \
+		  "$(wc -l < "$out/val-$label")" ] || return 1
+		paste "$out/val-$label" "$out/score-$label" | awk -F'\t' \
+			-v label=$label '{ n = split($1, p, "/"); split($2, s, " ")
+			printf "validation\t%s\t%s\t%s\t%s\n", $1, p[n - 1],
+			label, s[2] }'
+	done > "$out.scores"
+	rm -rf "$out"
+	touch "$out.done"
+}
+
 # run_fold F OPTION...: one fine-tune; its scores in WORK/NAME-F.scores
 run_fold() {
 	f=$1
@@ -77,6 +119,11 @@ run_fold() {
 	out=$WORK/$name-$f
 	[ -f "$out.done" ] && return 0
 	d=$folds/$f
+	if [ "$name" = spamprobe ]; then
+		spamprobe_fold "$f" && return 0
+		echo "bench_kfold: spamprobe failed on fold $f" >&2
+		return 1
+	fi
 	if "$TRAIN" finetune --ham "$d/train/ham" --spam "$d/train/spam" \
 		--ham-val "$d/val/ham" --spam-val "$d/val/spam" --threads 1 \
 		--scores "$out.scores" -o "$out" "$@" > "$out.log" 2>&1; then
@@ -88,46 +135,69 @@ run_fold() {
 		return 1
 	fi
 }
-f=0
-while [ "$f" -lt "$K" ]; do
-	job_start run_fold "$f" "$@"
-	f=$((f + 1))
-done
-job_wait_all
+if [ -z "$mix" ]; then
+	f=0
+	while [ "$f" -lt "$K" ]; do
+		job_start run_fold "$f" "$@"
+		f=$((f + 1))
+	done
+	job_wait_all
+fi
 
-"$PYTHON3" - "$name" "$WORK" "$K" <<'PY'
-import sys
-name, work, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
-rows = []    # (is hard ham, class, P(spam))
-for f in range(k):
-    for line in open(f"{work}/{name}-{f}.scores"):
-        split, path, group, cls, p = line.rstrip("\n").split("\t")
-        rows.append((group == "hard-ham-1", cls, float(p)))
-ham = [p for _, c, p in rows if c == "ham"]
-spam = [p for _, c, p in rows if c == "spam"]
-hard = [p for h, c, p in rows if h and c == "ham"]
-# ROC AUC: P(a spam outscores a ham), ties half
-pairs = sorted([(p, 1) for p in spam] + [(p, 0) for p in ham])
-below = auc = 0.0
-i = 0
-while i < len(pairs):
-    j = i
-    while j < len(pairs) and pairs[j][0] == pairs[i][0]:
-        j += 1
-    s = sum(t for _, t in pairs[i:j])
-    auc += s * below + 0.5 * s * (j - i - s)
-    below += (j - i) - s
-    i = j
-auc /= max(len(ham) * len(spam), 1)
-print(f"{name}: {k}-fold out-of-fold scores of {len(rows)} training messages "
-      f"({len(ham)} ham, {len(hard)} hard ham, {len(spam)} spam), "
-      f"ROC AUC {auc:.5f}")
-print("  threshold  errors  accuracy   FP (FPR)        FN (FNR)        hard-ham FP")
-for t in (0.5, 0.7, 0.9):
-    fp = sum(p >= t for p in ham)
-    fn = sum(p < t for p in spam)
-    hfp = sum(p >= t for p in hard)
-    print(f"  {t:9.1f}  {fp + fn:6d}  {1 - (fp + fn) / len(rows):7.2%}"
-          f"   {fp:4d} ({fp / len(ham):6.2%})   {fn:4d} ({fn / len(spam):6.2%})"
-          f"   {hfp:4d} ({hfp / max(len(hard), 1):5.1%})")
+"$PYTHON3" - "$WORK" "$K" "$name" ${mix:+"$mix"} <<'PY'
+import math, sys
+work, k, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+
+def load(name):
+    """{path: (is hard ham, class, P(spam))} of the K folds of run NAME"""
+    rows = {}
+    for f in range(k):
+        for line in open(f"{work}/{name}-{f}.scores"):
+            split, path, group, cls, p = line.rstrip("\n").split("\t")
+            rows[path] = (group == "hard-ham-1", cls, float(p))
+    return rows
+
+def report(title, rows):
+    rows = list(rows.values())
+    ham = [p for _, c, p in rows if c == "ham"]
+    spam = [p for _, c, p in rows if c == "spam"]
+    hard = [p for h, c, p in rows if h and c == "ham"]
+    # ROC AUC: P(a spam outscores a ham), ties half
+    pairs = sorted([(p, 1) for p in spam] + [(p, 0) for p in ham])
+    below = auc = 0.0
+    i = 0
+    while i < len(pairs):
+        j = i
+        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
+            j += 1
+        s = sum(t for _, t in pairs[i:j])
+        auc += s * below + 0.5 * s * (j - i - s)
+        below += (j - i) - s
+        i = j
+    auc /= max(len(ham) * len(spam), 1)
+    print(f"{title}: {k}-fold out-of-fold scores of {len(rows)} training "
+          f"messages ({len(ham)} ham, {len(hard)} hard ham, {len(spam)} "
+          f"spam), ROC AUC {auc:.5f}")
+    print("  threshold  errors  accuracy   FP (FPR)        FN (FNR)        hard-ham FP")
+    for t in (0.5, 0.7, 0.9):
+        fp = sum(p >= t for p in ham)
+        fn = sum(p < t for p in spam)
+        hfp = sum(p >= t for p in hard)
+        print(f"  {t:9.1f}  {fp + fn:6d}  {1 - (fp + fn) / len(rows):7.2%}"
+              f"   {fp:4d} ({fp / len(ham):6.2%})   {fn:4d} ({fn / len(spam):6.2%})"
+              f"   {hfp:4d} ({hfp / max(len(hard), 1):5.1%})")
+
+runs = [load(n) for n in names]
+for n, rows in zip(names, runs):
+    report(n, rows)
+if len(runs) == 2:
+    a, b = runs
+    if sorted(a) != sorted(b):
+        sys.exit(f"bench_kfold: {names[0]} and {names[1]} scored different messages")
+    def logit(p):
+        p = min(max(p, 1e-7), 1 - 1e-7)
+        return math.log(p / (1 - p))
+    report(f"mean log-odds of {names[0]} and {names[1]}",
+           {m: (h, c, 1 / (1 + math.exp(-(logit(p) + logit(b[m][2])) / 2)))
+            for m, (h, c, p) in a.items()})
 PY

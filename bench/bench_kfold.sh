@@ -15,12 +15,12 @@
 # Usage (from a build directory):
 #   sh ../bench/bench_kfold.sh NAME FINETUNE-OPTION...
 #   sh ../bench/bench_kfold.sh spamprobe
-#   sh ../bench/bench_kfold.sh --mix NAME NAME
+#   sh ../bench/bench_kfold.sh --mix NAME NAME...
 # The second scores the same folds with spamprobe (Debian's; trained on the
 # other folds, one message per file), for a classic filter's figures beside
-# a recipe's. The third scores nothing: it prints both runs' tables and that
-# of the mean of their log-odds, to see whether two filters err on
-# different messages.
+# a recipe's. The third scores nothing: it prints the tables of runs already
+# scored and that of the mean of their log-odds, to see whether filters err
+# on different messages.
 # e.g. the default model's members (contrib/make-default-model.sh, stage 2,
 # with model-work/base from `make model`; 430 updates make one epoch of 4/5
 # of the split):
@@ -43,12 +43,12 @@ srcdir=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] || { sed -n 16,30p "$0" >&2; exit 2; }
 mix=
 if [ "$1" = --mix ]; then
-	[ $# -eq 3 ] || { echo "usage: bench_kfold.sh --mix NAME NAME" >&2; exit 2; }
-	mix=$3
+	[ $# -ge 3 ] || { echo "usage: bench_kfold.sh --mix NAME NAME..." >&2; exit 2; }
+	mix=1
 	shift
 fi
 name=$1
-shift
+[ -n "$mix" ] || shift
 K=${K:-5}
 JOBS=${JOBS:-2}
 CORPUS_DIR=${CORPUS_DIR:-./corpus}
@@ -144,7 +144,8 @@ if [ -z "$mix" ]; then
 	job_wait_all
 fi
 
-"$PYTHON3" - "$WORK" "$K" "$name" ${mix:+"$mix"} <<'PY'
+# shellcheck disable=SC2046 # the run names, --mix's or this run's
+"$PYTHON3" - "$WORK" "$K" $(if [ -n "$mix" ]; then echo "$@"; else echo "$name"; fi) <<'PY'
 import math, sys
 work, k, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 
@@ -190,14 +191,15 @@ def report(title, rows):
 runs = [load(n) for n in names]
 for n, rows in zip(names, runs):
     report(n, rows)
-if len(runs) == 2:
-    a, b = runs
-    if sorted(a) != sorted(b):
-        sys.exit(f"bench_kfold: {names[0]} and {names[1]} scored different messages")
+if len(runs) > 1:
+    if any(sorted(r) != sorted(runs[0]) for r in runs):
+        sys.exit(f"bench_kfold: {', '.join(names)} scored different messages")
     def logit(p):
         p = min(max(p, 1e-7), 1 - 1e-7)
         return math.log(p / (1 - p))
-    report(f"mean log-odds of {names[0]} and {names[1]}",
-           {m: (h, c, 1 / (1 + math.exp(-(logit(p) + logit(b[m][2])) / 2)))
-            for m, (h, c, p) in a.items()})
+    mean = {}
+    for m, (h, c, _) in runs[0].items():
+        z = sum(logit(r[m][2]) for r in runs) / len(runs)
+        mean[m] = (h, c, 1 / (1 + math.exp(-z)))
+    report(f"mean log-odds of {', '.join(names)}", mean)
 PY

@@ -77,6 +77,10 @@ typedef struct {
 	double sum_loss, sum_correct, sum_n;	/* this epoch so far */
 } Progress;
 
+/* fingerprint - the options that shape the run, and the data's size: a
+ * checkpoint of another run is refused. pretrain --windows needs no field
+ * of its own: another N changes NTRAIN, or else every message fits in the
+ * smaller N and the two runs are the same. */
 static guint64
 fingerprint(const Run *r, gsize ntrain, gsize nparams)
 {
@@ -84,13 +88,13 @@ fingerprint(const Run *r, gsize ntrain, gsize nparams)
 	g_autofree char *s = g_strdup_printf(
 		"%d|%s|%s|%d,%d,%d,%d|%d|%d|%d|%.9g|%.9g|%.9g|%.9g|%d|%d|%d|%d|"
 		"%" G_GINT64_FORMAT "|%d|%" G_GUINT64_FORMAT "|%zu|%zu|%d|%"
-		G_GINT64_FORMAT "|%d",
+		G_GINT64_FORMAT,
 		o->mode, o->base ? o->base : "", o->init ? o->init : "",
 		o->layers, o->heads, o->embd, o->ctx, o->max_tokens,
 		o->trainable_blocks, o->pooling, o->lr, o->wd, o->clip,
 		o->min_lr, o->batch, o->epochs, o->grad_accum, o->warmup,
 		o->max_steps, o->schedule, o->seed, ntrain, nparams, o->balance,
-		o->average_last, o->windows);
+		o->average_last);
 	g_autofree char *h = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
 							   s, -1);
 	char head[16];

@@ -15,12 +15,15 @@
 # Usage (from a build directory):
 #   sh ../bench/bench_kfold.sh NAME FINETUNE-OPTION...
 #   sh ../bench/bench_kfold.sh spamprobe
+#   sh ../bench/bench_kfold.sh robinson
 #   sh ../bench/bench_kfold.sh --mix NAME NAME...
 # The second scores the same folds with spamprobe (Debian's; trained on the
 # other folds, one message per file), for a classic filter's figures beside
-# a recipe's. The third scores nothing: it prints the tables of runs already
-# scored and that of the mean of their log-odds, to see whether filters err
-# on different messages.
+# a recipe's; the third with bench/kfold_robinson.py, a token-statistics
+# model read from gptmilter's own text (tests/mailtext_dump, built by
+# `make check`), the sketch of one gptmilter could carry. The fourth scores
+# nothing: it prints the tables of runs already scored and that of the mean
+# of their log-odds, to see whether filters err on different messages.
 # e.g. the default model's members (contrib/make-default-model.sh, stage 2,
 # with model-work/base from `make model`; 430 updates make one epoch of 4/5
 # of the split):
@@ -40,7 +43,7 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=contrib/jobs.sh
 . "$srcdir/contrib/jobs.sh"
-[ $# -ge 1 ] || { sed -n 16,30p "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n 16,34p "$0" >&2; exit 2; }
 mix=
 if [ "$1" = --mix ]; then
 	[ $# -ge 3 ] || { echo "usage: bench_kfold.sh --mix NAME NAME..." >&2; exit 2; }
@@ -135,7 +138,14 @@ run_fold() {
 		return 1
 	fi
 }
-if [ -z "$mix" ]; then
+if [ "$name" = robinson ]; then
+	[ -x tests/mailtext_dump ] || {
+		echo "bench_kfold: tests/mailtext_dump: not built (make check)" >&2
+		exit 1
+	}
+	"$PYTHON3" "$srcdir/bench/kfold_robinson.py" "$folds" "$K" \
+		tests/mailtext_dump "$WORK/robinson"
+elif [ -z "$mix" ]; then
 	f=0
 	while [ "$f" -lt "$K" ]; do
 		job_start run_fold "$f" "$@"

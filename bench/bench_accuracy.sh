@@ -34,6 +34,8 @@
 set -eu
 
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/spamprobe.sh
+. "$srcdir/bench/spamprobe.sh"
 PYTHON3=${PYTHON3:-/usr/bin/python3}
 CLASSIFY=${CLASSIFY:-./src/classify/gptmilter-classify}
 MODEL=${MODEL:-$srcdir/models/default}
@@ -95,17 +97,12 @@ fi
 # --- spamprobe -------------------------------------------------------------
 if has spamprobe; then
 	mkdir "$tmp/sp"
-	# -M: one message per file (some files open with an mbox From_ line).
 	t0=$(now)
-	xargs spamprobe -M -d "$tmp/sp" spam < "$tmp/train-spam"
-	xargs spamprobe -M -d "$tmp/sp" good < "$tmp/train-ham"
+	spamprobe_train "$tmp/sp" "$tmp/train-spam" "$tmp/train-ham"
 	t1=$(now)
-	# "SPAM|GOOD SCORE DIGEST", one line per file in argument order.
-	xargs spamprobe -M -d "$tmp/sp" score < "$tmp/test" > "$tmp/sp.out" ||
-		[ $? -le 123 ]
+	spamprobe_score "$tmp/sp" "$tmp/test" "$tmp/sp.out" ||
+		{ echo "$0: spamprobe failed or scored a different count" >&2; exit 1; }
 	t2=$(now)
-	[ "$(wc -l < "$tmp/sp.out")" -eq "$(wc -l < "$tmp/test")" ] ||
-		{ echo "$0: spamprobe scored a different count" >&2; exit 1; }
 	paste "$tmp/test" "$tmp/sp.out" | awk -F'\t' '{
 		split($2, f, " "); printf "%s\t%s\t%s\n", $1,
 		f[1] == "SPAM" ? "spam" : "ham", f[2] }' > "$tmp/sp.tsv"

@@ -43,6 +43,8 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=contrib/jobs.sh
 . "$srcdir/contrib/jobs.sh"
+# shellcheck source=bench/spamprobe.sh
+. "$srcdir/bench/spamprobe.sh"
 [ $# -ge 1 ] || { sed -n 16,34p "$0" >&2; exit 2; }
 mix=
 if [ "$1" = --mix ]; then
@@ -94,18 +96,16 @@ spamprobe_fold() {
 	d=$folds/$1
 	rm -rf "$out" "$out.log"	# .log: spamprobe's complaints (bad JPEGs)
 	mkdir -p "$out/db"
-	for label in ham spam; do
-		find -L "$d/val/$label" -type f | sort > "$out/val-$label"
+	for part in train val; do
+		for label in ham spam; do
+			find -L "$d/$part/$label" -type f | sort > "$out/$part-$label"
+		done
 	done
-	# -M: one message per file (some files open with an mbox From_ line)
-	find -L "$d/train/spam" -type f -exec spamprobe -M -d "$out/db" spam {} + 2>> "$out.log"
-	find -L "$d/train/ham" -type f -exec spamprobe -M -d "$out/db" good {} + 2>> "$out.log"
+	spamprobe_train "$out/db" "$out/train-spam" "$out/train-ham" \
+		2>> "$out.log" || return 1
 	for label in ham spam; do
-		# "SPAM|GOOD SCORE DIGEST", one line per file in argument order
-		xargs -d '\n' spamprobe -M -d "$out/db" score < "$out/val-$label" \
-			> "$out/score-$label" 2>/dev/null || [ $? -le 123 ]
-		[ "$(wc -l < "$out/score-$label")" -eq \
-		  "$(wc -l < "$out/val-$label")" ] || return 1
+		spamprobe_score "$out/db" "$out/val-$label" \
+			"$out/score-$label" 2>> "$out.log" || return 1
 		paste "$out/val-$label" "$out/score-$label" | awk -F'\t' \
 			-v label=$label '{ n = split($1, p, "/"); split($2, s, " ")
 			printf "validation\t%s\t%s\t%s\t%s\n", $1, p[n - 1],

@@ -7,7 +7,8 @@
 # SpamAssassin's shipped rules (local tests only, no Bayes, no network), and
 # with gptmilter-classify and a model, then prints one table through
 # bench/bench_accuracy.py: accuracy, spam precision/recall, FPR, FNR, ROC AUC,
-# hard-ham FPR and messages/s (scoring only, wall clock).
+# hard-ham FPR and messages/s (scoring only, wall clock), then the 95%
+# Wilson intervals of the false-positive, false-negative and hard-ham rates.
 #
 # Usage: bench/bench_accuracy.sh [CORPUS_DIR]
 #   CORPUS_DIR  exported corpus (DIR/<split>/<label>/<group>/<md5>.eml plus

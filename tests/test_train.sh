@@ -74,33 +74,6 @@ assert "groupA" in g["metrics"]["test"]["sources"]
 PY
 grep -q "by source" "$T/m1.log" || die "no per-source breakdown"
 
-# 1b. --hard-ham: its training messages are trained on --hard-ham-repeat
-# times per epoch; one also under --ham counts once, as hard ham; the run
-# records it; other modes and a repeat of 0 are refused.
-# shellcheck disable=SC2086
-"$BIN" finetune $TINY $DATA --hard-ham "$T/c/train/ham/groupB" --epochs 1 \
-	-o "$T/mh" > "$T/mh.log" 2>&1 || { cat "$T/mh.log"; die "finetune --hard-ham failed"; }
-grep -q '^hard ham: 24 training messages, each trained on 3 times per epoch' "$T/mh.log" \
-	|| die "--hard-ham: no or a wrong count of hard ham"
-# 48 ham (groupB's 24 once, as hard ham) + 48 spam + 2 more passes of 24
-grep -q '^finetune: 144 examples' "$T/mh.log" || die "--hard-ham: not 144 examples"
-$PYTHON3 - "$T/mh/config.json" <<'PY' || die "config.json does not record --hard-ham"
-import json, sys
-t = json.load(open(sys.argv[1]))["gptmilter"]["training"]
-assert (t["examples"], t["hard_ham"], t["hard_ham_repeat"]) == (144, 24, 3), t
-PY
-# shellcheck disable=SC2086
-if "$BIN" finetune $TINY $DATA --hard-ham "$T/c/train/ham/groupB" \
-	--hard-ham-repeat 0 -o "$T/mh0" > "$T/mh0.log" 2>&1 ||
-	! grep -q 'hard-ham-repeat 1 to' "$T/mh0.log"; then
-	die "--hard-ham-repeat 0 was not refused with a clear message"
-fi
-# shellcheck disable=SC2086
-if "$BIN" pretrain $TINY --data "$T/c/train/ham" --hard-ham "$T/c/train/ham/groupB" \
-	-o "$T/ph" > "$T/ph.log" 2>&1 || ! grep -q 'hard-ham is for finetune' "$T/ph.log"; then
-	die "pretrain --hard-ham was not refused with a clear message"
-fi
-
 # 2. eval of the saved bundle agrees with the report made while training
 if ! "$BIN" eval -m "$T/m1" --ham "$T/c/test/ham" --spam "$T/c/test/spam" \
 	--threads 1 --json "$T/e1.json" --scores "$T/e1.scores" > "$T/e1.log" 2>&1; then

@@ -657,12 +657,6 @@ train_run(Run *r, GError **error)
 	json_object_set_int_member(trn, "updates", p.step);
 	if (lm)
 		json_object_set_int_member(trn, "windows", o->windows);
-	if (r->n_hard_train > 0) {
-		json_object_set_int_member(trn, "hard_ham",
-					  (gint64)r->n_hard_train);
-		json_object_set_int_member(trn, "hard_ham_repeat",
-					  o->hard_ham_repeat);
-	}
 	json_object_set_double_member(trn, "lr", o->lr);
 	json_object_set_double_member(trn, "min_lr", o->min_lr);
 	json_object_set_string_member(trn, "schedule",

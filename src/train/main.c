@@ -30,14 +30,13 @@
 
 #define DEF_MAX_TOKENS 256
 #define MAX_WINDOWS 64
-#define MAX_HARD_HAM_REPEAT 100
 #define DEF_LR_FINETUNE 5e-5
 #define DEF_LR_PRETRAIN 3e-4
 
 static TrainOptions o;
 
 /* option storage */
-static char **opt_ham, **opt_spam, **opt_class, **opt_data, **opt_hard_ham;
+static char **opt_ham, **opt_spam, **opt_class, **opt_data;
 static char **opt_ham_val, **opt_spam_val, **opt_class_val, **opt_data_val;
 static char **opt_ham_test, **opt_spam_test, **opt_class_test, **opt_data_test;
 static char *opt_split, *opt_balance, *opt_trainable, *opt_pooling;
@@ -46,7 +45,6 @@ static double opt_lr = -1, opt_wd = 0.1, opt_clip = 0.0, opt_min_lr = 0.0;
 static double opt_target_fpr = 0.001, opt_threshold = -1;
 static int opt_batch = 8, opt_epochs = -1, opt_accum = 1, opt_warmup = 0;
 static int opt_max_tokens = 0, opt_threads = 0, opt_windows = 1;
-static int opt_hard_ham_repeat = 3;
 static int opt_layers = 2, opt_heads = 2, opt_embd = 64, opt_ctx = 256;
 static gint64 opt_seed = 1, opt_max_steps = 0, opt_ck_every = 0;
 static gint64 opt_average_last = 0;
@@ -86,13 +84,6 @@ static GOptionEntry data_entries[] = {
 	  "Class balance: none (default), undersample, weights", "MODE" },
 	{ "max-tokens", 0, 0, G_OPTION_ARG_INT, &opt_max_tokens,
 	  "Tokens read of each message (default 256, at most n_ctx)", "N" },
-	{ "hard-ham", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_hard_ham,
-	  "finetune: ham that reads like spam (newsletters, shop mail and "
-	  "notices asked for, past false positives), trained on "
-	  "--hard-ham-repeat times; repeatable", "PATH" },
-	{ "hard-ham-repeat", 0, 0, G_OPTION_ARG_INT, &opt_hard_ham_repeat,
-	  "Times each --hard-ham training message is trained on per epoch "
-	  "(default 3)", "N" },
 	{ "windows", 0, 0, G_OPTION_ARG_INT, &opt_windows,
 	  "pretrain: read up to N consecutive max-tokens windows of each "
 	  "training message, each an example (default 1: the head only)", "N" },
@@ -302,16 +293,11 @@ load_data(Run *r, int32_t eot)
 		    "that calibrates the averaged model");
 	/* ham before spam: the ids of the recipe (0 ham, 1 spam) */
 	if (o.mode != MODE_PRETRAIN && o.mode != MODE_EVAL) {
-		if (any(opt_ham) || any(opt_hard_ham) || any(opt_ham_val) ||
-		    any(opt_ham_test))
+		if (any(opt_ham) || any(opt_ham_val) || any(opt_ham_test))
 			corpus_class(c, "ham");
 		if (any(opt_spam) || any(opt_spam_val) || any(opt_spam_test))
 			corpus_class(c, "spam");
 	}
-	/* Hard ham first: a message under --ham too is then the duplicate
-	 * that is dropped, and the hard ones are items 0 .. n_hard - 1. */
-	add_paths(c, opt_hard_ham, "ham", main_split);
-	r->n_hard = corpus_n_items(c);
 	add_paths(c, opt_ham, "ham", main_split);
 	add_paths(c, opt_spam, "spam", main_split);
 	add_class_paths(c, opt_class, main_split);
@@ -400,12 +386,9 @@ load_data(Run *r, int32_t eot)
 	if (o.windows > 1)
 		split_windows(r);
 
-	for (gsize i = 0; i < r->n_hard; i++)
-		r->n_hard_train += corpus_item(c, i)->split == CORPUS_TRAIN;
 	for (int s = 0; s < CORPUS_N_SPLITS; s++) {
 		Split *sp = &r->split[s];
-		gsize repeats = (gsize)(o.hard_ham_repeat - 1) * r->n_hard_train;
-		gsize extra = s == CORPUS_TRAIN ? r->n_windows + repeats : 0;
+		gsize extra = s == CORPUS_TRAIN ? r->n_windows : 0;
 		sp->items = g_new(CorpusItem *, corpus_n_items(c) + extra + 1);
 		sp->n = 0;
 		for (gsize i = 0; i < corpus_n_items(c); i++) {
@@ -416,20 +399,9 @@ load_data(Run *r, int32_t eot)
 		}
 		/* after their messages, so a run's order depends only on
 		 * the corpus and the options */
-		if (s != CORPUS_TRAIN)
-			continue;
-		for (gsize i = 0; i < r->n_windows; i++)
+		for (gsize i = 0; i < extra; i++)
 			sp->items[sp->n++] = &r->windows[i];
-		/* the further passes over the hard ham: the shuffle of
-		 * each epoch spreads them out */
-		for (int k = 1; k < o.hard_ham_repeat; k++)
-			for (gsize i = 0; i < r->n_hard; i++)
-				if (corpus_item(c, i)->split == CORPUS_TRAIN)
-					sp->items[sp->n++] = corpus_item(c, i);
 	}
-	if (r->n_hard_train > 0 && !o.quiet)
-		printf("hard ham: %zu training messages, each trained on %d "
-		       "times per epoch\n", r->n_hard_train, o.hard_ham_repeat);
 	if (o.mode == MODE_PRETRAIN && r->split[CORPUS_TRAIN].n == 0)
 		die("no training text of two tokens or more");
 }
@@ -530,7 +502,6 @@ check_options(GOptionContext *ctx)
 	o.log_every = opt_log_every > 0 ? opt_log_every : 50;
 	o.max_tokens = opt_max_tokens;
 	o.windows = opt_windows;
-	o.hard_ham_repeat = opt_hard_ham_repeat;
 	o.layers = opt_layers;
 	o.heads = opt_heads;
 	o.embd = opt_embd;
@@ -546,12 +517,6 @@ check_options(GOptionContext *ctx)
 	if (o.windows > 1 && o.mode != MODE_PRETRAIN)
 		usage_error(ctx, "--windows is for pretrain: a classifier reads "
 			    "the head of each message only");
-	if (o.hard_ham_repeat < 1 || o.hard_ham_repeat > MAX_HARD_HAM_REPEAT)
-		usage_error(ctx, "--hard-ham-repeat 1 to %d",
-			    MAX_HARD_HAM_REPEAT);
-	if (any(opt_hard_ham) && o.mode != MODE_FINETUNE)
-		usage_error(ctx, "--hard-ham is for finetune: it weights ham "
-			    "in a classifier's training");
 	if (o.mode == MODE_EVAL) {
 		if (o.model == NULL)
 			usage_error(ctx, "eval needs -m MODEL");

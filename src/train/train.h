@@ -48,7 +48,6 @@ typedef struct {
 	Balance balance;
 	int max_tokens;
 	int windows;		/* pretrain: max-tokens windows per message */
-	int hard_ham_repeat;	/* finetune --hard-ham: times each is trained */
 	/* recipe */
 	int trainable_blocks;	/* -1 = all */
 	GptPooling pooling;
@@ -89,8 +88,6 @@ typedef struct {
 				 * windows of the training messages, their
 				 * ids borrowed from the corpus (n_windows) */
 	gsize n_windows;
-	gsize n_hard;		/* --hard-ham: corpus items 0 .. n_hard - 1 */
-	gsize n_hard_train;	/* of those, in the train split */
 	int nl;			/* classes (0 in pretrain) */
 	int spam;		/* the positive class of binary reports */
 	Bpe *bpe;

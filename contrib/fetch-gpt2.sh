@@ -15,8 +15,12 @@
 #   the one in PATH).
 # Each file is fetched into DIR/.FILE.part and renamed into place when
 # complete, so an interrupted run leaves no half file under the real name
-# and a re-run fetches only what is missing. Needs curl (preferred) or wget.
-# Exit status: 0 done, 1 a download failed, 2 usage.
+# and a re-run fetches only what is missing. The weights are renamed into
+# place only if their SHA-256 and size match the Git LFS pointer the hub
+# serves at <endpoint>/<repo>/raw/main/model.safetensors; a mirror without
+# that pointer gets a warning that the weights are unchecked. Needs curl
+# (preferred) or wget, and sha256sum.
+# Exit status: 0 done, 1 a download failed or did not match, 2 usage.
 # Checked by: tests/test_fetch_gpt2.sh (a file:// mirror of a tiny GPT-2).
 set -eu
 
@@ -36,15 +40,45 @@ dir=${2:-./$model}
 endpoint=${HF_ENDPOINT:-https://huggingface.co}
 endpoint=${endpoint%/}
 
-# get URL FILE: both show their progress (the weights run to 6 GB).
+# get URL FILE: both show their progress (the weights run to 6 GB);
+# get_quiet URL FILE: the same without it, for the small LFS pointer.
 if command -v curl >/dev/null 2>&1; then
 	get() { curl -fL --retry 3 -o "$2" "$1"; }
+	get_quiet() { curl -fsL --retry 3 --max-filesize 4096 -o "$2" "$1"; }
 elif command -v wget >/dev/null 2>&1; then
 	get() { wget --tries=3 -O "$2" "$1"; }
+	get_quiet() { wget -q --tries=3 -O "$2" "$1"; }
 else
 	echo "$0: needs curl or wget (apt-get install curl)" >&2
 	exit 1
 fi
+
+
+# check_weights PART: 0 if PART matches the LFS pointer of model.safetensors
+# (or there is no pointer to check against: a warning), 1 if it does not.
+check_weights() {
+	pointer="$dir/.model.safetensors.lfs"
+	pointer_url="$endpoint/$repo/raw/main/model.safetensors"
+	want_sha='' want_size=''
+	if get_quiet "$pointer_url" "$pointer" 2>/dev/null; then
+		want_sha=$(sed -n 's/^oid sha256:\([0-9a-f]\{64\}\)$/\1/p' "$pointer")
+		want_size=$(sed -n 's/^size \([0-9]\{1,\}\)$/\1/p' "$pointer")
+	fi
+	rm -f "$pointer"
+	if [ -z "$want_sha" ] || [ -z "$want_size" ]; then
+		echo "$0: warning: no Git LFS pointer at $pointer_url:" \
+			"model.safetensors is not checked" >&2
+		return 0
+	fi
+	size=$(wc -c < "$1" | tr -d ' ')
+	sha=$(sha256sum < "$1" | cut -d' ' -f1)
+	if [ "$size" != "$want_size" ] || [ "$sha" != "$want_sha" ]; then
+		echo "$0: model.safetensors: SHA-256 $sha, $size bytes;" \
+			"the hub's pointer says $want_sha, $want_size bytes" >&2
+		return 1
+	fi
+	echo "model.safetensors: SHA-256 and size match the hub's" >&2
+}
 
 mkdir -p "$dir"
 # The weights last: the small files fail fast on a wrong endpoint.
@@ -55,6 +89,11 @@ for f in config.json vocab.json merges.txt model.safetensors; do
 	if ! get "$url" "$dir/.$f.part" || [ ! -s "$dir/.$f.part" ]; then
 		rm -f "$dir/.$f.part"
 		echo "$0: cannot download $url" >&2
+		exit 1
+	fi
+	if [ "$f" = model.safetensors ] && ! check_weights "$dir/.$f.part"; then
+		rm -f "$dir/.$f.part"
+		echo "$0: $url is not the file the hub lists; nothing kept" >&2
 		exit 1
 	fi
 	mv -f "$dir/.$f.part" "$dir/$f"

@@ -1,7 +1,10 @@
 #!/bin/sh
 # test_fetch_gpt2.sh - contrib/fetch-gpt2.sh against a file:// mirror laid
 # out as Hugging Face's (no network in tests): the four files arrive
-# byte-identical, a second run fetches nothing, the next-step hint names
+# byte-identical and the weights are checked against the repository's Git
+# LFS pointer (raw/main/model.safetensors), weights that do not match it
+# are refused and not kept, a repository without a pointer gets a warning,
+# a second run fetches nothing, the next-step hint names
 # GPTMILTER_TRAIN without running it, an unknown model is a usage error, a
 # missing file fails naming its URL and leaves no partial file, distilgpt2
 # comes from its own repository into ./distilgpt2, and gptmilter-train
@@ -73,6 +76,12 @@ if ! mirror openai-community/gpt2 --no-prefix ||
 fi
 repo="$tmp/mirror/openai-community/gpt2/resolve/main"
 export HF_ENDPOINT="file://$tmp/mirror"
+# gpt2's Git LFS pointer, as the hub serves it; distilgpt2 has none
+pointer="$tmp/mirror/openai-community/gpt2/raw/main/model.safetensors"
+mkdir -p "${pointer%/*}"
+printf 'version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %s\n' \
+	"$(sha256sum < "$repo/model.safetensors" | cut -d' ' -f1)" \
+	"$(wc -c < "$repo/model.safetensors" | tr -d ' ')" > "$pointer"
 
 # parts DIR: true (and their names on stdout) if DIR holds a .part file
 parts() { find "$1" -name '*.part' | grep .; }
@@ -85,12 +94,18 @@ same() {
 	! parts "$2"
 }
 
-# 1. fetch: the four files, byte-identical
+# 1. fetch: the four files, byte-identical, the weights checked
 if sh "$FETCH" gpt2 "$tmp/gpt2" 2> "$tmp/f1.log"; then
 	if why=$(same "$repo" "$tmp/gpt2"); then
 		ok "gpt2: 4 files fetched, identical"
 	else
 		fail "gpt2: $why"
+	fi
+	if grep -q "SHA-256 and size match the hub's" "$tmp/f1.log" &&
+	   ! grep -q warning "$tmp/f1.log"; then
+		ok "gpt2: weights checked against the LFS pointer"
+	else
+		fail "gpt2: weights not checked: $(cat "$tmp/f1.log")"
 	fi
 else
 	fail "fetch failed: $(cat "$tmp/f1.log")"
@@ -165,7 +180,27 @@ else
 	ok "cut-off download: nothing left under the real name"
 fi
 
-# 5. distilgpt2, from distilbert/, into the default ./distilgpt2
+# 4c. weights that do not match the pointer (one byte changed, size the
+# same): refused, named, nothing kept under either name
+cp "$pointer" "$tmp/pointer.good"
+sed 's/^oid sha256:0/oid sha256:1/; t; s/^oid sha256:./oid sha256:0/' \
+	"$tmp/pointer.good" > "$pointer"
+if cmp -s "$pointer" "$tmp/pointer.good"; then
+	fail "could not alter the pointer"
+elif sh "$FETCH" gpt2 "$tmp/bad" 2> "$tmp/f4c.log"; then
+	fail "weights that do not match the pointer accepted"
+elif [ -e "$tmp/bad/model.safetensors" ] || parts "$tmp/bad" > /dev/null ||
+     [ -e "$tmp/bad/.model.safetensors.lfs" ]; then
+	fail "mismatched weights left a file behind"
+elif ! grep -q "model.safetensors: SHA-256 .* the hub's pointer says" "$tmp/f4c.log"; then
+	fail "mismatch: $(cat "$tmp/f4c.log")"
+else
+	ok "weights that do not match the pointer: refused, nothing kept"
+fi
+cp "$tmp/pointer.good" "$pointer"
+
+# 5. distilgpt2, from distilbert/, into the default ./distilgpt2; its
+# repository has no pointer: fetched with a warning
 mkdir -p "$tmp/cwd"
 if (cd "$tmp/cwd" && sh "$FETCH" distilgpt2) 2> "$tmp/f5.log"; then
 	if why=$(same "$tmp/mirror/distilbert/distilgpt2/resolve/main" \
@@ -173,6 +208,11 @@ if (cd "$tmp/cwd" && sh "$FETCH" distilgpt2) 2> "$tmp/f5.log"; then
 		ok "distilgpt2: fetched into ./distilgpt2"
 	else
 		fail "distilgpt2: $why"
+	fi
+	if grep -q "warning: no Git LFS pointer at .*/distilbert/distilgpt2/raw/main/model.safetensors: model.safetensors is not checked" "$tmp/f5.log"; then
+		ok "distilgpt2: no pointer, a warning"
+	else
+		fail "distilgpt2: no warning of the unchecked weights: $(cat "$tmp/f5.log")"
 	fi
 else
 	fail "distilgpt2 fetch failed: $(cat "$tmp/f5.log")"

@@ -4,6 +4,7 @@
 # agrees with the training report, --resume equals an uninterrupted run
 # bytewise, and bad input fails early with a clear message.
 set -u
+: "${top_srcdir:?}" "${PYTHON3:?}" "${NODE_MODULES:?}"
 T="${top_builddir:-.}/tests/train-e2e.tmp"
 BIN="${top_builddir:-.}/src/train/gptmilter-train"
 rm -rf "$T"
@@ -226,8 +227,9 @@ want=$(for f in "$T"/long/*.eml; do "$top_builddir/tests/mailtext_dump" "$f"; pr
 	-o "$T/lmw" > "$T/lmw.log" 2>&1 || { cat "$T/lmw.log"; die "pretrain --windows failed"; }
 got=$(sed -n 's/^pretrain: \([0-9]*\) examples.*/\1/p' "$T/lmw.log")
 echo "pretrain --windows 3: $got examples, reference encoder $want"
-[ -n "$want" ] && [ "$got" = "$want" ] && [ "$want" -gt 5 ] \
-	|| die "pretrain --windows 3: $got examples, want $want"
+if ! { [ -n "$want" ] && [ "$got" = "$want" ] && [ "$want" -gt 5 ]; }; then
+	die "pretrain --windows 3: $got examples, want $want"
+fi
 grep -q '"windows" : 3' "$T/lmw/config.json" || die "config.json does not record --windows 3"
 # shellcheck disable=SC2086
 if "$BIN" finetune $TINY $DATA --windows 2 -o "$T/mw" > "$T/mw.log" 2>&1 ||

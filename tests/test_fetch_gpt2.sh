@@ -94,6 +94,22 @@ same() {
 	! parts "$2"
 }
 
+# refused WHAT STATUS DIR LOG PATTERN: a fetch into DIR that exited with
+# STATUS must have failed, left nothing under DIR (no weights, no .part,
+# no pointer) and said PATTERN (grep) in LOG
+refused() {
+	if [ "$2" -eq 0 ]; then
+		fail "$1: accepted"
+	elif [ -e "$3/model.safetensors" ] || parts "$3" > /dev/null ||
+	     [ -e "$3/.model.safetensors.lfs" ]; then
+		fail "$1: a file left behind"
+	elif ! grep -q "$5" "$4"; then
+		fail "$1: $(cat "$4")"
+	else
+		ok "$1: refused, nothing left"
+	fi
+}
+
 # 1. fetch: the four files, byte-identical, the weights checked
 if sh "$FETCH" gpt2 "$tmp/gpt2" 2> "$tmp/f1.log"; then
 	if why=$(same "$repo" "$tmp/gpt2"); then
@@ -145,16 +161,9 @@ fi
 
 # 4. a missing file: failure naming the URL, nothing under the real name
 mv "$repo/model.safetensors" "$tmp/held"
-if sh "$FETCH" gpt2 "$tmp/broken" 2> "$tmp/f4.log"; then
-	fail "missing file accepted"
-elif ! grep -qF "cannot download $HF_ENDPOINT/openai-community/gpt2/resolve/main/model.safetensors" "$tmp/f4.log"; then
-	fail "message lacks the URL: $(cat "$tmp/f4.log")"
-elif [ -e "$tmp/broken/model.safetensors" ] ||
-     parts "$tmp/broken" > /dev/null; then
-	fail "partial model.safetensors left behind"
-else
-	ok "missing file: clear error, nothing left"
-fi
+sh "$FETCH" gpt2 "$tmp/broken" 2> "$tmp/f4.log"
+refused "missing file" $? "$tmp/broken" "$tmp/f4.log" \
+	"cannot download $HF_ENDPOINT/openai-community/gpt2/resolve/main/model.safetensors"
 mv "$tmp/held" "$repo/model.safetensors"
 
 # 4b. a download cut off midway (a curl in PATH that writes part of the
@@ -169,16 +178,9 @@ esac
 exec $(command -v curl) "\$@"
 EOF
 chmod +x "$tmp/bin/curl"
-if PATH="$tmp/bin:$PATH" sh "$FETCH" gpt2 "$tmp/cut" 2> "$tmp/f4b.log"; then
-	fail "cut-off download accepted"
-elif [ -e "$tmp/cut/model.safetensors" ] ||
-     parts "$tmp/cut" > /dev/null; then
-	fail "cut-off download left a partial file"
-elif ! grep -q "cannot download .*/model.safetensors" "$tmp/f4b.log"; then
-	fail "cut-off download: $(cat "$tmp/f4b.log")"
-else
-	ok "cut-off download: nothing left under the real name"
-fi
+PATH="$tmp/bin:$PATH" sh "$FETCH" gpt2 "$tmp/cut" 2> "$tmp/f4b.log"
+refused "cut-off download" $? "$tmp/cut" "$tmp/f4b.log" \
+	"cannot download .*/model.safetensors"
 
 # 4c. weights that do not match the pointer (one byte changed, size the
 # same): refused, named, nothing kept under either name
@@ -187,15 +189,10 @@ sed 's/^oid sha256:0/oid sha256:1/; t; s/^oid sha256:./oid sha256:0/' \
 	"$tmp/pointer.good" > "$pointer"
 if cmp -s "$pointer" "$tmp/pointer.good"; then
 	fail "could not alter the pointer"
-elif sh "$FETCH" gpt2 "$tmp/bad" 2> "$tmp/f4c.log"; then
-	fail "weights that do not match the pointer accepted"
-elif [ -e "$tmp/bad/model.safetensors" ] || parts "$tmp/bad" > /dev/null ||
-     [ -e "$tmp/bad/.model.safetensors.lfs" ]; then
-	fail "mismatched weights left a file behind"
-elif ! grep -q "model.safetensors: SHA-256 .* the hub's pointer says" "$tmp/f4c.log"; then
-	fail "mismatch: $(cat "$tmp/f4c.log")"
 else
-	ok "weights that do not match the pointer: refused, nothing kept"
+	sh "$FETCH" gpt2 "$tmp/bad" 2> "$tmp/f4c.log"
+	refused "weights that do not match the pointer" $? "$tmp/bad" \
+		"$tmp/f4c.log" "model.safetensors: SHA-256 .* the hub's pointer says"
 fi
 cp "$tmp/pointer.good" "$pointer"
 

@@ -45,7 +45,7 @@ srcdir=$(cd "$(dirname "$0")/.." && pwd)
 . "$srcdir/contrib/jobs.sh"
 # shellcheck source=bench/spamprobe.sh
 . "$srcdir/bench/spamprobe.sh"
-[ $# -ge 1 ] || { sed -n 16,34p "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '/^# Usage/,/PYTHON3\.$/p' "$0" >&2; exit 2; }
 mix=
 if [ "$1" = --mix ]; then
 	[ $# -ge 3 ] || { echo "usage: bench_kfold.sh --mix NAME NAME..." >&2; exit 2; }
@@ -155,9 +155,11 @@ elif [ -z "$mix" ]; then
 fi
 
 # shellcheck disable=SC2046 # the run names, --mix's or this run's
-"$PYTHON3" - "$WORK" "$K" $(if [ -n "$mix" ]; then echo "$@"; else echo "$name"; fi) <<'PY'
+"$PYTHON3" - "$srcdir/bench" "$WORK" "$K" $(if [ -n "$mix" ]; then echo "$@"; else echo "$name"; fi) <<'PY'
 import math, sys
-work, k, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+sys.path.insert(0, sys.argv[1])
+from bench_accuracy import roc_auc
+work, k, names = sys.argv[2], int(sys.argv[3]), sys.argv[4:]
 
 def load(name):
     """{path: (is hard ham, class, P(spam))} of the K folds of run NAME"""
@@ -173,19 +175,7 @@ def report(title, rows):
     ham = [p for _, c, p in rows if c == "ham"]
     spam = [p for _, c, p in rows if c == "spam"]
     hard = [p for h, c, p in rows if h and c == "ham"]
-    # ROC AUC: P(a spam outscores a ham), ties half
-    pairs = sorted([(p, 1) for p in spam] + [(p, 0) for p in ham])
-    below = auc = 0.0
-    i = 0
-    while i < len(pairs):
-        j = i
-        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
-            j += 1
-        s = sum(t for _, t in pairs[i:j])
-        auc += s * below + 0.5 * s * (j - i - s)
-        below += (j - i) - s
-        i = j
-    auc /= max(len(ham) * len(spam), 1)
+    auc = roc_auc(spam, ham)
     print(f"{title}: {k}-fold out-of-fold scores of {len(rows)} training "
           f"messages ({len(ham)} ham, {len(hard)} hard ham, {len(spam)} "
           f"spam), ROC AUC {auc:.5f}")

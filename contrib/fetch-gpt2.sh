@@ -53,7 +53,6 @@ else
 	exit 1
 fi
 
-
 # check_weights PART: 0 if PART matches the LFS pointer of model.safetensors
 # (or there is no pointer to check against: a warning), 1 if it does not.
 check_weights() {

@@ -56,7 +56,7 @@ def chi2_survival(x2, dof):
 def score(toks, spam, ham, n_spam, n_ham):
     """Robinson-Fisher indicator in [0, 1] (1: spam)"""
     fs = []
-    for w in toks:
+    for w in sorted(toks):     # not set order, which varies run to run
         b, g = spam[w] / n_spam, ham[w] / n_ham
         if b + g == 0:
             continue

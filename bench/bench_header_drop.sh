@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/bench_header_drop.sh - does a model's verdict depend on which header
 # lines a message carries? (issue 16: >= 99% of test-split verdicts
-# unchanged when From, To, Cc, X-Mailer, User-Agent and a single part's
+# unchanged when From, To, Cc, X-Mailer, User-Agent and a text/plain
 # Content-Type are removed).
 #
 # Owns: scoring every test-split message twice with gptmilter-classify, as

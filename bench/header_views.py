@@ -4,10 +4,10 @@
 #
 # Owns: the byte-level rewrite, nothing else. Removed from the top-level
 # header block: From, To, Cc, X-Mailer, User-Agent (with their continuation
-# lines), and Content-Type where the message is not multipart (there it
-# only names the charset and type of a single body; a multipart message
-# without it would be another message, not a view of this one). The body
-# and every other header are written unchanged, byte for byte.
+# lines), and Content-Type where it says text/plain (there it only names
+# the charset of a single body; an HTML or multipart message without it
+# would be another message, not a view of this one). The body and every
+# other header are written unchanged, byte for byte.
 #
 # Usage: header_views.py OUTDIR FILE...   (writes OUTDIR/<basename of FILE>)
 import os
@@ -36,8 +36,8 @@ def bare(msg):
     def name(f):
         return f.split(b":", 1)[0].strip().lower() if b":" in f else b""
     ctype = b"".join(f for f in fields if name(f) == b"content-type")
-    multipart = re.search(rb"multipart/", ctype, re.I) is not None
-    drop = DROP | (set() if multipart else {b"content-type"})
+    plain = re.search(rb":\s*text/plain", ctype, re.I) is not None
+    drop = DROP | ({b"content-type"} if plain else set())
     kept = [f for f in fields if name(f) not in drop]
     out = b"".join(kept)
     # the last kept field must still end its line before the blank line

@@ -3,7 +3,8 @@
  *
  * Owns: the command line used by tests/test_mailtext.sh and by people who
  * want to see what the model reads:
- *	mailtext_dump [-n MAX_BYTES] [-v VERSION] FILE|-   > text
+ *	mailtext_dump [-n MAX_BYTES] [-v VERSION] [-b] FILE|-   > text
+ * (-b: the bare-header view the trainer's --header-dropout reads)
  * Exits 1 when the file cannot be read, or when the output is not valid
  * UTF-8 (which would be a bug in mailtext.c).
  */
@@ -26,13 +27,19 @@ main(int argc, char **argv)
 	gsize len = 0, out_len = 0;
 	int i = 1;
 
-	for (; i + 2 < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i += 2) {
-		if (g_strcmp0(argv[i], "-n") == 0)
+	while (i + 1 < argc && argv[i][0] == '-' && argv[i][1] != '\0') {
+		if (g_strcmp0(argv[i], "-b") == 0) {
+			opt.bare_headers = TRUE;
+			i++;
+		} else if (i + 2 < argc && g_strcmp0(argv[i], "-n") == 0) {
 			opt.max_bytes = g_ascii_strtoull(argv[i + 1], NULL, 10);
-		else if (g_strcmp0(argv[i], "-v") == 0)
+			i += 2;
+		} else if (i + 2 < argc && g_strcmp0(argv[i], "-v") == 0) {
 			opt.version = (int)g_ascii_strtoll(argv[i + 1], NULL, 10);
-		else
+			i += 2;
+		} else {
 			break;
+		}
 	}
 	if (!mailtext_version_supported(opt.version)) {
 		fprintf(stderr, "mailtext_dump: -v: versions %d to %d\n",
@@ -41,7 +48,7 @@ main(int argc, char **argv)
 	}
 	if (i + 1 != argc) {
 		fprintf(stderr, "usage: mailtext_dump [-n MAX_BYTES] "
-			"[-v VERSION] FILE|-\n");
+			"[-v VERSION] [-b] FILE|-\n");
 		return 2;
 	}
 	if (g_strcmp0(argv[i], "-") == 0) {

@@ -237,6 +237,37 @@ if "$BIN" finetune $TINY $DATA --windows 2 -o "$T/mw" > "$T/mw.log" 2>&1 ||
 	die "finetune --windows 2 was not refused with a clear message"
 fi
 
+# 4a. finetune --header-dropout P: every training message also gets its
+# bare-header view (no From address, no To line: test_header_views.sh shows
+# it is the text of the message without them), the run says how many and
+# records P; the views reach the updates (same seed, P = 1 against P = 0:
+# other weights); refused outside finetune and outside [0, 1].
+# shellcheck disable=SC2086
+for p in 0 1 0.5; do
+	"$BIN" finetune $TINY $DATA --epochs 1 --max-steps 3 --header-dropout $p \
+		-o "$T/hd$p" > "$T/hd$p.log" 2>&1 ||
+		{ cat "$T/hd$p.log"; die "finetune --header-dropout $p failed"; }
+done
+grep -q 'header dropout: 96 of 96 training messages have a bare-header view' \
+	"$T/hd0.5.log" || die "--header-dropout 0.5: no count of the bare views"
+grep -q '"header_dropout" : 0.5' "$T/hd0.5/config.json" ||
+	die "config.json does not record --header-dropout 0.5"
+! grep -q 'header_dropout' "$T/hd0/config.json" ||
+	die "--header-dropout 0 recorded as if it had been used"
+if cmp -s "$T/hd0/model.safetensors" "$T/hd1/model.safetensors"; then
+	die "--header-dropout 1 trained the same weights as 0: the views are unused"
+fi
+# shellcheck disable=SC2086
+if "$BIN" pretrain $TINY --data "$T/long" --header-dropout 0.5 -o "$T/hdp" \
+	> "$T/hdp.log" 2>&1 || ! grep -q 'header-dropout is for finetune' "$T/hdp.log"; then
+	die "pretrain --header-dropout was not refused with a clear message"
+fi
+# shellcheck disable=SC2086
+if "$BIN" finetune $TINY $DATA --header-dropout 1.5 -o "$T/hdx" > "$T/hdx.log" 2>&1 ||
+	! grep -q 'header-dropout: a chance in' "$T/hdx.log"; then
+	die "--header-dropout 1.5 was not refused with a clear message"
+fi
+
 # 4b. soup: two fine-tunes of the pretrained base averaged; the weights
 # are numpy's mean of the members'; a soup of one model with itself is that
 # model byte for byte; config.json records the members; bad soups refused

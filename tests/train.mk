@@ -11,12 +11,13 @@ tests_test_metrics_LDADD = $(CORE_LIBS)
 EXTRA_DIST += tests/data/train
 
 # corpus readers on tests/data/train (needs NODE_MODULES for the tokenizer);
-# test_train.sh: gptmilter-train end to end on a tiny model (about 30 s)
+# test_train.sh: gptmilter-train end to end on a tiny model (about 30 s);
+# test_header_views.sh: the bare-header view of --header-dropout
 check_PROGRAMS += tests/test_corpus
-TESTS += tests/test_corpus tests/test_train.sh
+TESTS += tests/test_corpus tests/test_train.sh tests/test_header_views.sh
 tests_test_corpus_SOURCES = tests/test_corpus.c
 tests_test_corpus_LDADD = $(CORE_LIBS)
-dist_check_SCRIPTS += tests/test_train.sh
+dist_check_SCRIPTS += tests/test_train.sh tests/test_header_views.sh
 
 # backward (owner: backward): the training passes in the core library, a
 # finite-difference gradient check, and one full step against PyTorch

@@ -33,6 +33,7 @@ item_free(gpointer p)
 	g_free(it->source);
 	g_free(it->data);
 	g_free(it->ids);
+	g_free(it->bare_ids);
 	g_free(it);
 }
 
@@ -545,25 +546,40 @@ typedef struct {
 	gint next;
 } TokJob;
 
+/* mail_ids - the ids of message IT's text, extracted with MO */
+static int32_t *
+mail_ids(TokJob *j, const CorpusItem *it, const MailtextOptions *mo,
+	 int *n_ids, gsize *text_len)
+{
+	int32_t *ids = g_new(int32_t, j->max_tokens);
+	gsize tl = 0;
+	char *text = mailtext_extract(it->data, it->len, mo, &tl);
+
+	*n_ids = tokens_from_text(j->bpe, text, tl, j->max_tokens, j->eot, ids);
+	if (text_len != NULL)
+		*text_len = tl;
+	g_free(text);
+	return g_renew(int32_t, ids, *n_ids);
+}
+
 static void
 tokenize_item(TokJob *j, CorpusItem *it)
 {
-	int32_t *ids = g_new(int32_t, j->max_tokens);
-
 	if (it->is_text) {
+		int32_t *ids = g_new(int32_t, j->max_tokens);
 		it->n_ids = tokens_from_text(j->bpe, it->data, it->len,
 					     j->max_tokens, j->eot, ids);
 		it->text_len = it->len;
+		it->ids = g_renew(int32_t, ids, it->n_ids);
 	} else {
-		gsize tl = 0;
 		MailtextOptions mo = { .version = j->c->mailtext_version };
-		char *text = mailtext_extract(it->data, it->len, &mo, &tl);
-		it->n_ids = tokens_from_text(j->bpe, text, tl, j->max_tokens,
-					     j->eot, ids);
-		it->text_len = tl;
-		g_free(text);
+		it->ids = mail_ids(j, it, &mo, &it->n_ids, &it->text_len);
+		if (j->c->bare_views && it->split == CORPUS_TRAIN) {
+			mo.bare_headers = TRUE;
+			it->bare_ids = mail_ids(j, it, &mo, &it->n_bare_ids,
+						NULL);
+		}
 	}
-	it->ids = g_renew(int32_t, ids, it->n_ids);
 	g_clear_pointer(&it->data, g_free);
 }
 

@@ -54,6 +54,10 @@ typedef struct {
 	gboolean is_text;	/* TSV: DATA is already the extracted text */
 	int32_t *ids;		/* (n_ids) after corpus_tokenize */
 	int n_ids;
+	int32_t *bare_ids;	/* (n_bare_ids) the bare-header view of a
+				 * training message when the corpus asks for
+				 * bare_views, else NULL */
+	int n_bare_ids;
 	gsize text_len;		/* bytes of extracted text */
 } CorpusItem;
 
@@ -65,6 +69,8 @@ typedef struct {
 	gsize n_bad;		/* unreadable, empty, oversized or not mail */
 	GPtrArray *warnings;	/* char *, the first CORPUS_MAX_WARNINGS */
 	gsize n_warnings;
+	gboolean bare_views;	/* corpus_tokenize also gives each training
+				 * message (not TSV text) its bare_ids */
 	int mailtext_version;	/* layout corpus_tokenize extracts (0: the
 				 * current MAILTEXT_VERSION) */
 } Corpus;
@@ -108,8 +114,9 @@ gboolean corpus_parse_split(const char *spec, int *train_pct, int *val_pct,
 			    GError **error);
 
 /* corpus_tokenize - every item to 1 .. MAX_TOKENS ids: mailtext_extract
- * (unless is_text) then tokens_from_text; the bytes are freed. N_THREADS
- * workers (<= 1: this thread). */
+ * (unless is_text) then tokens_from_text; the bytes are freed. With
+ * bare_views, training messages get their bare-header view too
+ * (MailtextOptions.bare_headers). N_THREADS workers (<= 1: this thread). */
 void corpus_tokenize(Corpus *c, const Bpe *bpe, int max_tokens,
 		     int32_t eot_id, int n_threads);
 

@@ -874,21 +874,21 @@ restore_names(const char *value, const char *header, const GArray *renamed)
 
 /* emit_headers - the header lines of MSG: Subject and From always; with
  * VERSION >= 2 (the top message only) To, X-Mailer, User-Agent and
- * Content-Type when present */
+ * Content-Type when present; with BARE, Subject and an empty From only */
 static void
 emit_headers(Out *o, GMimeMessage *msg, GMimeParserOptions *popt, int version,
-	     const GArray *renamed)
+	     const GArray *renamed, gboolean bare)
 {
 	static const char *const raw_names[] = {
 		"X-Mailer", "User-Agent", "Content-Type",
 	};
-	g_autofree char *from = msg ? address_string(msg, popt,
+	g_autofree char *from = msg && !bare ? address_string(msg, popt,
 		GMIME_ADDRESS_TYPE_FROM, "From") : NULL;
 
 	emit_line(o, "Subject:", msg ? g_mime_message_get_subject(msg) : NULL,
 		  MAX_HEADER_BYTES, FALSE);
 	emit_line(o, "From:", from, MAX_HEADER_BYTES, FALSE);
-	if (version < 2 || msg == NULL)
+	if (version < 2 || msg == NULL || bare)
 		return;
 	g_autofree char *to = address_string(msg, popt, GMIME_ADDRESS_TYPE_TO,
 					     "To");
@@ -1043,7 +1043,7 @@ walk_object(Walk *w, GMimeObject *obj, Out *o, int depth)
 		if (m == NULL)
 			return;
 		out_break(o, 2);
-		emit_headers(o, m, NULL, 1, NULL);
+		emit_headers(o, m, NULL, 1, NULL, FALSE);
 		out_break(o, 2);
 		walk_object(w, g_mime_message_get_mime_part(m), o, depth + 1);
 		out_break(o, 2);
@@ -1345,7 +1345,8 @@ mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
 	m = g_mime_parser_construct_message(parser, popt);
 
 	out_init(&o, cap);
-	emit_headers(&o, m, popt, version, renamed);
+	emit_headers(&o, m, popt, version, renamed,
+		     opt != NULL && opt->bare_headers);
 	out_break(&o, 2);
 	if (m != NULL)
 		walk_object(&w, g_mime_message_get_mime_part(m), &o, 0);

@@ -38,6 +38,13 @@ typedef struct {
 	gsize max_bytes;	/* output cap in bytes; 0 means the default */
 	int version;		/* layout, MAILTEXT_MIN_VERSION ..
 				 * MAILTEXT_VERSION; 0 means MAILTEXT_VERSION */
+	gboolean bare_headers;	/* the text as if the message had no From,
+				 * To, Cc, X-Mailer, User-Agent or
+				 * Content-Type line (an empty "From:", no
+				 * version-2 lines): the trainer's second
+				 * view, so that their mere presence cannot
+				 * decide a verdict (gptmilter-train
+				 * --header-dropout) */
 } MailtextOptions;
 
 /* mailtext_version_supported - whether layout V is produced (0: the current) */

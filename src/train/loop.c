@@ -69,6 +69,19 @@ shuffle(CorpusItem **v, gsize n, guint64 seed, guint64 salt)
 	}
 }
 
+/* read_bare - whether IT is read as its bare-header view in EPOCH:
+ * --header-dropout's draw, from (seed, epoch, message digest) alone, so
+ * that a resumed run draws as the uninterrupted one did */
+static gboolean
+read_bare(const TrainOptions *o, const CorpusItem *it, gint64 epoch)
+{
+	if (it->bare_ids == NULL || o->header_dropout <= 0)
+		return FALSE;
+	guint64 s = o->seed * 0x100000001b3ULL ^ ((guint64)epoch << 32) ^
+		    g_str_hash(it->digest);
+	return (double)(splitmix64(&s) >> 11) * 0x1.0p-53 < o->header_dropout;
+}
+
 /* The state a checkpoint carries besides tensors. */
 typedef struct {
 	gint64 step;		/* updates done */
@@ -85,7 +98,7 @@ static guint64
 fingerprint(const Run *r, gsize ntrain, gsize nparams)
 {
 	const TrainOptions *o = r->o;
-	g_autofree char *s = g_strdup_printf(
+	g_autofree char *fields = g_strdup_printf(
 		"%d|%s|%s|%d,%d,%d,%d|%d|%d|%d|%.9g|%.9g|%.9g|%.9g|%d|%d|%d|%d|"
 		"%" G_GINT64_FORMAT "|%d|%" G_GUINT64_FORMAT "|%zu|%zu|%d|%"
 		G_GINT64_FORMAT,
@@ -95,6 +108,10 @@ fingerprint(const Run *r, gsize ntrain, gsize nparams)
 		o->min_lr, o->batch, o->epochs, o->grad_accum, o->warmup,
 		o->max_steps, o->schedule, o->seed, ntrain, nparams, o->balance,
 		o->average_last);
+	/* added only when used, so that checkpoints of older runs resume */
+	g_autofree char *s = o->header_dropout > 0 ?
+		g_strdup_printf("%s|hd%.9g", fields, o->header_dropout) :
+		g_strdup(fields);
 	g_autofree char *h = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
 							   s, -1);
 	char head[16];
@@ -496,11 +513,13 @@ train_run(Run *r, GError **error)
 			int B = (int)MIN((gsize)o->batch, n - start), N = 0;
 			for (int b = 0; b < B; b++) {
 				CorpusItem *it = order[start + (gsize)b];
-				memcpy(ids + N, it->ids,
-				       sizeof *ids * (gsize)it->n_ids);
-				lens[b] = it->n_ids;
+				gboolean bare = read_bare(o, it, p.epoch);
+				const int32_t *v = bare ? it->bare_ids : it->ids;
+				int nv = bare ? it->n_bare_ids : it->n_ids;
+				memcpy(ids + N, v, sizeof *ids * (gsize)nv);
+				lens[b] = nv;
 				labels[b] = it->label;
-				N += it->n_ids;
+				N += nv;
 			}
 			float scale = 1.0f / (float)o->grad_accum;
 			float loss;
@@ -657,6 +676,9 @@ train_run(Run *r, GError **error)
 	json_object_set_int_member(trn, "updates", p.step);
 	if (lm)
 		json_object_set_int_member(trn, "windows", o->windows);
+	if (o->header_dropout > 0)
+		json_object_set_double_member(trn, "header_dropout",
+					      o->header_dropout);
 	json_object_set_double_member(trn, "lr", o->lr);
 	json_object_set_double_member(trn, "min_lr", o->min_lr);
 	json_object_set_string_member(trn, "schedule",

@@ -43,6 +43,7 @@ static char *opt_split, *opt_balance, *opt_trainable, *opt_pooling;
 static char *opt_schedule, *opt_dtype;
 static double opt_lr = -1, opt_wd = 0.1, opt_clip = 0.0, opt_min_lr = 0.0;
 static double opt_target_fpr = 0.001, opt_threshold = -1;
+static double opt_header_dropout = 0;
 static int opt_batch = 8, opt_epochs = -1, opt_accum = 1, opt_warmup = 0;
 static int opt_max_tokens = 0, opt_threads = 0, opt_windows = 1;
 static int opt_layers = 2, opt_heads = 2, opt_embd = 64, opt_ctx = 256;
@@ -87,6 +88,10 @@ static GOptionEntry data_entries[] = {
 	{ "windows", 0, 0, G_OPTION_ARG_INT, &opt_windows,
 	  "pretrain: read up to N consecutive max-tokens windows of each "
 	  "training message, each an example (default 1: the head only)", "N" },
+	{ "header-dropout", 0, 0, G_OPTION_ARG_DOUBLE, &opt_header_dropout,
+	  "finetune: in each epoch read a training message with the chance P "
+	  "as if it had no From, To, Cc, X-Mailer, User-Agent or Content-Type "
+	  "line (default 0)", "P" },
 	{ NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL }
 };
 
@@ -372,6 +377,7 @@ load_data(Run *r, int32_t eot)
 	}
 
 	double t0 = train_now();
+	c->bare_views = o.header_dropout > 0;
 	corpus_tokenize(c, r->bpe, o.max_tokens * o.windows, eot, o.threads);
 	gsize ntok = 0, full = 0;
 	for (gsize i = 0; i < corpus_n_items(c); i++) {
@@ -385,6 +391,16 @@ load_data(Run *r, int32_t eot)
 		       o.max_tokens * o.windows);
 	if (o.windows > 1)
 		split_windows(r);
+	if (c->bare_views && !o.quiet) {
+		gsize nb = 0, nt = 0;
+		for (gsize i = 0; i < corpus_n_items(c); i++) {
+			nt += corpus_item(c, i)->split == CORPUS_TRAIN;
+			nb += corpus_item(c, i)->bare_ids != NULL;
+		}
+		printf("header dropout: %zu of %zu training messages have a "
+		       "bare-header view, read with chance %g\n", nb, nt,
+		       o.header_dropout);
+	}
 
 	for (int s = 0; s < CORPUS_N_SPLITS; s++) {
 		Split *sp = &r->split[s];
@@ -502,6 +518,7 @@ check_options(GOptionContext *ctx)
 	o.log_every = opt_log_every > 0 ? opt_log_every : 50;
 	o.max_tokens = opt_max_tokens;
 	o.windows = opt_windows;
+	o.header_dropout = opt_header_dropout;
 	o.layers = opt_layers;
 	o.heads = opt_heads;
 	o.embd = opt_embd;
@@ -517,6 +534,11 @@ check_options(GOptionContext *ctx)
 	if (o.windows > 1 && o.mode != MODE_PRETRAIN)
 		usage_error(ctx, "--windows is for pretrain: a classifier reads "
 			    "the head of each message only");
+	if (!(o.header_dropout >= 0 && o.header_dropout <= 1))
+		usage_error(ctx, "--header-dropout: a chance in [0, 1]");
+	if (o.header_dropout > 0 && o.mode != MODE_FINETUNE)
+		usage_error(ctx, "--header-dropout is for finetune: it varies "
+			    "the training examples of a classifier");
 	if (o.mode == MODE_EVAL) {
 		if (o.model == NULL)
 			usage_error(ctx, "eval needs -m MODEL");

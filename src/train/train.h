@@ -48,6 +48,8 @@ typedef struct {
 	Balance balance;
 	int max_tokens;
 	int windows;		/* pretrain: max-tokens windows per message */
+	double header_dropout;	/* finetune: the chance that an example is
+				 * read as its bare-header view in an epoch */
 	/* recipe */
 	int trainable_blocks;	/* -1 = all */
 	GptPooling pooling;

@@ -33,10 +33,13 @@ trap 'rm -rf "$tmp"' EXIT
 
 awk -F'\t' -v d="$dir" -v s=",$splits," 'NR > 1 && index(s, "," $4 ",") {
 	print d "/" $5 }' "$dir/index.tsv" > "$tmp/files"
-rc=0
-xargs "$CLASSIFY" -m "$MODEL" -T "$THREADS" -t 0.5 < "$tmp/files" \
-	> "$tmp/scores" || rc=$?
-[ "$rc" -le 1 ] || { echo "$0: gptmilter-classify failed ($rc)" >&2; exit 1; }
+# xargs says 123 when some run said 1 (all ham) or 3 (an error): the
+# count of lines tells
+xargs -d '\n' "$CLASSIFY" -m "$MODEL" -T "$THREADS" -t 0.5 < "$tmp/files" \
+	> "$tmp/scores" || [ $? -le 123 ] ||
+	{ echo "$0: gptmilter-classify failed" >&2; exit 1; }
+[ "$(wc -l < "$tmp/scores")" -eq "$(wc -l < "$tmp/files")" ] ||
+	{ echo "$0: gptmilter-classify did not score every message" >&2; exit 1; }
 [ -z "${SCORES:-}" ] || cp "$tmp/scores" "$SCORES"
 threshold=$(sed -n 's/.*"threshold" *: *\([0-9.e-]*\).*/\1/p' \
 	"$MODEL/config.json" | head -1)

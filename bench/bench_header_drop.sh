@@ -38,10 +38,11 @@ xargs "$python" "$srcdir/bench/header_views.py" "$tmp/bare" < "$tmp/files"
 sed "s|.*/|$tmp/bare/|" "$tmp/files" > "$tmp/bare-files"
 
 score() {	# LIST OUT
-	# exit status 0/1 is the verdict of the last batch, 3 an error
-	rc=0
-	xargs "$CLASSIFY" -m "$MODEL" -T "$THREADS" -t 0.5 < "$1" > "$2" || rc=$?
-	[ "$rc" -le 1 ] || { echo "$0: gptmilter-classify failed ($rc)" >&2; exit 1; }
+	# xargs says 123 when some run said 1 (all ham) or 3 (an error): the
+	# count of lines tells
+	xargs -d '\n' "$CLASSIFY" -m "$MODEL" -T "$THREADS" -t 0.5 < "$1" \
+		> "$2" || [ $? -le 123 ] ||
+		{ echo "$0: gptmilter-classify failed" >&2; exit 1; }
 	[ "$(wc -l < "$2")" -eq "$(wc -l < "$1")" ] ||
 		{ echo "$0: $2: not one line per message" >&2; exit 1; }
 }

@@ -195,6 +195,32 @@ else
 	die "pretrain failed"
 fi
 
+# 4d. pretrain --lm-samples 64: a sampled softmax (test_train_grad checks
+# its gradients); the validation loss, always over the whole vocabulary,
+# falls as with the full softmax, the run records K, finetune refuses it.
+# shellcheck disable=SC2086
+if "$BIN" pretrain $TINY --data "$T/c/train/ham" --data-val "$T/c/val" --epochs 3 \
+	--lm-samples 64 -o "$T/lms" > "$T/lms.log" 2>&1; then
+	v1=$(sed -n 's/^epoch 1: .*val loss \([0-9.]*\).*/\1/p' "$T/lms.log")
+	v3=$(sed -n 's/^epoch 3: .*val loss \([0-9.]*\).*/\1/p' "$T/lms.log")
+	echo "pretrain --lm-samples 64 val loss: epoch 1 $v1, epoch 3 $v3"
+	awk -v a="$v1" -v b="$v3" 'BEGIN { exit !(a != "" && b != "" && b < a) }' \
+		|| die "pretrain --lm-samples: val loss did not fall: $v1 -> $v3"
+	grep -q '"lm_samples" : 64' "$T/lms/config.json" ||
+		die "config.json does not record --lm-samples 64"
+	if cmp -s "$T/lms/model.safetensors" "$T/lm/model.safetensors"; then
+		die "--lm-samples 64 trained the full softmax's weights"
+	fi
+else
+	cat "$T/lms.log"
+	die "pretrain --lm-samples failed"
+fi
+# shellcheck disable=SC2086
+if "$BIN" finetune $TINY $DATA --lm-samples 8 -o "$T/lmsf" > "$T/lmsf.log" 2>&1 ||
+	! grep -q 'lm-samples is for pretrain' "$T/lmsf.log"; then
+	die "finetune --lm-samples was not refused with a clear message"
+fi
+
 # 4c. pretrain --windows 3: each training message gives its head and up to
 # two more 48-token windows of the text that follows (of 2 tokens or more);
 # the count is checked against the reference encoder's token counts of

@@ -10,7 +10,8 @@
  * Also: frozen tensors have no gradient buffer (the trainable range is the
  * exact tail of the block), the training forward agrees with the inference
  * forward (gpt.c), losses of eval and step agree, gradients accumulate and
- * follow loss_scale.
+ * follow loss_scale; the sampled softmax (a fixed draw) is checked the same
+ * way, and equals the full softmax when its draw covers the vocabulary.
  * Exit status: 0 when every check passes, 1 otherwise.
  */
 #include <math.h>
@@ -116,10 +117,16 @@ randomize(GptModel *m, guint32 seed)
 	}
 }
 
-typedef enum { LOSS_LAST, LOSS_MEAN, LOSS_LM } LossKind;
+typedef enum { LOSS_LAST, LOSS_MEAN, LOSS_LM, LOSS_LM_SAMPLED } LossKind;
 
 static const char *const loss_names[] = { "classify/last",
-	"classify/mean", "lm" };
+	"classify/mean", "lm", "lm/sampled" };
+
+/* The sampled softmax's draw: 6 of the tokens the batch does not predict,
+ * the same draw for every evaluation of the loss, so that it is a smooth
+ * function of the weights for the finite differences. */
+#define LM_SAMPLES 6
+#define LM_SEED 12345
 
 /* The batch: ragged, four sequences, one of a single token (which the
  * language model cannot score). */
@@ -132,7 +139,9 @@ static const float class_weights[3] = { 0.5f, 2.0f, 1.25f };
 static float
 loss_of(GptTrain *tr, LossKind kind, const float *w)
 {
-	if (kind == LOSS_LM)
+	if (kind == LOSS_LM_SAMPLED)
+		gpt_train_lm_sampling(tr, LM_SAMPLES, LM_SEED);
+	if (kind == LOSS_LM || kind == LOSS_LM_SAMPLED)
 		return gpt_train_lm_step(tr, ids, lens, NB, 1.0f);
 	return gpt_train_classify_step(tr, ids, lens, NB, labels, w, 1.0f,
 				       NULL);
@@ -144,12 +153,12 @@ tiny_model(LossKind kind, guint32 seed)
 	GptConfig cfg = {
 		.n_layer = 3, .n_head = 2, .n_embd = 8, .n_ctx = 12,
 		.vocab_size = 29, .ln_eps = 1e-5f,
-		.num_labels = kind == LOSS_LM ? 0 : 3,
+		.num_labels = kind >= LOSS_LM ? 0 : 3,
 		.pooling = kind == LOSS_MEAN ? GPT_POOL_MEAN : GPT_POOL_LAST,
 	};
 	GptModel *m = gpt_model_new_random(&cfg, seed);
 
-	if (kind != LOSS_LM)
+	if (kind < LOSS_LM)
 		gpt_model_set_head(m, 3, kind == LOSS_LAST, seed + 1);
 	randomize(m, seed + 2);
 	return m;
@@ -236,7 +245,7 @@ check_case(LossKind kind, int k)
 			}
 		}
 		/* every trainable tensor takes part in the loss */
-		CHECK(gmax > 0.0f || (kind == LOSS_LM &&
+		CHECK(gmax > 0.0f || (kind >= LOSS_LM &&
 				      g_str_has_prefix(t[i].name, "score")),
 		      "%s k=%d: %s has a zero gradient", loss_names[kind], k,
 		      t[i].name);
@@ -251,7 +260,7 @@ check_case(LossKind kind, int k)
 	 * give g + 3 g on top of what is there now. */
 	gpt_train_zero_grad(tr);
 	loss_of(tr, kind, w);
-	if (kind == LOSS_LM)
+	if (kind >= LOSS_LM)
 		gpt_train_lm_step(tr, ids, lens, NB, 3.0f);
 	else
 		gpt_train_classify_step(tr, ids, lens, NB, labels, w, 3.0f,
@@ -311,6 +320,49 @@ check_forward(LossKind kind, int k)
 	      loss_names[kind]);
 }
 
+/* check_sampled_full - a sampled softmax whose draw covers the whole
+ * vocabulary is the full softmax: the same loss and gradients; a smaller
+ * draw is another loss (the draw happens), and eval stays the full one */
+static void
+check_sampled_full(void)
+{
+	g_autoptr(GptModel) m = tiny_model(LOSS_LM, 9);
+	GptTrainOptions opt = { .trainable_blocks = -1, .max_batch = 4,
+		.max_tokens = 8 };
+	g_autoptr(GptTrain) tr = gpt_train_new(m, &opt, NULL);
+	gsize n = gpt_train_n_params(tr);
+
+	g_assert(tr != NULL);
+	gpt_train_zero_grad(tr);
+	float full = gpt_train_lm_step(tr, ids, lens, NB, 1.0f);
+	float *g = g_memdup2(gpt_train_grads(tr), n * sizeof(float));
+	gpt_train_zero_grad(tr);
+	gpt_train_lm_sampling(tr, 29, 1);	/* V = 29: all of the rest */
+	float all = gpt_train_lm_step(tr, ids, lens, NB, 1.0f);
+	const float *ga = gpt_train_grads(tr);
+	float worst = 0.0f, gabs = 0.0f;
+	for (gsize j = 0; j < n; j++) {
+		worst = fmaxf(worst, fabsf(ga[j] - g[j]));
+		gabs = fmaxf(gabs, fabsf(g[j]));
+	}
+	CHECK(fabsf(all - full) <= 1e-6f * full && worst <= 1e-6f * gabs,
+	      "sampled softmax over all tokens: loss %g (full %g), gradients "
+	      "off by %g", all, full, worst);
+	gpt_train_lm_sampling(tr, 3, 1);
+	float some = gpt_train_lm_step(tr, ids, lens, NB, 1.0f);
+	CHECK(fabsf(some - full) > 1e-4f,
+	      "sampled softmax of 3 tokens gives the full loss %g", some);
+	float e = gpt_train_lm_eval(tr, ids, lens, NB);
+	CHECK(fabsf(e - full) <= 1e-6f * full,
+	      "lm eval with sampling set: %g, full %g", e, full);
+	gpt_train_lm_sampling(tr, 0, 0);
+	float back = gpt_train_lm_step(tr, ids, lens, NB, 1.0f);
+	CHECK(back == full, "K = 0 is not the full softmax again: %g", back);
+	printf("lm/sampled: all tokens = full softmax (loss %.6f), 3 tokens "
+	       "%.6f\n", full, some);
+	g_free(g);
+}
+
 /* check_errors - gpt_train_new refuses what it cannot train */
 static void
 check_errors(void)
@@ -341,7 +393,7 @@ main(void)
 	for (gsize i = 0; i < G_N_ELEMENTS(ids); i++)
 		ids[i] = (int32_t)((i * 11 + 3) % 29);
 
-	for (LossKind kind = LOSS_LAST; kind <= LOSS_LM; kind++) {
+	for (LossKind kind = LOSS_LAST; kind <= LOSS_LM_SAMPLED; kind++) {
 		check_case(kind, -1);
 		check_case(kind, 3);
 		check_case(kind, 2);
@@ -352,6 +404,7 @@ main(void)
 	check_forward(LOSS_LAST, -1);
 	check_forward(LOSS_MEAN, 0);
 	check_forward(LOSS_MEAN, 2);
+	check_sampled_full();
 	check_errors();
 	if (failures) {
 		fprintf(stderr, "%d check(s) failed\n", failures);

@@ -14,7 +14,8 @@
  *	frozen blocks h[0 .. L-k-1]: in place on x, scratch only
  *	trainable blocks: every activation kept (slot i <-> block L-k+i)
  *	ln_f, then the loss: head on the pooled row (classifier) or the tied
- *	wte head in chunks of LM_CHUNK rows (language model).
+ *	wte head in chunks of LM_CHUNK rows (language model), over the whole
+ *	vocabulary or, when training asks, a sample of it (sampled softmax).
  * The backward runs the same way up, stopping at the first trainable block
  * (or going on into wte/wpe when they train too).
  *
@@ -30,6 +31,7 @@
  * gpt_train_new() sets error; a step's bad arguments are caller bugs and
  * fail g_assert.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
@@ -91,6 +93,16 @@ struct GptTrain {
 	int *lm_row;		/* (NR) rows that predict a next token */
 	int *lm_tgt;		/* (NR) the token they predict */
 	int *last_row;		/* (MB) row of the last token of each sequence */
+	/* sampled softmax (gpt_train_lm_sampling), allocated when first set */
+	int lm_k;		/* negatives per step; 0: the full softmax */
+	guint64 lm_seed;	/* seed of the next step's draw */
+	int lm_smax;		/* most candidates: min(V, NR + lm_k) */
+	int *lm_cand;		/* (lm_smax) token of each candidate */
+	int *lm_slot;		/* (V) candidate of each token, or -1 */
+	int *lm_tgt_c;		/* (NR) lm_tgt as candidate indices */
+	float *lm_corr;		/* (lm_smax) log-weight of each candidate */
+	float *lm_w;		/* (lm_smax, C) their wte rows */
+	float *lm_gw;		/* (lm_smax, C) the gradient of those rows */
 };
 
 /* grad_view - the gradient of parameter P, or NULL when P is frozen */
@@ -301,6 +313,12 @@ gpt_train_free(GptTrain *tr)
 	g_free(tr->lm_row);
 	g_free(tr->lm_tgt);
 	g_free(tr->last_row);
+	g_free(tr->lm_cand);
+	g_free(tr->lm_slot);
+	g_free(tr->lm_tgt_c);
+	g_free(tr->lm_corr);
+	g_free(tr->lm_w);
+	g_free(tr->lm_gw);
 	g_free(tr);
 }
 
@@ -624,6 +642,103 @@ gpt_train_classify_eval(GptTrain *tr, const int32_t *ids, const int *lens,
 			FALSE);
 }
 
+/* gpt_train_lm_sampling - see gpt_train.h */
+void
+gpt_train_lm_sampling(GptTrain *tr, int k, guint64 seed)
+{
+	const int V = tr->m->cfg.vocab_size, C = tr->m->cfg.n_embd;
+	const gsize NR = (gsize)tr->opt.max_batch * (gsize)tr->opt.max_tokens;
+
+	g_assert(k >= 0);
+	tr->lm_k = k;
+	tr->lm_seed = seed;
+	int smax = (int)MIN((gsize)V, NR + (gsize)k);
+	if (k == 0 || smax <= tr->lm_smax)
+		return;
+	/* Allocated once for the largest K asked, and touched now. */
+	tr->lm_smax = smax;
+	tr->lm_cand = g_renew(int, tr->lm_cand, smax);
+	tr->lm_corr = g_renew(float, tr->lm_corr, smax);
+	g_free(tr->lm_w);
+	g_free(tr->lm_gw);
+	tr->lm_w = g_new0(float, (gsize)smax * C);
+	tr->lm_gw = g_new0(float, (gsize)smax * C);
+	if (tr->lm_slot == NULL) {
+		tr->lm_slot = g_new(int, V);
+		for (int v = 0; v < V; v++)
+			tr->lm_slot[v] = -1;
+		tr->lm_tgt_c = g_new0(int, NR);
+	}
+}
+
+/* lm_draw - the step's candidates: the NPRED targets (each once), then
+ * lm_k other tokens drawn uniformly without replacement, each standing for
+ * (V - targets) / drawn tokens of the rest of the vocabulary (its logit
+ * corrected by the log of that, so that the candidates' sum of exp
+ * estimates the whole softmax's); all of them, uncorrected, when lm_k
+ * covers the rest. Returns the number of candidates S; fills lm_cand,
+ * lm_corr, lm_tgt_c and lm_w (S, C); lm_slot marks the candidates until
+ * lm_undraw(). */
+static int
+lm_draw(GptTrain *tr, int npred)
+{
+	const int V = tr->m->cfg.vocab_size, C = tr->m->cfg.n_embd;
+	int S = 0;
+
+	for (int i = 0; i < npred; i++) {
+		int t = tr->lm_tgt[i];
+		if (tr->lm_slot[t] < 0) {
+			tr->lm_slot[t] = S;
+			tr->lm_cand[S] = t;
+			tr->lm_corr[S] = 0.0f;
+			S++;
+		}
+		tr->lm_tgt_c[i] = tr->lm_slot[t];
+	}
+	const int rest = V - S;
+	const int k = MIN(tr->lm_k, rest);
+	if (k == rest) {
+		for (int v = 0; v < V; v++)
+			if (tr->lm_slot[v] < 0) {
+				tr->lm_slot[v] = S;
+				tr->lm_cand[S] = v;
+				tr->lm_corr[S++] = 0.0f;
+			}
+	} else {
+		/* rejection is cheap while k is a fraction of the rest; past
+		 * half, every token is in or out by a coin of its own would
+		 * be fairer, but the draw stays uniform either way */
+		const float corr = logf((float)rest / (float)k);
+		guint64 st = tr->lm_seed;
+		for (int drawn = 0; drawn < k;) {
+			guint64 z = (st += 0x9e3779b97f4a7c15ULL);
+			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+			z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+			z ^= z >> 31;
+			int v = (int)(z % (guint64)V);
+			if (tr->lm_slot[v] >= 0)
+				continue;
+			tr->lm_slot[v] = S;
+			tr->lm_cand[S] = v;
+			tr->lm_corr[S++] = corr;
+			drawn++;
+		}
+	}
+	for (int c = 0; c < S; c++)
+		memcpy(tr->lm_w + (gsize)c * C,
+		       tr->m->wte + (gsize)tr->lm_cand[c] * C,
+		       C * sizeof(float));
+	return S;
+}
+
+/* lm_undraw - clear lm_slot for the next draw */
+static void
+lm_undraw(GptTrain *tr, int S)
+{
+	for (int c = 0; c < S; c++)
+		tr->lm_slot[tr->lm_cand[c]] = -1;
+}
+
 /*
  * lm - next-token loss with the tied head: logits (rows, V) = lnf @ wte^T
  * for the rows that predict a token, LM_CHUNK rows at a time (gathered, so
@@ -652,6 +767,16 @@ lm(GptTrain *tr, const int32_t *ids, const int *lens, int B,
 		memset(tr->dln, 0, (gsize)N * C * sizeof(float));
 
 	const float scale = loss_scale / (float)npred;
+	/* Sampled softmax (training only): the head runs on the S candidate
+	 * rows of wte, gathered in lm_w, and their gradient is gathered in
+	 * lm_gw, then added into wte's rows. */
+	const gboolean sampled = train && tr->lm_k > 0;
+	const int S = sampled ? lm_draw(tr, npred) : V;
+	const float *w = sampled ? tr->lm_w : m->wte;
+	float *gw = sampled ? tr->lm_gw : tr->g_wte;
+	const int *tgt = sampled ? tr->lm_tgt_c : tr->lm_tgt;
+	if (sampled && gw != NULL && tr->g_wte != NULL)
+		memset(gw, 0, (gsize)S * C * sizeof(float));
 	double sum = 0.0;
 	for (int c0 = 0; c0 < npred; c0 += tr->lm_rows) {
 		const int R = MIN(tr->lm_rows, npred - c0);
@@ -659,25 +784,36 @@ lm(GptTrain *tr, const int32_t *ids, const int *lens, int B,
 		for (int r = 0; r < R; r++)
 			memcpy(tr->lm_x + (gsize)r * C,
 			       tr->lnf + (gsize)rows[r] * C, C * sizeof(float));
-		/* logits (R, V) = lm_x (R, C) @ wte^T */
-		head_forward(tr->lm_logits, tr->lm_x, m->wte, NULL, R, C, V);
+		/* logits (R, S) = lm_x (R, C) @ w^T (+ the candidates'
+		 * log-weights); S = V and w = wte without sampling */
+		head_forward(tr->lm_logits, tr->lm_x, w,
+			     sampled ? tr->lm_corr : NULL, R, C, S);
 		sum += crossentropy_softmax_backward(train ? tr->lm_logits :
 						     NULL, tr->lm_logits,
-						     tr->lm_tgt + c0, NULL,
-						     scale, R, V);
+						     tgt + c0, NULL, scale, R, S);
 		if (!train)
 			continue;
-		/* d lm_x (R, C) = dlogits (R, V) @ wte (V, C) */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, C, V,
-			    1.0f, tr->lm_logits, V, m->wte, C, 0.0f,
+		/* d lm_x (R, C) = dlogits (R, S) @ w (S, C) */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, C, S,
+			    1.0f, tr->lm_logits, S, w, C, 0.0f,
 			    tr->lm_dx, C);
 		if (tr->g_wte != NULL)
 			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-				    V, C, R, 1.0f, tr->lm_logits, V, tr->lm_x,
-				    C, 1.0f, tr->g_wte, C);
+				    S, C, R, 1.0f, tr->lm_logits, S, tr->lm_x,
+				    C, 1.0f, gw, C);
 		for (int r = 0; r < R; r++)
 			memcpy(tr->dln + (gsize)rows[r] * C,
 			       tr->lm_dx + (gsize)r * C, C * sizeof(float));
+	}
+	if (sampled) {
+		if (tr->g_wte != NULL)
+			for (int c = 0; c < S; c++) {
+				float *d = tr->g_wte + (gsize)tr->lm_cand[c] * C;
+				const float *g = gw + (gsize)c * C;
+				for (int j = 0; j < C; j++)
+					d[j] += g[j];
+			}
+		lm_undraw(tr, S);
 	}
 	float loss = (float)(sum / npred);
 	if (!train)

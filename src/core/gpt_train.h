@@ -65,6 +65,21 @@ float gpt_train_lm_step(GptTrain *tr, const int32_t *ids, const int *lens,
 float gpt_train_lm_eval(GptTrain *tr, const int32_t *ids, const int *lens,
 			int B);
 
+/*
+ * gpt_train_lm_sampling - the gpt_train_lm_step()s that follow compute a
+ * sampled softmax: the head scores only the step's target tokens and K
+ * others drawn uniformly from the rest of the vocabulary (seeded by SEED:
+ * set a new seed per step), those K each weighted (V - targets) / K, so
+ * that the candidates' sum of exp estimates the full softmax's; only their
+ * rows of wte get a gradient from the head. At GPT-2's vocabulary and a
+ * width of 128 the head is most of pretraining's arithmetic, and a few
+ * thousand candidates instead of 50,257 make a step several times
+ * cheaper. K = 0 (the default): the full softmax. When K covers the rest
+ * of the vocabulary the step is the full softmax exactly.
+ * gpt_train_lm_eval() always scores the full softmax.
+ */
+void gpt_train_lm_sampling(GptTrain *tr, int k, guint64 seed);
+
 /* The trainable parameters as one flat range of the model's block, and
  * their gradients, both of gpt_train_n_params() floats. */
 gsize gpt_train_n_params(const GptTrain *tr);

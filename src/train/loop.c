@@ -108,12 +108,15 @@ fingerprint(const Run *r, gsize ntrain, gsize nparams)
 		o->min_lr, o->batch, o->epochs, o->grad_accum, o->warmup,
 		o->max_steps, o->schedule, o->seed, ntrain, nparams, o->balance,
 		o->average_last);
-	/* added only when used, so that checkpoints of older runs resume */
-	g_autofree char *s = o->header_dropout > 0 ?
-		g_strdup_printf("%s|hd%.9g", fields, o->header_dropout) :
-		g_strdup(fields);
+	/* Options added later join the string only when used, so that
+	 * checkpoints of older runs still resume. */
+	g_autoptr(GString) s = g_string_new(fields);
+	if (o->header_dropout > 0)
+		g_string_append_printf(s, "|hd%.9g", o->header_dropout);
+	if (o->lm_samples > 0)
+		g_string_append_printf(s, "|lms%d", o->lm_samples);
 	g_autofree char *h = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
-							   s, -1);
+							   s->str, -1);
 	char head[16];
 
 	memcpy(head, h, 15);
@@ -524,6 +527,14 @@ train_run(Run *r, GError **error)
 			float scale = 1.0f / (float)o->grad_accum;
 			float loss;
 			if (lm) {
+				/* the draw from (seed, micro-batch): a
+				 * resumed run draws as the uninterrupted
+				 * one did */
+				if (o->lm_samples > 0)
+					gpt_train_lm_sampling(tr, o->lm_samples,
+						o->seed * 0x100000001b3ULL ^
+						((guint64)p.epoch << 40) ^
+						(guint64)p.micro);
 				loss = gpt_train_lm_step(tr, ids, lens, B, scale);
 			} else {
 				loss = gpt_train_classify_step(tr, ids, lens, B,
@@ -676,6 +687,8 @@ train_run(Run *r, GError **error)
 	json_object_set_int_member(trn, "updates", p.step);
 	if (lm)
 		json_object_set_int_member(trn, "windows", o->windows);
+	if (o->lm_samples > 0)
+		json_object_set_int_member(trn, "lm_samples", o->lm_samples);
 	if (o->header_dropout > 0)
 		json_object_set_double_member(trn, "header_dropout",
 					      o->header_dropout);

@@ -46,6 +46,7 @@ static double opt_target_fpr = 0.001, opt_threshold = -1;
 static double opt_header_dropout = 0;
 static int opt_batch = 8, opt_epochs = -1, opt_accum = 1, opt_warmup = 0;
 static int opt_max_tokens = 0, opt_threads = 0, opt_windows = 1;
+static int opt_lm_samples = 0;
 static int opt_layers = 2, opt_heads = 2, opt_embd = 64, opt_ctx = 256;
 static gint64 opt_seed = 1, opt_max_steps = 0, opt_ck_every = 0;
 static gint64 opt_average_last = 0;
@@ -88,6 +89,10 @@ static GOptionEntry data_entries[] = {
 	{ "windows", 0, 0, G_OPTION_ARG_INT, &opt_windows,
 	  "pretrain: read up to N consecutive max-tokens windows of each "
 	  "training message, each an example (default 1: the head only)", "N" },
+	{ "lm-samples", 0, 0, G_OPTION_ARG_INT, &opt_lm_samples,
+	  "pretrain: a sampled softmax over each batch's next tokens and K "
+	  "others drawn at random, several times cheaper than the whole "
+	  "vocabulary (default 0: the full softmax)", "K" },
 	{ "header-dropout", 0, 0, G_OPTION_ARG_DOUBLE, &opt_header_dropout,
 	  "finetune: in each epoch read a training message with the chance P "
 	  "as if it had no From, To, Cc, X-Mailer, User-Agent or Content-Type "
@@ -518,6 +523,7 @@ check_options(GOptionContext *ctx)
 	o.log_every = opt_log_every > 0 ? opt_log_every : 50;
 	o.max_tokens = opt_max_tokens;
 	o.windows = opt_windows;
+	o.lm_samples = opt_lm_samples;
 	o.header_dropout = opt_header_dropout;
 	o.layers = opt_layers;
 	o.heads = opt_heads;
@@ -534,6 +540,11 @@ check_options(GOptionContext *ctx)
 	if (o.windows > 1 && o.mode != MODE_PRETRAIN)
 		usage_error(ctx, "--windows is for pretrain: a classifier reads "
 			    "the head of each message only");
+	if (o.lm_samples < 0)
+		usage_error(ctx, "--lm-samples: a count of tokens, 0 or more");
+	if (o.lm_samples > 0 && o.mode != MODE_PRETRAIN)
+		usage_error(ctx, "--lm-samples is for pretrain: a classifier "
+			    "has no softmax over the vocabulary");
 	if (!(o.header_dropout >= 0 && o.header_dropout <= 1))
 		usage_error(ctx, "--header-dropout: a chance in [0, 1]");
 	if (o.header_dropout > 0 && o.mode != MODE_FINETUNE)

@@ -48,6 +48,9 @@ typedef struct {
 	Balance balance;
 	int max_tokens;
 	int windows;		/* pretrain: max-tokens windows per message */
+	int lm_samples;		/* pretrain: sampled softmax over the batch's
+				 * targets and this many other tokens (0:
+				 * the full softmax) */
 	double header_dropout;	/* finetune: the chance that an example is
 				 * read as its bare-header view in an epoch */
 	/* recipe */

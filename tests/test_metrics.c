@@ -141,6 +141,44 @@ test_calibration(void)
 	      at <= metrics_nll(z, y, N, 2, t * 1.1) &&
 	      at <= metrics_nll(z, y, N, 2, t / 1.1), "not a minimum");
 	CHECK(metrics_fit_temperature(z, y, 0, 2) == 1.0, "empty");
+
+	/* 20 ham and 20 spam the model separates (logit gap 2 to 6, as
+	 * for a fine-tune on a few hundred messages): the plain NLL is
+	 * smallest as T -> 0, every score then 0 or 1. The fit must stay
+	 * inside its bounds and leave borderline scores borderline. */
+	enum { S = 40 };
+	float zs[S * 2];
+	int ys[S];
+	for (int i = 0; i < S; i++) {
+		double d = 2.0 + 4.0 * (i % 20) / 19.0;
+		ys[i] = i >= 20;
+		zs[2 * i] = 0.0f;
+		zs[2 * i + 1] = (float)(ys[i] ? d : -d);
+	}
+	double ts = metrics_fit_temperature(zs, ys, S, 2);
+	CHECK(ts >= METRICS_TEMP_MIN && ts <= METRICS_TEMP_MAX,
+	      "separable sample: T %g out of bounds", ts);
+	CHECK(ts > 0.5, "separable sample: T %g collapsed", ts);
+	double p2 = 1.0 / (1.0 + exp(-2.0 / ts));
+	CHECK(p2 < 0.99, "a logit of 2 scores %g at T %g", p2, ts);
+}
+
+static void
+test_wilson(void)
+{
+	double lo, hi;
+
+	/* bench_accuracy.py's figures: 3 of 790 ham, 0.13% to 1.11% */
+	metrics_wilson(3, 790, &lo, &hi);
+	CHECK(fabs(lo - 0.0012923) < 1e-6 && fabs(hi - 0.0111050) < 1e-6,
+	      "3/790: %g-%g", lo, hi);
+	/* none of 10: [0, 27.75%], the rule of three's neighbourhood */
+	metrics_wilson(0, 10, &lo, &hi);
+	CHECK(lo == 0.0 && fabs(hi - 0.277532) < 1e-5, "0/10: %g-%g", lo, hi);
+	metrics_wilson(10, 10, &lo, &hi);
+	CHECK(hi == 1.0 && fabs(lo - 0.722468) < 1e-5, "10/10: %g-%g", lo, hi);
+	metrics_wilson(0, 0, &lo, &hi);
+	CHECK(isnan(lo) && isnan(hi), "0/0 is NaN");
 }
 
 int
@@ -151,6 +189,7 @@ main(void)
 	test_threshold();
 	test_confusion_softmax();
 	test_calibration();
+	test_wilson();
 	if (failures) {
 		fprintf(stderr, "test_metrics: %d failures\n", failures);
 		return 1;

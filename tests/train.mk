@@ -19,6 +19,11 @@ tests_test_corpus_SOURCES = tests/test_corpus.c
 tests_test_corpus_LDADD = $(CORE_LIBS)
 dist_check_SCRIPTS += tests/test_train.sh tests/test_header_views.sh
 
+# test_train_oppoint.sh: the operating point a small retrain records keeps
+# the base's; an unmeasurable --target-fpr is raised (about 15 s)
+TESTS += tests/test_train_oppoint.sh
+dist_check_SCRIPTS += tests/test_train_oppoint.sh
+
 # backward (owner: backward): the training passes in the core library, a
 # finite-difference gradient check, and one full step against PyTorch
 # (train_step_dump writes the C side, test_train_torch.py recomputes it).

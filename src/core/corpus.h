@@ -59,6 +59,8 @@ typedef struct {
 				 * bare_views, else NULL */
 	int n_bare_ids;
 	gsize text_len;		/* bytes of extracted text */
+	const char *script;	/* its dominant script (scripts.h), interned,
+				 * after corpus_tokenize */
 } CorpusItem;
 
 typedef struct {
@@ -114,9 +116,10 @@ gboolean corpus_parse_split(const char *spec, int *train_pct, int *val_pct,
 			    GError **error);
 
 /* corpus_tokenize - every item to 1 .. MAX_TOKENS ids: mailtext_extract
- * (unless is_text) then tokens_from_text; the bytes are freed. With
- * bare_views, training messages get their bare-header view too
- * (MailtextOptions.bare_headers). N_THREADS workers (<= 1: this thread). */
+ * (unless is_text) then tokens_from_text, and the dominant script of that
+ * text (scripts_dominant); the bytes are freed. With bare_views, training
+ * messages get their bare-header view too (MailtextOptions.bare_headers).
+ * N_THREADS workers (<= 1: this thread). */
 void corpus_tokenize(Corpus *c, const Bpe *bpe, int max_tokens,
 		     int32_t eot_id, int n_threads);
 

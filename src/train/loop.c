@@ -400,6 +400,14 @@ train_finish_classifier(Run *r, GptTrain *tr, JsonObject *trn, GError **error)
 					      cal.target_fpr);
 	g_free(cal.note);
 	json_object_set_object_member(extra, "training", trn);
+	/* What the model has seen, so that the milter can tell mail in a
+	 * script it has not (scripts.h); a soup has its first member's. */
+	if (r->split[CORPUS_TRAIN].n > 0)
+		json_object_set_object_member(extra, "scripts", report_scripts(
+			r, &r->split[CORPUS_TRAIN]));
+	else if (r->base_scripts != NULL)
+		json_object_set_member(extra, "scripts",
+				       json_node_copy(r->base_scripts));
 	json_object_set_object_member(extra, "metrics", json_object_ref(metrics));
 
 	if (!report_scores_close(r, error)) {

@@ -26,6 +26,7 @@
 #include "bundle.h"
 #include "classifier.h"
 #include "mailtext.h"
+#include "mapfile.h"
 #include "tokens.h"
 
 #define DEF_MAX_TOKENS 256
@@ -204,6 +205,14 @@ die_error(GError *err)
 	die("%s", err->message);
 }
 
+/* by_model - eval and scripts: the classes are the model's, and every
+ * message given is one set (the test split) */
+static gboolean
+by_model(void)
+{
+	return o.mode == MODE_EVAL || o.mode == MODE_SCRIPTS;
+}
+
 /* add_class_paths - NAME=PATH entries */
 static void
 add_class_paths(Corpus *c, char **specs, int split)
@@ -216,7 +225,7 @@ add_class_paths(Corpus *c, char **specs, int split)
 			    "-test" : "", *s);
 		g_autofree char *name = g_strndup(*s, (gsize)(eq - *s));
 		g_autoptr(GError) err = NULL;
-		int id = o.mode == MODE_EVAL ? corpus_class_find(c, name)
+		int id = by_model() ? corpus_class_find(c, name)
 					     : corpus_class(c, name);
 		if (id < 0)
 			die("class %s is not a label of the model", name);
@@ -233,7 +242,7 @@ add_paths(Corpus *c, char **paths, const char *label, int split)
 	if (paths == NULL || paths[0] == NULL)
 		return;
 	if (label != NULL && o.mode != MODE_PRETRAIN) {
-		id = o.mode == MODE_EVAL ? corpus_class_find(c, label)
+		id = by_model() ? corpus_class_find(c, label)
 					 : corpus_class(c, label);
 		if (id < 0)
 			die("class %s is not a label of the model", label);
@@ -294,12 +303,13 @@ load_data(Run *r, int32_t eot)
 	gboolean explicit_sets = any(opt_ham_val) || any(opt_spam_val) ||
 		any(opt_class_val) || any(opt_data_val) || any(opt_ham_test) ||
 		any(opt_spam_test) || any(opt_class_test) || any(opt_data_test);
-	int main_split = o.mode == MODE_EVAL ? CORPUS_TEST :
+	int main_split = by_model() ? CORPUS_TEST :
 			 (explicit_sets && opt_split == NULL) ? CORPUS_TRAIN :
 			 CORPUS_AUTO;
 
-	if (o.mode == MODE_EVAL && explicit_sets)
-		die("eval: give the messages with --ham/--spam/--class/--data");
+	if (by_model() && explicit_sets)
+		die("%s: give the messages with --ham/--spam/--class/--data",
+		    o.mode == MODE_EVAL ? "eval" : "scripts");
 	if (o.mode == MODE_SOUP && (any(opt_ham) || any(opt_spam) ||
 				    any(opt_class) || any(opt_data)))
 		die("soup trains nothing: give only validation sets (for "
@@ -309,7 +319,7 @@ load_data(Run *r, int32_t eot)
 		die("soup: give the validation set (--ham-val/--spam-val) "
 		    "that calibrates the averaged model");
 	/* ham before spam: the ids of the recipe (0 ham, 1 spam) */
-	if (o.mode != MODE_PRETRAIN && o.mode != MODE_EVAL) {
+	if (o.mode != MODE_PRETRAIN && !by_model()) {
 		if (any(opt_ham) || any(opt_ham_val) || any(opt_ham_test))
 			corpus_class(c, "ham");
 		if (any(opt_spam) || any(opt_spam_val) || any(opt_spam_test))
@@ -376,7 +386,7 @@ load_data(Run *r, int32_t eot)
 				c->n_warnings - 10);
 		static const char *const sn[] = { "train", "val", "test" };
 		for (int s = 0; s < CORPUS_N_SPLITS; s++) {
-			if (o.mode == MODE_EVAL && s != CORPUS_TEST)
+			if (by_model() && s != CORPUS_TEST)
 				continue;
 			printf("  %-5s %6zu", sn[s], corpus_count(c, s, -2));
 			for (int k = 0; k < r->nl; k++)
@@ -445,6 +455,8 @@ parse_mode(const char *s)
 		return MODE_EVAL;
 	if (strcmp(s, "soup") == 0)
 		return MODE_SOUP;
+	if (strcmp(s, "scripts") == 0)
+		return MODE_SCRIPTS;
 	return -1;
 }
 
@@ -561,9 +573,10 @@ check_options(GOptionContext *ctx)
 	if (o.header_dropout > 0 && o.mode != MODE_FINETUNE)
 		usage_error(ctx, "--header-dropout is for finetune: it varies "
 			    "the training examples of a classifier");
-	if (o.mode == MODE_EVAL) {
+	if (by_model()) {
 		if (o.model == NULL)
-			usage_error(ctx, "eval needs -m MODEL");
+			usage_error(ctx, "%s needs -m MODEL", o.mode == MODE_EVAL ?
+				    "eval" : "scripts");
 		return;
 	}
 	if (o.out == NULL)
@@ -663,7 +676,42 @@ load_model(Run *r)
 	m->cfg.pooling = o.pooling;
 }
 
-/* run_eval - score a labelled corpus with a trained bundle */
+/* write_scripts - gptmilter-train scripts: the record of S's scripts into
+ * the config.json of -m MODEL, every other field kept */
+static int
+write_scripts(Run *r, const Split *s)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *path = g_build_filename(o.model, "config.json", NULL);
+	g_autoptr(JsonParser) jp = json_parser_new();
+	JsonNode *root;
+
+	if (!json_parser_load_from_file(jp, path, &err))
+		die("%s: %s", path, err->message);
+	root = json_parser_get_root(jp);
+	JsonObject *top = JSON_NODE_HOLDS_OBJECT(root) ?
+			  json_node_get_object(root) : NULL;
+	JsonNode *gn = top ? json_object_get_member(top, "gptmilter") : NULL;
+	if (gn == NULL || !JSON_NODE_HOLDS_OBJECT(gn))
+		die("%s: no gptmilter object (not a gptmilter classifier)",
+		    path);
+	json_object_set_object_member(json_node_get_object(gn), "scripts",
+				      report_scripts(r, s));
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	json_generator_set_root(gen, root);
+	json_generator_set_pretty(gen, TRUE);
+	gsize len;
+	g_autofree char *txt = json_generator_to_data(gen, &len);
+	g_autofree char *nl = g_strconcat(txt, "\n", NULL);
+	if (!mapfile_write_atomic(path, nl, len + 1, &err))
+		die("%s", err->message);
+	if (!o.quiet)
+		printf("wrote the scripts of %zu messages into %s\n", s->n, path);
+	return 0;
+}
+
+/* run_eval - score a labelled corpus with a trained bundle (eval), or
+ * record its scripts in the model (scripts) */
 static int
 run_eval(Run *r)
 {
@@ -685,6 +733,14 @@ run_eval(Run *r)
 	load_data(r, eot >= 0 ? eot : 0);
 	r->nl = classifier_num_labels(cl);
 	r->spam = classifier_spam_index(cl);
+	if (o.mode == MODE_SCRIPTS) {
+		int rc = write_scripts(r, &r->split[CORPUS_TEST]);
+		for (int k = 0; k < CORPUS_N_SPLITS; k++)
+			g_clear_pointer(&r->split[k].items, g_free);
+		r->model = NULL;
+		r->bpe = NULL;
+		return rc;
+	}
 	gpt_set_threads(o.threads);
 
 	Split *s = &r->split[CORPUS_TEST];
@@ -777,6 +833,7 @@ run_free(Run *r)
 	g_free(r->tokenizer_dir);
 	g_free(r->base_name);
 	g_clear_pointer(&r->base_training, json_node_unref);
+	g_clear_pointer(&r->base_scripts, json_node_unref);
 }
 
 /* run_soup - average MEMBERS (NULL-terminated), calibrate, write */
@@ -808,13 +865,15 @@ main(int argc, char **argv)
 				  strcmp(argv[1], "-h") == 0)) {
 			printf("Usage: gptmilter-train finetune|pretrain|eval "
 			       "[OPTION...]\n       gptmilter-train soup -o OUT "
-			       "[OPTION...] MODEL MODEL...\n(gptmilter-train "
+			       "[OPTION...] MODEL MODEL...\n       "
+			       "gptmilter-train scripts -m MODEL --ham ... "
+			       "--spam ...\n(gptmilter-train "
 			       "MODE --help lists the options; see "
 			       "gptmilter-train(1))\n");
 			return 0;
 		}
 		fprintf(stderr, "usage: gptmilter-train finetune|pretrain|eval|"
-			"soup [OPTION...]\n");
+			"soup|scripts [OPTION...]\n");
 		return 2;
 	}
 	o.mode = mode;
@@ -829,7 +888,8 @@ main(int argc, char **argv)
 		"classifier), pretrain (next-token LM on mail text), eval "
 		"(score a labelled set with -m MODEL), soup (average the "
 		"weights of classifiers fine-tuned from one base: soup -o OUT "
-		"MODEL MODEL...).");
+		"MODEL MODEL...), scripts (record in -m MODEL's config.json the "
+		"Unicode scripts of its training messages, given as --ham/--spam).");
 	g = g_option_group_new("data", "Data:", "Show data options", NULL, NULL);
 	g_option_group_add_entries(g, data_entries);
 	g_option_context_add_group(ctx, g);
@@ -856,7 +916,7 @@ main(int argc, char **argv)
 	    (r.scores = fopen(o.scores, "w")) == NULL)
 		die("%s: %s", o.scores, g_strerror(errno));
 	r.corpus = corpus_new();
-	if (o.mode == MODE_EVAL) {
+	if (by_model()) {
 		int rc = run_eval(&r);
 		corpus_free(r.corpus);
 		return rc;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "train.h"
+#include "scripts.h"
 
 /* pack - the ids of items [start, start + B) one after another */
 static int
@@ -153,6 +154,38 @@ report_calibrate(Run *r, const Split *val, const float *logits,
 	g_free(labels);
 	g_free(scores);
 	g_free(is_pos);
+}
+
+/* report_scripts - see train.h */
+JsonObject *
+report_scripts(Run *r, const Split *s)
+{
+	g_autoptr(ScriptsTally) t = scripts_tally_new();
+
+	for (gsize i = 0; i < s->n; i++) {
+		const CorpusItem *it = s->items[i];
+		scripts_tally_add(t, g_ptr_array_index(r->corpus->classes,
+						       it->label), it->script);
+	}
+	JsonObject *o = scripts_tally_json(t);
+	if (!r->o->quiet) {
+		printf("scripts (dominant, by messages):");
+		GList *cls = json_object_get_members(o);
+		for (GList *l = cls; l; l = l->next) {
+			JsonObject *by = json_object_get_object_member(
+				json_object_get_object_member(o, l->data),
+				"by_script");
+			printf("%s %s", l == cls ? "" : ";", (char *)l->data);
+			GList *sc = json_object_get_members(by);
+			for (GList *k = sc; k; k = k->next)
+				printf(" %s %" G_GINT64_FORMAT, (char *)k->data,
+				       json_object_get_int_member(by, k->data));
+			g_list_free(sc);
+		}
+		g_list_free(cls);
+		printf("\n");
+	}
+	return o;
 }
 
 void

@@ -102,6 +102,7 @@ soup_load(Run *r, char **members, GError **error)
 			/* a soup too small to calibrate keeps the first
 			 * member's operating point */
 			run_base_calibration(r, b);
+			r->base_scripts = bundle_extra_copy(b, "scripts");
 			r->model = g_steal_pointer(&m);
 			first = g_steal_pointer(&b);
 		}

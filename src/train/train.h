@@ -27,6 +27,7 @@ typedef enum {
 	MODE_PRETRAIN,
 	MODE_EVAL,
 	MODE_SOUP,
+	MODE_SCRIPTS,
 } TrainMode;
 
 typedef enum {
@@ -106,6 +107,7 @@ typedef struct {
 	double base_temperature; /* the base classifier's calibration and */
 	double base_threshold;	 /* threshold, else 1 and 0.5 */
 	gboolean base_calibrated; /* whether the base had them */
+	JsonNode *base_scripts;	/* soup: the first member's scripts record */
 	FILE *scores;		/* --scores, opened before any work, or NULL */
 	JsonArray *soup;	/* soup: each member's name and training */
 } Run;
@@ -161,6 +163,10 @@ typedef struct {
  * else the base's; free CAL->note */
 void report_calibrate(Run *r, const Split *val, const float *logits,
 		      ReportCalibration *cal);
+
+/* report_scripts - the record of the dominant scripts of S's messages by
+ * class (scripts.h), printed unless quiet */
+JsonObject *report_scripts(Run *r, const Split *s);
 
 /* report_scores - append one line per item of S to r->scores (if open):
  * split name, path, source, true class, calibrated P(spam) */

@@ -2,12 +2,15 @@
 #
 # The trainer's core modules (tokens: the shared text -> ids truncation,
 # optim: AdamW + schedules + clipping, corpus: mail sources, labels, dedup,
-# split, metrics: classifier evaluation), and gptmilter-train itself.
+# split, metrics: classifier evaluation, scripts: the Unicode scripts of
+# the text, recorded by the trainer and asked about by the milter and
+# gptmilter-classify), and gptmilter-train itself.
 src_core_libgptmilter_a_SOURCES += \
 	src/core/tokens.h src/core/tokens.c \
 	src/core/optim.h src/core/optim.c \
 	src/core/metrics.h src/core/metrics.c \
-	src/core/corpus.h src/core/corpus.c
+	src/core/corpus.h src/core/corpus.c \
+	src/core/scripts.h src/core/scripts.c
 
 # gptmilter-train
 bin_PROGRAMS += src/train/gptmilter-train

@@ -11,7 +11,7 @@ check_PROGRAMS += tests/milter/test_policy
 tests_milter_test_policy_SOURCES = tests/milter/test_policy.c \
 	src/milter/conf.c src/milter/policy.c
 tests_milter_test_policy_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/milter
-tests_milter_test_policy_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS)
+tests_milter_test_policy_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(JSONGLIB_CFLAGS)
 tests_milter_test_policy_LDADD = $(LIBCONFIG_LIBS) $(GLIB_LIBS)
 # test_pool.sh: the worker pool (batching, timeout, full queue, model
 #   swap) on two tiny random models.
@@ -41,7 +41,8 @@ MILTERTEST_CASES = tests/milter/postfix-lib.sh \
 	tests/milter/t-modelthr.conf tests/milter/t-modelthr.lua \
 	tests/milter/t-thrnum.conf tests/milter/t-thrnum.lua \
 	tests/milter/t-thrreload.lua \
-	tests/milter/t-reload.lua tests/milter/t-spam.conf \
+	tests/milter/t-reload.lua tests/milter/t-script.conf \
+	tests/milter/t-script.lua tests/milter/t-spam.conf \
 	tests/milter/t-spam.lua tests/milter/t-timeout.conf \
 	tests/milter/t-timeout.lua tests/milter/t-trusted.conf \
 	tests/milter/t-trusted.lua

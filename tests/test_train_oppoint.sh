@@ -1,9 +1,12 @@
 #!/bin/sh
-# test_train_oppoint.sh - the operating point a fine-tune records (issue 16):
-# with too few validation messages the base's temperature and threshold are
-# kept (and the trainer says so); with enough, the temperature is fitted
-# within its bounds and a --target-fpr the sample cannot measure is raised
-# to 3/n_ham; every report gives Wilson intervals of FPR and recall.
+# test_train_oppoint.sh - what a fine-tune records beside its weights
+# (issue 16): the operating point - with too few validation messages the
+# base's temperature and threshold are kept (and the trainer says so); with
+# enough, the temperature is fitted within its bounds and a --target-fpr
+# the sample cannot measure is raised to 3/n_ham; every report gives Wilson
+# intervals of FPR and recall - and the Unicode scripts of its training
+# mail (also rewritten by `gptmilter-train scripts`), which make
+# gptmilter-classify call spam in a script without training ham unsure.
 # Tiny random-init models, a few dozen generated messages; about 15 s.
 set -u
 : "${top_srcdir:?}" "${PYTHON3:?}" "${NODE_MODULES:?}"
@@ -113,7 +116,60 @@ PY
 grep -q "target-fpr 0.001 is below 3/12, the least this many ham can measure" \
 	"$T/fit.log" || die "the clamp of --target-fpr is not reported"
 
-# 4. bad counts are a usage error
+# 4. scripts: the training messages' record, by class; `scripts` rewrites
+# it from other mail and leaves every other field alone; gptmilter-classify
+# calls a spam score on Cyrillic mail (no Cyrillic ham) unsure
+$PYTHON3 - "$T/kept/config.json" <<'PY' || die "no scripts record after finetune"
+import json, sys
+s = json.load(open(sys.argv[1]))["gptmilter"]["scripts"]
+assert s == {"ham": {"messages": 40, "by_script": {"Latn": 40}},
+             "spam": {"messages": 40, "by_script": {"Latn": 40}}}, s
+PY
+# (the text opens with header lines, their names in Latin letters too:
+# the Cyrillic body must outnumber them)
+mkdir -p "$T/cyr/ham"
+printf 'From: ivan@example.org
+Subject: =?utf-8?B?0J7RgtGH0ZHRgg==?=
+Content-Type: text/plain; charset=utf-8
+
+%s
+' \
+	'Добрый день, высылаю отчёт за квартал, посмотрите таблицу с расходами до пятницы. С уважением, Иван Петрович.' \
+	> "$T/cyr/ham/c1.eml"
+cp -r "$T/kept" "$T/rec"
+"$BIN" scripts -m "$T/rec" --ham "$T/cyr/ham" --ham "$T/c/val/ham" \
+	--spam "$T/c/val/spam" --threads 1 > "$T/rec.log" 2>&1 \
+	|| { cat "$T/rec.log"; die "scripts failed"; }
+$PYTHON3 - "$T/kept/config.json" "$T/rec/config.json" <<'PY' || die "scripts rewrote config.json wrong"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+assert b["gptmilter"].pop("scripts") == {
+    "ham": {"messages": 13, "by_script": {"Cyrl": 1, "Latn": 12}},
+    "spam": {"messages": 12, "by_script": {"Latn": 12}}}, b["gptmilter"]
+a["gptmilter"].pop("scripts")
+assert a == b, "other fields changed"
+PY
+CL="${top_builddir:-.}/src/classify/gptmilter-classify"
+out=$("$CL" -m "$T/kept" -T 1 --threshold 0 "$T/cyr/ham/c1.eml" "$T/c/val/ham/m1.eml")
+echo "$out" | grep -q "c1.eml	unsure:Cyrl	[0-9.]*$" \
+	|| die "classify: Cyrillic not unsure: $out"
+echo "$out" | grep -q "m1.eml	spam	" || die "classify: Latin not spam: $out"
+"$CL" -m "$T/kept" -T 1 --threshold 0 "$T/cyr/ham/c1.eml" > /dev/null
+[ $? = 1 ] || die "classify: an unsure message made the exit status spam"
+"$CL" -m "$T/kept" -T 1 --threshold 0 --script-min-ham 0 "$T/cyr/ham/c1.eml" \
+	| grep -q "	spam	" || die "classify --script-min-ham 0: not spam"
+"$CL" -m "$T/kept" -T 1 --threshold 0 --json "$T/cyr/ham/c1.eml" | $PYTHON3 -c '
+import json, sys
+o = json.loads(sys.stdin.read())
+assert o["label"] == "unsure" and o["script"] == "Cyrl" and o["unseen_script"] \
+    and o["script_training_ham"] == 0, o' || die "classify --json: no script fields"
+# the record the model had (rec) knows one Cyrillic ham: under 20, unsure
+"$CL" -m "$T/rec" -T 1 --threshold 0 "$T/cyr/ham/c1.eml" \
+	| grep -q "unsure:Cyrl" || die "classify: rec's count not used"
+"$CL" -m "$T/rec" -T 1 --threshold 0 --script-min-ham 1 "$T/cyr/ham/c1.eml" \
+	| grep -q "	spam	" || die "classify: 1 Cyrillic ham recorded, --script-min-ham 1: not spam"
+
+# 5. bad counts are a usage error
 "$BIN" finetune --base "$T/base" $DATA --min-val-ham 0 -o "$T/x" > "$T/x.log" 2>&1
 [ $? = 2 ] || die "--min-val-ham 0 accepted"
 

@@ -16,6 +16,7 @@
 #include <json-glib/json-glib.h>
 
 #include "classifier.h"
+#include "scripts.h"
 
 /* Exit statuses, as bogofilter's: spam 0, ham 1, error 3. */
 enum { EXIT_SPAM = 0, EXIT_HAM = 1, EXIT_ERROR = 3 };
@@ -29,6 +30,7 @@ static gboolean opt_dump_tokens;
 static double opt_threshold = -1;
 static int opt_threads;
 static int opt_batch = 8;
+static int opt_script_min_ham = SCRIPTS_DEF_MIN_HAM;
 static gboolean opt_version;
 
 static GOptionEntry entries[] = {
@@ -47,6 +49,10 @@ static GOptionEntry entries[] = {
 	  "BLAS threads (default: all online CPUs)", "N" },
 	{ "batch", 'b', 0, G_OPTION_ARG_INT, &opt_batch,
 	  "Messages scored per forward pass (default 8)", "N" },
+	{ "script-min-ham", 0, 0, G_OPTION_ARG_INT, &opt_script_min_ham,
+	  "A message whose dominant script had fewer training ham than N is "
+	  "unsure, never spam (default " G_STRINGIFY(SCRIPTS_DEF_MIN_HAM)
+	  ", as the milter; 0: off)", "N" },
 	{ "version", 'V', 0, G_OPTION_ARG_NONE, &opt_version,
 	  "Print the version and exit", NULL },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
@@ -57,6 +63,7 @@ typedef struct {
 	char *name;
 	char *data;
 	gsize len;
+	const char *script;	/* dominant script of its text (interned) */
 } Message;
 
 static gboolean
@@ -91,7 +98,9 @@ message_clear(Message *m)
 	memset(m, 0, sizeof *m);
 }
 
-static void
+/* print_result - one message's line or JSON object; TRUE when its
+ * script made a spam score unsure */
+static gboolean
 print_result(const Classifier *c, const Message *m, const float *probs,
 	     int n_tokens, double threshold)
 {
@@ -107,10 +116,20 @@ print_result(const Classifier *c, const Message *m, const float *probs,
 		label = classifier_label(c, probs[spam] >= threshold ? spam : 1 - spam);
 	else if (best == spam && probs[spam] < threshold)
 		label = "unsure";
+	/* As the milter: spam by the score alone, in a script the model
+	 * hardly saw ham of, is unsure (scripts.h, policy.script_min_ham). */
+	gint64 ham_seen = -1;
+	gboolean unseen = strcmp(label, classifier_label(c, spam)) == 0 &&
+		scripts_unseen(classifier_bundle(c), m->script,
+			       opt_script_min_ham, &ham_seen);
+	if (unseen)
+		label = "unsure";
 
 	if (!opt_json) {
-		printf("%s\t%s\t%.4f\n", m->name, label, probs[spam]);
-		return;
+		/* three fields always, the score last: scripts read it so */
+		printf("%s\t%s%s%s\t%.4f\n", m->name, label,
+		       unseen ? ":" : "", unseen ? m->script : "", probs[spam]);
+		return unseen;
 	}
 	g_autoptr(JsonBuilder) jb = json_builder_new();
 	json_builder_begin_object(jb);
@@ -124,6 +143,14 @@ print_result(const Classifier *c, const Message *m, const float *probs,
 	json_builder_add_double_value(jb, threshold);
 	json_builder_set_member_name(jb, "tokens");
 	json_builder_add_int_value(jb, n_tokens);
+	json_builder_set_member_name(jb, "script");
+	json_builder_add_string_value(jb, m->script);
+	if (unseen) {
+		json_builder_set_member_name(jb, "unseen_script");
+		json_builder_add_boolean_value(jb, TRUE);
+		json_builder_set_member_name(jb, "script_training_ham");
+		json_builder_add_int_value(jb, ham_seen);
+	}
 	json_builder_set_member_name(jb, "probabilities");
 	json_builder_begin_object(jb);
 	for (int i = 0; i < NL; i++) {
@@ -137,6 +164,7 @@ print_result(const Classifier *c, const Message *m, const float *probs,
 	json_generator_set_root(gen, root);
 	g_autofree char *s = json_generator_to_data(gen, NULL);
 	printf("%s\n", s);
+	return unseen;
 }
 
 static void
@@ -167,6 +195,11 @@ main(int argc, char **argv)
 	if (opt_version) {
 		printf("gptmilter-classify %s\n", PACKAGE_VERSION);
 		return EXIT_HAM;
+	}
+	if (opt_script_min_ham < 0) {
+		fprintf(stderr, "gptmilter-classify: --script-min-ham must not "
+			"be negative\n");
+		return EXIT_ERROR;
 	}
 	if (opt_batch < 1 || opt_batch > 256) {
 		fprintf(stderr, "gptmilter-classify: --batch must be 1..256\n");
@@ -224,7 +257,11 @@ main(int argc, char **argv)
 				message_clear(m);
 				continue;
 			}
-			lens[B] = classifier_tokenize(c, m->data, m->len, ids + off);
+			gsize tl = 0;
+			g_autofree char *text = classifier_text(c, m->data,
+								m->len, &tl);
+			m->script = scripts_dominant(text, tl);
+			lens[B] = classifier_tokenize_text(c, text, tl, ids + off);
 			if (opt_dump_tokens) {
 				printf("%s\t", m->name);
 				for (int i = 0; i < lens[B]; i++)
@@ -241,8 +278,9 @@ main(int argc, char **argv)
 		classifier_score_ids(c, w, ids, lens, B, probs);
 		for (int b = 0; b < B; b++) {
 			const float *p = probs + (gsize) b * NL;
-			print_result(c, &batch[b], p, lens[b], threshold);
-			if (p[classifier_spam_index(c)] >= threshold)
+			gboolean unsure = print_result(c, &batch[b], p, lens[b],
+						       threshold);
+			if (p[classifier_spam_index(c)] >= threshold && !unsure)
 				any_spam = TRUE;
 			message_clear(&batch[b]);
 		}

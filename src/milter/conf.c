@@ -16,6 +16,7 @@
 #include <syslog.h>
 
 #include "conf.h"
+#include "scripts.h"
 
 /* K_THRESHOLD: a K_FLOAT that may also be the string "model" */
 typedef enum { K_STR, K_INT, K_FLOAT, K_BOOL, K_STRLIST, K_THRESHOLD } KeyType;
@@ -85,6 +86,10 @@ static const ConfKey keys[] = {
 	  "prefix for the Subject of spam, e.g. \"[SPAM]\"; empty: none" },
 	{ "policy.label_actions", K_STRLIST, "[]", NB, F(label_actions),
 	  "multi-class models: \"label=action\" rules for the top label" },
+	{ "policy.script_min_ham", K_INT, G_STRINGIFY(SCRIPTS_DEF_MIN_HAM), 0,
+	  1000000000, F(script_min_ham),
+	  "mail in a script with fewer training ham than this is Unsure, "
+	  "never tagged or rejected on its score; 0: off" },
 
 	{ "headers.score", K_STR, "\"X-Spam-Score\"", NB, F(hdr_score),
 	  "header with the spam probability" },
@@ -344,6 +349,7 @@ conf_finish(MilterConf *c, GError **error)
 	p->unsure_low = c->unsure_low;
 	p->unsure_high = c->unsure_high;
 	p->quarantine = c->quarantine;
+	p->script_min_ham = c->script_min_ham;
 	if (!policy_action_parse(c->on_error, &p->on_error) ||
 	    (p->on_error != POLICY_ACCEPT && p->on_error != POLICY_TEMPFAIL &&
 	     p->on_error != POLICY_REJECT)) {

@@ -78,6 +78,7 @@ typedef struct MilterConf {
 	char *reject_text;
 	char *subject_tag;
 	char **label_actions;
+	int script_min_ham;
 	Policy policy;
 
 	char *hdr_score;

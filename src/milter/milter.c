@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 
 #include "milter.h"
+#include "scripts.h"
 
 Milter milter;
 
@@ -405,6 +406,23 @@ milter_spam_threshold(const MilterConf *conf, const Classifier *c,
 				     source);
 }
 
+/* check_script - a spam verdict on mail in a script the model has hardly
+ * seen ham of becomes Unsure (policy_unseen_script); only asked when the
+ * score says spam, so other mail pays no second text extraction */
+static void
+check_script(const MsgCtx *m, const Classifier *c, const Policy *pol,
+	     PolicyDecision *d)
+{
+	if (pol->script_min_ham <= 0 || d->status != POLICY_STATUS_SPAM ||
+	    d->rule_label != NULL)
+		return;
+	const char *script = scripts_of_message(c, (const char *) m->buf->data,
+						m->buf->len);
+	if (scripts_unseen(classifier_bundle(c), script, pol->script_min_ham,
+			   NULL) && policy_unseen_script(d, script))
+		stats_unseen_script(milter.stats);
+}
+
 /* verdict - add the headers and answer for decision D, made at spam
  * threshold THRESHOLD */
 static sfsistat
@@ -432,10 +450,12 @@ verdict(SMFICTX *ctx, MsgCtx *m, const char *qid, const Classifier *c,
 		return SMFIS_DISCARD;
 
 	g_autofree char *status = g_strdup_printf(
-		"%s, score=%s threshold=%.4g model=%s%s%s",
+		"%s, score=%s threshold=%.4g model=%s%s%s%s%s",
 		policy_status_word(d.status), score_text,
 		threshold, name,
-		d.rule_label ? " label=" : "", d.rule_label ? label : "");
+		d.rule_label ? " label=" : "", d.rule_label ? label : "",
+		d.unseen_script ? " unseen_script=" : "",
+		d.unseen_script ? d.unseen_script : "");
 	ok &= mw_addheader(ctx, qid, conf->hdr_score, score_text);
 	ok &= mw_addheader(ctx, qid, conf->hdr_status, status);
 	if (d.flag) {
@@ -523,6 +543,7 @@ mlfi_eom(SMFICTX *ctx)
 		pol.spam_threshold = milter_spam_threshold(m->conf,
 							   r.classifier, NULL);
 		PolicyDecision d = policy_decide(&pol, score, label);
+		check_script(m, r.classifier, &pol, &d);
 		gboolean failed = FALSE;
 		ret = verdict(ctx, m, qid, r.classifier, score, label,
 			      pol.spam_threshold, d, &failed);
@@ -533,11 +554,13 @@ mlfi_eom(SMFICTX *ctx)
 			ms = (g_get_monotonic_time() - t0) / 1000.0;
 			g_message("%s: score=%.3f threshold=%.4g label=%s "
 				  "action=%s latency=%.1fms wait=%.1fms "
-				  "batch=%d size=%" G_GSIZE_FORMAT "%s",
+				  "batch=%d size=%" G_GSIZE_FORMAT "%s%s%s",
 				  qid, score, pol.spam_threshold, label,
 				  policy_action_name(d.action), ms, r.wait_ms,
 				  r.batch, m->total,
-				  m->total > m->buf->len ? " truncated" : "");
+				  m->total > m->buf->len ? " truncated" : "",
+				  d.unseen_script ? " unseen_script=" : "",
+				  d.unseen_script ? d.unseen_script : "");
 			stats_record(milter.stats, d.action, score, ms);
 		}
 		pool_result_clear(&r);

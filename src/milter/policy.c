@@ -8,6 +8,11 @@
  *	3. score >= spam_threshold: TAG (spam flag, subject tag);
  *	4. unsure_low <= score < unsure_high: ACCEPT, status Unsure;
  *	5. otherwise ACCEPT, status No.
+ * Then, for a message in a script the model has hardly seen ham of
+ * (policy.script_min_ham; the caller asks scripts_unseen), a spam verdict
+ * of steps 2 and 3 becomes ACCEPT, status Unsure: the score of a model on
+ * text unlike its training is no ground for a rejection
+ * (policy_unseen_script).
  * A reject or a quarantine is also spam, so their headers say Yes.
  * spam_threshold is the one in force: policy.spam_threshold = "model" is
  * resolved against the model that scored (policy_spam_threshold) first.
@@ -156,11 +161,25 @@ status_of(const Policy *p, double score)
 	return POLICY_STATUS_HAM;
 }
 
+/* policy_unseen_script - a score-made spam verdict to Unsure */
+gboolean
+policy_unseen_script(PolicyDecision *d, const char *script)
+{
+	if (d->rule_label != NULL || d->status != POLICY_STATUS_SPAM)
+		return FALSE;
+	d->action = POLICY_ACCEPT;
+	d->status = POLICY_STATUS_UNSURE;
+	d->flag = FALSE;
+	d->unseen_script = script;
+	return TRUE;
+}
+
 /* policy_decide - see the order of checks at the top of the file */
 PolicyDecision
 policy_decide(const Policy *p, double score, const char *top_label)
 {
-	PolicyDecision d = { POLICY_ACCEPT, status_of(p, score), FALSE, NULL };
+	PolicyDecision d = { POLICY_ACCEPT, status_of(p, score), FALSE, NULL,
+			     NULL };
 
 	if (top_label != NULL)
 		for (int i = 0; i < p->n_rules; i++) {

@@ -60,6 +60,8 @@ typedef struct {
 	PolicyAction on_error;	/* ACCEPT, TEMPFAIL or REJECT */
 	PolicyLabelRule *rules;	/* n_rules rules; the first match wins */
 	int n_rules;
+	int script_min_ham;	/* policy.script_min_ham (0: off); see
+				 * policy_unseen_script */
 } Policy;
 
 typedef struct {
@@ -67,12 +69,21 @@ typedef struct {
 	PolicyStatus status;
 	gboolean flag;		/* add the spam flag header and subject tag */
 	const char *rule_label;	/* the label whose rule decided, or NULL */
+	const char *unseen_script;	/* set by policy_unseen_script: the
+					 * message's script (borrowed) */
 } PolicyDecision;
 
 /* policy_decide - SCORE (the spam probability) and TOP_LABEL (the most
  * probable label, may be NULL) to a decision */
 PolicyDecision policy_decide(const Policy *p, double score,
 			     const char *top_label);
+
+/* policy_unseen_script - D for a message in SCRIPT, a script the model
+ * saw fewer than policy.script_min_ham training ham of (scripts_unseen):
+ * a decision the score alone made spam (tag, reject, quarantine) becomes
+ * ACCEPT with status Unsure and no flag, and D->unseen_script is set;
+ * label rules and ham are left alone. TRUE when D changed. */
+gboolean policy_unseen_script(PolicyDecision *d, const char *script);
 
 /* policy_spam_threshold - the spam threshold in force: SETTING (the value
  * of policy.spam_threshold) when it is a number; for POLICY_THRESHOLD_MODEL

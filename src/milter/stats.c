@@ -34,6 +34,7 @@ struct Stats {
 	guint64 actions[POLICY_N_ACTIONS];
 	guint64 errors[STATS_ERR_N];
 	guint64 reloads, reload_failures;
+	guint64 unseen_script;
 	guint64 lat[N_LAT + 1];	/* last: +Inf */
 	double lat_sum;
 	guint64 lat_count;
@@ -96,6 +97,15 @@ stats_error(Stats *s, StatsError e)
 	g_mutex_unlock(&s->lock);
 }
 
+/* stats_unseen_script - one message made Unsure by its script */
+void
+stats_unseen_script(Stats *s)
+{
+	g_mutex_lock(&s->lock);
+	s->unseen_script++;
+	g_mutex_unlock(&s->lock);
+}
+
 void
 stats_reload(Stats *s, gboolean ok)
 {
@@ -134,6 +144,12 @@ stats_prometheus(Stats *s)
 		"gptmilter_reloads_total{result=\"ok\"} %" G_GUINT64_FORMAT "\n"
 		"gptmilter_reloads_total{result=\"failed\"} %" G_GUINT64_FORMAT "\n",
 		s->reloads, s->reload_failures);
+	g_string_append_printf(o,
+		"# HELP gptmilter_unseen_script_total Messages the score made "
+		"spam, kept Unsure: their script had too few training ham.\n"
+		"# TYPE gptmilter_unseen_script_total counter\n"
+		"gptmilter_unseen_script_total %" G_GUINT64_FORMAT "\n",
+		s->unseen_script);
 	g_string_append(o, "# HELP gptmilter_latency_seconds End of message to "
 			"verdict.\n# TYPE gptmilter_latency_seconds histogram\n");
 	for (gsize b = 0; b < N_LAT; b++) {

@@ -34,6 +34,8 @@ void stats_record(Stats *s, PolicyAction action, double score,
 		  double latency_ms);
 void stats_error(Stats *s, StatsError e);
 void stats_reload(Stats *s, gboolean ok);
+/* stats_unseen_script - a message made Unsure by policy_unseen_script */
+void stats_unseen_script(Stats *s);
 /* stats_prometheus - the text exposition of every metric */
 GString *stats_prometheus(Stats *s);
 /* stats_summary - one line for the log */

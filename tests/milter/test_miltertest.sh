@@ -27,6 +27,17 @@ gen="$top_srcdir/tests/gen_tiny_model.py"
 "$PYTHON3" "$gen" --out model3 --layers 2 --heads 2 --embd 32 --ctx 64 \
 	--labels ham,spam,phish --seed 12 >/dev/null || exit 1
 cp -r model badmodel
+# model-scripts: model with a record of training scripts, Latin ham only
+# (t-script); the other models record none, so scripts change nothing
+cp -r model model-scripts
+"$PYTHON3" - model-scripts/config.json <<'PYEOF' || exit 1
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["gptmilter"]["scripts"] = {
+    "ham": {"messages": 100, "by_script": {"Latn": 100}},
+    "spam": {"messages": 50, "by_script": {"Latn": 40, "Cyrl": 10}}}
+json.dump(c, open(sys.argv[1], "w"))
+PYEOF
 head -c 1000 model/model.safetensors > badmodel/model.safetensors
 cp "$MT_DIR"/t-*.conf .
 
@@ -122,7 +133,7 @@ else
 	fi
 	metrics=$(fetch_metrics 'gptmilter_uptime_seconds')
 	case $metrics in
-	*'gptmilter_messages_total{action="accept"} 0'*gptmilter_latency_seconds_bucket*gptmilter_uptime_seconds*) ;;
+	*'gptmilter_messages_total{action="accept"} 0'*'gptmilter_unseen_script_total 0'*gptmilter_latency_seconds_bucket*gptmilter_uptime_seconds*) ;;
 	*) bad "daemon mode: /metrics: $metrics";;
 	esac
 	# detached and as another user, it still scores
@@ -170,6 +181,9 @@ for lua in "$MT_DIR"/t-*.lua; do
 	fi
 	echo "ok: $case"
 done
+# the log line of the Cyrillic message names its script
+grep -q 'action=accept .*unseen_script=Cyrl' t-script.log ||
+	{ bad "t-script: no unseen_script field in the log"; sed 's/^/    /' t-script.log; }
 
 # queue full: one worker, a queue of one, each batch slowed to 3 s; of
 # three messages sent together, one occupies the worker, one waits, one

@@ -385,10 +385,42 @@ test_conf_load(void)
 	g_clear_error(&error);
 }
 
+/* policy_unseen_script: a spam verdict the score made becomes Unsure */
+static void
+test_unseen_script(void)
+{
+	Policy p = base();
+	PolicyDecision d;
+
+	d = policy_decide(&p, 0.995, "spam");		/* reject */
+	CHECK(policy_unseen_script(&d, "Cyrl"));
+	CHECK(d.action == POLICY_ACCEPT && d.status == POLICY_STATUS_UNSURE &&
+	      !d.flag && strcmp(d.unseen_script, "Cyrl") == 0);
+	p.quarantine = TRUE;
+	d = policy_decide(&p, 0.995, "spam");		/* quarantine */
+	CHECK(policy_unseen_script(&d, "Hani") && d.action == POLICY_ACCEPT);
+	d = policy_decide(&p, 0.95, "spam");		/* tag */
+	CHECK(policy_unseen_script(&d, "Hani") && d.action == POLICY_ACCEPT &&
+	      !d.flag && d.status == POLICY_STATUS_UNSURE);
+	/* ham and unsure stay as they are */
+	d = policy_decide(&p, 0.1, "ham");
+	CHECK(!policy_unseen_script(&d, "Hani") && d.status == POLICY_STATUS_HAM &&
+	      d.unseen_script == NULL);
+	d = policy_decide(&p, 0.6, "spam");
+	CHECK(!policy_unseen_script(&d, "Hani") && d.unseen_script == NULL);
+	/* a label rule decides alone */
+	PolicyLabelRule r = { (char *) "phish", POLICY_REJECT };
+	p.rules = &r;
+	p.n_rules = 1;
+	d = policy_decide(&p, 0.2, "phish");
+	CHECK(!policy_unseen_script(&d, "Hani") && d.action == POLICY_REJECT);
+}
+
 int
 main(void)
 {
 	test_thresholds();
+	test_unseen_script();
 	test_threshold_resolve();
 	test_rules();
 	test_names();

@@ -9,30 +9,8 @@ T="${top_builddir:-.}/tests/train-e2e.tmp"
 BIN="${top_builddir:-.}/src/train/gptmilter-train"
 rm -rf "$T"
 mkdir -p "$T"
-fail=0
-die() { echo "FAIL: $*" >&2; fail=1; }
+. "$top_srcdir/tests/train_lib.sh"
 
-# An easy corpus: ham talks about meetings, spam about prizes.
-mk() {	# dir label n seed
-	mkdir -p "$1"
-	awk -v dir="$1" -v label="$2" -v n="$3" -v seed="$4" 'BEGIN {
-		srand(seed)
-		split("meeting project agenda notes review tuesday team schedule " \
-		      "report budget minutes draft lunch office call", hw, " ")
-		split("winner prize cash free offer click money claim urgent " \
-		      "lottery bonus discount deal casino credit", sw, " ")
-		for (i = 0; i < n; i++) {
-			f = dir "/m" i ".eml"
-			subj = ""; body = ""
-			for (k = 0; k < 3; k++)
-				subj = subj " " (label == "spam" ? sw[int(rand() * 15) + 1] : hw[int(rand() * 15) + 1])
-			for (k = 0; k < 16; k++)
-				body = body " " (label == "spam" ? sw[int(rand() * 15) + 1] : hw[int(rand() * 15) + 1])
-			printf "From: someone%d@example.com\nTo: user@example.org\nSubject:%s\n\nHello,%s.\n", i, subj, body > f
-			close(f)
-		}
-	}'
-}
 mk "$T/c/train/ham/groupA" ham 24 0
 mk "$T/c/train/ham/groupB" ham 24 100
 mk "$T/c/train/spam/s1" spam 48 200

@@ -14,36 +14,14 @@ T="${top_builddir:-.}/tests/train-oppoint.tmp"
 BIN="${top_builddir:-.}/src/train/gptmilter-train"
 rm -rf "$T"
 mkdir -p "$T"
-fail=0
-die() { echo "FAIL: $*" >&2; fail=1; }
+. "$top_srcdir/tests/train_lib.sh"
 
-# Ham about meetings, spam about prizes, a few words of each in both, so
-# that the classes overlap a little.
-mk() {	# dir label n seed
-	mkdir -p "$1"
-	awk -v dir="$1" -v label="$2" -v n="$3" -v seed="$4" 'BEGIN {
-		srand(seed)
-		split("meeting project agenda notes review tuesday team schedule " \
-		      "report budget minutes draft lunch office call", hw, " ")
-		split("winner prize cash free offer click money claim urgent " \
-		      "lottery bonus discount deal casino credit", sw, " ")
-		for (i = 0; i < n; i++) {
-			f = dir "/m" i ".eml"
-			body = ""
-			for (k = 0; k < 16; k++) {
-				own = rand() < 0.8
-				w = int(rand() * 15) + 1
-				body = body " " ((label == "spam") == own ? sw[w] : hw[w])
-			}
-			printf "From: someone%d@example.com\nSubject: note %d\n\nHello,%s.\n", i, i, body > f
-			close(f)
-		}
-	}'
-}
-mk "$T/c/train/ham" ham 40 0
-mk "$T/c/train/spam" spam 40 100
-mk "$T/c/val/ham" ham 12 300
-mk "$T/c/val/spam" spam 12 400
+# Ham and spam a fifth of whose words are the other class's, so that the
+# classes overlap a little.
+mk "$T/c/train/ham" ham 40 0 0.8
+mk "$T/c/train/spam" spam 40 100 0.8
+mk "$T/c/val/ham" ham 12 300 0.8
+mk "$T/c/val/spam" spam 12 400 0.8
 
 DATA="--ham $T/c/train/ham --spam $T/c/train/spam --ham-val $T/c/val/ham
  --spam-val $T/c/val/spam"

@@ -10,7 +10,7 @@ tests_test_optim_SOURCES = tests/test_optim.c
 tests_test_optim_LDADD = $(CORE_LIBS)
 tests_test_metrics_SOURCES = tests/test_metrics.c
 tests_test_metrics_LDADD = $(CORE_LIBS)
-EXTRA_DIST += tests/data/train
+EXTRA_DIST += tests/data/train tests/train_lib.sh
 
 # corpus readers on tests/data/train (needs NODE_MODULES for the tokenizer);
 # test_train.sh: gptmilter-train end to end on a tiny model (about 30 s);

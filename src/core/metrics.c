@@ -155,6 +155,19 @@ metrics_confusion(const float *probs, const int *labels, gsize n, int nl,
 	}
 }
 
+/* log_sum_exp - log sum_c exp(Z[c] / T) of one row Z (nl), stably */
+static double
+log_sum_exp(const float *z, int nl, double temperature)
+{
+	double mx = -INFINITY, se = 0.0;
+
+	for (int c = 0; c < nl; c++)
+		mx = fmax(mx, z[c] / temperature);
+	for (int c = 0; c < nl; c++)
+		se += exp(z[c] / temperature - mx);
+	return mx + log(se);
+}
+
 /* metrics_nll - mean cross-entropy of softmax(logits / T) */
 double
 metrics_nll(const float *logits, const int *labels, gsize n, int nl,
@@ -166,12 +179,7 @@ metrics_nll(const float *logits, const int *labels, gsize n, int nl,
 		return NAN;
 	for (gsize i = 0; i < n; i++) {
 		const float *z = logits + i * (gsize)nl;
-		double mx = -INFINITY, se = 0.0;
-		for (int c = 0; c < nl; c++)
-			mx = fmax(mx, z[c] / temperature);
-		for (int c = 0; c < nl; c++)
-			se += exp(z[c] / temperature - mx);
-		sum += mx + log(se) - z[labels[i]] / temperature;
+		sum += log_sum_exp(z, nl, temperature) - z[labels[i]] / temperature;
 	}
 	return sum / (double)n;
 }
@@ -188,12 +196,7 @@ smoothed_nll(const float *logits, const int *labels, gsize n, int nl,
 
 	for (gsize i = 0; i < n; i++) {
 		const float *z = logits + i * (gsize)nl;
-		double mx = -INFINITY, se = 0.0;
-		for (int c = 0; c < nl; c++)
-			mx = fmax(mx, z[c] / temperature);
-		for (int c = 0; c < nl; c++)
-			se += exp(z[c] / temperature - mx);
-		double lse = mx + log(se);
+		double lse = log_sum_exp(z, nl, temperature);
 		double nk = (double)count[labels[i]];
 		double t_true = (nk + 1.0) / (nk + 2.0);
 		double t_other = (1.0 - t_true) / (nl - 1);

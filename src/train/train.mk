@@ -26,4 +26,4 @@ bench_bench_train_SOURCES = bench/bench_train.c
 bench_bench_train_LDADD = $(CORE_LIBS)
 EXTRA_DIST += bench/bench_train.sh bench/bench_train_torch.py \
 	bench/kfold_robinson.py bench/spamprobe.sh \
-	bench/bench_kfold.sh
+	bench/bench_kfold.sh bench/bench_oppoint.sh

@@ -155,7 +155,8 @@ static GOptionEntry train_entries[] = {
 	{ "dtype", 0, 0, G_OPTION_ARG_STRING, &opt_dtype,
 	  "Saved weights: f32 (default) or bf16", "TYPE" },
 	{ "target-fpr", 0, 0, G_OPTION_ARG_DOUBLE, &opt_target_fpr,
-	  "Recommended threshold keeps the validation FPR under this (0.001)",
+	  "Recommended threshold keeps the validation FPR under this (0.001; "
+	  "raised to 3/n for n validation ham, the least they can measure)",
 	  "RATE" },
 	{ "min-val-ham", 0, 0, G_OPTION_ARG_INT, &opt_min_val_ham,
 	  "Fit temperature and threshold only with this many validation ham "

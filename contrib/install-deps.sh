@@ -21,7 +21,7 @@ $SUDO apt-get install -y --no-install-recommends \
 	libopenblas-dev libmilter-dev libxml2-dev libmicrohttpd-dev \
 	clang libclang-rt-14-dev \
 	python3 python3-numpy python3-torch \
-	miltertest postfix swaks curl \
+	miltertest postfix swaks curl dovecot-imapd dovecot-sieve \
 	bogofilter spamprobe spamassassin
 $SUDO apt-get install -y --no-install-recommends libtcmalloc-minimal4	# bench_forward.sh: PyTorch with tcmalloc
 

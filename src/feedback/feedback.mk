@@ -6,22 +6,35 @@
 # Both are shell scripts with the install paths substituted at build time.
 
 spooldir = $(localstatedir)/lib/gptmilter/feedback
+feedbackmodelsdir = $(localstatedir)/lib/gptmilter/models
 bin_SCRIPTS = src/feedback/gptmilter-report
-dist_man_MANS += man/gptmilter-report.1
-CLEANFILES += $(bin_SCRIPTS)
-EXTRA_DIST += src/feedback/gptmilter-report.in
+sbin_SCRIPTS = src/feedback/gptmilter-retrain
+dist_man_MANS += man/gptmilter-report.1 man/gptmilter-retrain.8
+CLEANFILES += $(bin_SCRIPTS) $(sbin_SCRIPTS)
+EXTRA_DIST += src/feedback/gptmilter-report.in src/feedback/gptmilter-retrain.in
 
-feedback_edit = sed -e 's|@spooldir@|$(spooldir)|g'
+feedback_edit = sed -e 's|@gptm_spooldir@|$(spooldir)|g' \
+	-e 's|@gptm_modelsdir@|$(feedbackmodelsdir)|g' -e 's|@gptm_bindir@|$(bindir)|g' \
+	-e 's|@gptm_sysconfdir@|$(sysconfdir)|g'
 
-src/feedback/gptmilter-report: $(srcdir)/src/feedback/gptmilter-report.in Makefile
+# Each script is its .in with the install paths filled in.
+src/feedback/gptmilter-report: $(srcdir)/src/feedback/gptmilter-report.in
+src/feedback/gptmilter-retrain: $(srcdir)/src/feedback/gptmilter-retrain.in
+src/feedback/gptmilter-report src/feedback/gptmilter-retrain: Makefile
 	$(MKDIR_P) src/feedback
 	rm -f $@ $@.tmp
-	$(feedback_edit) $(srcdir)/src/feedback/gptmilter-report.in > $@.tmp
+	$(feedback_edit) $(srcdir)/$@.in > $@.tmp
 	chmod +x $@.tmp
 	mv $@.tmp $@
 
 # test_report.sh: gptmilter-report alone; refusals leave nothing behind.
 # test_dovecot_report.sh: a private Dovecot on the loopback, an IMAP client
 #   moves mail into and out of Junk, the reports land in the spool (root).
-TESTS += tests/test_report.sh tests/test_dovecot_report.sh
-dist_check_SCRIPTS += tests/test_report.sh tests/test_dovecot_report.sh
+# test_retrain.sh: gptmilter-retrain on tiny models with a real milter:
+#   refusal of a mislabelled candidate, promotion, rollback, history
+#   (about 30 s on one thread).
+TESTS += tests/test_report.sh tests/test_dovecot_report.sh \
+	tests/test_retrain.sh
+dist_check_SCRIPTS += tests/test_report.sh tests/test_dovecot_report.sh \
+	tests/test_retrain.sh
+EXTRA_DIST += tests/synth_mail.sh

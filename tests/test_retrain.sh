@@ -27,14 +27,12 @@ GPTMILTER="$B/src/milter/gptmilter"
 rm -rf "$T"
 mkdir -p "$T"
 T=$(cd "$T" && pwd)
-fail=0
-die() { echo "FAIL: $*" >&2; fail=1; }
 mpid=
 cleanup() { [ -n "$mpid" ] && kill "$mpid" 2> /dev/null; }
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 
-. "$top_srcdir/tests/synth_mail.sh"
+. "$top_srcdir/tests/train_lib.sh"	# fail, die, mk
 mk "$T/base/ham/a" ham 40 10
 mk "$T/base/spam/s" spam 40 20
 mk "$T/base-val/ham" ham 40 30

@@ -37,4 +37,3 @@ TESTS += tests/test_report.sh tests/test_dovecot_report.sh \
 	tests/test_retrain.sh
 dist_check_SCRIPTS += tests/test_report.sh tests/test_dovecot_report.sh \
 	tests/test_retrain.sh
-EXTRA_DIST += tests/synth_mail.sh

@@ -7,18 +7,30 @@
  * open the milter socket (smfi_opensocket, then its mode and owner);
  * detach; write the pid file; drop to `user`; block the signals in every
  * thread to come; start the workers, the metrics endpoint and smfi_main.
- * Then the main thread waits for signals (sigwait), as OpenDKIM's
- * reloader does, and hands reloads to a thread of their own:
- *	SIGHUP, SIGUSR1	reload the configuration and the model; messages in
- *			flight finish with the ones they started with
- *	SIGTERM, SIGINT	smfi_stop(), let scoring in progress finish, exit
- * Why the main thread: libmilter's own signal thread also waits for SIGHUP
- * (and would stop the milter on it); Linux gives a process-directed signal
- * to the main thread first when it is waiting for it, so smfi_main runs in
- * a thread of its own and the main thread does nothing but wait. SIGUSR1,
- * which libmilter does not watch, reloads without that caveat. Should
- * libmilter take a signal anyway, its loop ends, and the daemon stops with
- * status 1 so that a supervisor restarts it.
+ * Signals: SIGHUP, SIGUSR1, SIGUSR2, SIGTERM and SIGINT are blocked in
+ * every thread from before the first library initialiser runs (the
+ * executable's .preinit_array: OpenBLAS starts its threads when it is
+ * loaded, before main(), and a thread inherits the mask of its creator; a
+ * reload signal taken by one of them would end the process). Once running:
+ *	SIGHUP, SIGUSR1	reload the configuration and the model in a thread
+ *			of their own; messages in flight finish with the
+ *			ones they started with
+ *	SIGTERM, SIGINT	smfi_stop(), let messages under way finish, exit 0
+ *	SIGUSR2		logged and ignored
+ * libmilter's own signal thread waits (sigwait) for SIGHUP, SIGTERM and
+ * SIGINT, and stops the milter on any of them. Linux gives a
+ * process-directed signal to the main thread whenever it can take it (not
+ * blocked, and running or with no signal pending), so the main thread
+ * keeps SIGHUP, SIGTERM and SIGINT unblocked for good, with a handler that
+ * only notes the signal and writes a byte to a pipe; the main thread reads
+ * the pipe and acts. A second SIGHUP while one is pending merges with it;
+ * SIGUSR1 and SIGUSR2, which libmilter does not watch, are taken by a
+ * thread of ours in sigwait, so they never leave a signal pending on the
+ * main thread. libmilter can thus take a signal only while the main thread
+ * has SIGHUP, SIGTERM or SIGINT pending, and either signal is then a stop
+ * request (a second SIGHUP merges with a pending one): a loop that ends
+ * without our asking is taken as SIGTERM. A loop that fails exits 1, so
+ * that a supervisor restarts the daemon.
  * Errors: before detaching, a clear message on stderr and exit status 1
  * (78 for a bad configuration); afterwards, a log line and the daemon goes
  * on (a missing model makes every message take policy.on_error).
@@ -26,6 +38,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -36,6 +49,8 @@
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
+
+#include <glib-unix.h>
 
 #include "milter.h"
 
@@ -57,6 +72,89 @@ static gboolean log_to_syslog;
 static gboolean log_verbose;
 static GThread *smfi_thread;
 static GAsyncQueue *reload_requests;	/* 1: reload, 2: stop */
+static struct stat socket_st;	/* the unix socket we made; st_ino 0: none */
+
+/* Events for the main thread, set from signal handlers and threads: the
+ * flag first, then a byte down the pipe to wake the main thread (a full
+ * pipe loses the byte, not the event: the main thread is awake anyway). */
+static int event_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t ev_reload;	/* the signal number */
+static volatile sig_atomic_t ev_stop;	/* the signal number */
+static volatile sig_atomic_t ev_ended;	/* 1: loop ended, 2: failed */
+
+/* daemon_signals - the signals the daemon handles, blocked everywhere */
+static void
+daemon_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+/* block_at_load - block the daemon's signals before any library starts a
+ * thread. Run from the executable's .preinit_array, which the dynamic
+ * loader calls before the initialisers of the shared libraries (a
+ * constructor of ours, whatever its priority, would run after theirs):
+ * OpenBLAS starts its threads in its initialiser, and they inherit the
+ * mask of the main thread at that moment. */
+static void
+block_at_load(int argc, char **argv, char **envp)
+{
+	sigset_t set;
+
+	(void) argc; (void) argv; (void) envp;
+	daemon_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+__attribute__((section(".preinit_array"), used))
+static void (*preinit_block_at_load)(int, char **, char **) = block_at_load;
+
+/* note_event - set *FLAG to VALUE and wake the main thread; safe in a
+ * signal handler */
+static void
+note_event(volatile sig_atomic_t *flag, int value)
+{
+	int saved = errno;
+
+	*flag = value;
+	if (write(event_pipe[1], "", 1) < 0) {
+		/* EAGAIN: bytes are waiting, the main thread will look */
+	}
+	errno = saved;
+}
+
+/* on_signal - SIGHUP, SIGTERM, SIGINT, on whichever thread takes them */
+static void
+on_signal(int sig)
+{
+	note_event(sig == SIGHUP ? &ev_reload : &ev_stop, sig);
+}
+
+/* usr_signal_thread - SIGUSR1 (reload) and SIGUSR2 (ignored), taken here
+ * so that they never stay pending on the main thread (see the top) */
+static gpointer
+usr_signal_thread(gpointer data)
+{
+	sigset_t set;
+
+	(void) data;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGUSR1)
+			note_event(&ev_reload, sig);
+		else
+			g_message("signal %d: ignored", sig);
+	}
+	return NULL;
+}
 
 /* log_writer - GLib log records to syslog, or stderr in the foreground */
 static GLogWriterOutput
@@ -204,6 +302,8 @@ open_socket(const MilterConf *c, GError **error)
 	}
 	if (path == NULL)
 		return TRUE;
+	if (lstat(path, &socket_st) != 0)
+		memset(&socket_st, 0, sizeof(socket_st));
 	if (chmod(path, (mode_t) strtol(c->socket_mode, NULL, 8)) != 0) {
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
 			    "chmod %s: %s", path, g_strerror(errno));
@@ -253,6 +353,22 @@ drop_privileges(const MilterConf *c, GError **error)
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/* remove_socket - unlink the unix socket of SPEC if it is still the one
+ * we made (a new instance may have replaced it meanwhile) */
+static void
+remove_socket(const char *spec)
+{
+	const char *path = socket_path(spec);
+	struct stat sb;
+
+	if (path == NULL || socket_st.st_ino == 0 || lstat(path, &sb) != 0 ||
+	    sb.st_dev != socket_st.st_dev || sb.st_ino != socket_st.st_ino)
+		return;
+	if (unlink(path) != 0)
+		g_warning("cannot remove the socket %s: %s", path,
+			  g_strerror(errno));
 }
 
 static gboolean
@@ -385,18 +501,28 @@ reload_thread(gpointer data)
 static gpointer
 smfi_main_thread(gpointer data)
 {
+	sigset_t set;
+
 	(void) data;
+	/* created after the main thread unblocked its signals: this thread
+	 * and libmilter's, which inherit its mask, take none */
+	daemon_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	int r = smfi_main();
 	if (r != MI_SUCCESS)
 		g_critical("smfi_main failed");
-	kill(getpid(), SIGUSR2);
+	note_event(&ev_ended, r == MI_SUCCESS ? 1 : 2);
 	return GINT_TO_POINTER(r);
 }
 
 static gpointer
 stop_thread(gpointer data)
 {
+	sigset_t set;
+
 	(void) data;
+	daemon_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	smfi_stop();
 	return NULL;
 }
@@ -445,6 +571,12 @@ main(int argc, char **argv)
 	if (optind != argc) {
 		usage(stderr);
 		return EX_USAGE_;
+	}
+	if (opt.check || dump_config) {
+		/* not a daemon: the signals keep their default actions */
+		sigset_t set;
+		daemon_signals(&set);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	}
 
 	start_dir = g_get_current_dir();
@@ -515,16 +647,14 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	/* every thread from here on inherits this mask */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* the daemon's signals have been blocked since load (block_at_load):
+	 * every thread started below inherits that */
 	signal(SIGPIPE, SIG_IGN);
+	if (!g_unix_open_pipe(event_pipe, FD_CLOEXEC, &error) ||
+	    !g_unix_set_fd_nonblocking(event_pipe[1], TRUE, &error)) {
+		g_critical("signal pipe: %s", error->message);
+		return 1;
+	}
 
 	g_mutex_init(&milter.lock);
 	milter.stats = stats_new();
@@ -555,36 +685,68 @@ main(int argc, char **argv)
 
 	reload_requests = g_async_queue_new();
 	GThread *reloader = g_thread_new("gptm-reload", reload_thread, NULL);
+	g_thread_unref(g_thread_new("gptm-sigusr", usr_signal_thread, NULL));
+
+	/* From here the main thread takes SIGHUP, SIGTERM and SIGINT (see
+	 * the top); SA_NODEFER keeps them unblocked while the handler runs.
+	 * Signals that arrived since start-up are delivered now. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART | SA_NODEFER;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
 	smfi_thread = g_thread_new("gptm-smfi", smfi_main_thread, NULL);
 	int status = 0;
 	for (;;) {
-		int sig = 0;
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGHUP || sig == SIGUSR1) {
-			/* straight back to sigwait: while the main thread
-			 * waits, a SIGHUP is ours and not libmilter's */
-			g_message("signal %d: reloading", sig);
-			g_async_queue_push(reload_requests, GINT_TO_POINTER(1));
-			continue;
-		}
-		if (sig == SIGTERM || sig == SIGINT) {
+		char drain[64];
+		int sig;
+		if (read(event_pipe[0], drain, sizeof(drain)) < 0 &&
+		    errno != EINTR) {
+			g_critical("signal pipe: %s; stopping",
+				   g_strerror(errno));
+			status = 1;
+		} else if ((sig = ev_stop) != 0) {
 			g_message("signal %d: stopping after the messages in "
 				  "flight", sig);
-		} else {
-			g_critical("the milter loop ended without a request "
-				   "(a signal taken by libmilter?): stopping");
+		} else if (ev_ended == 1) {
+			/* only a stop signal reaches libmilter (see the top) */
+			g_message("the milter loop ended (libmilter took the "
+				  "stop signal): stopping after the messages "
+				  "in flight");
+		} else if (ev_ended == 2) {
+			g_critical("the milter loop failed: stopping");
 			status = 1;	/* so that a supervisor restarts us */
+		} else {
+			/* cleared before the reload starts: a signal from
+			 * now on asks for one more */
+			if ((sig = ev_reload) != 0) {
+				ev_reload = 0;
+				g_message("signal %d: reloading", sig);
+				g_async_queue_push(reload_requests,
+						   GINT_TO_POINTER(1));
+			}
+			continue;
 		}
-		/* smfi_stop waits for the accept loop's lock, held across
-		 * a select of up to 5 s: call it aside, do not wait */
-		g_thread_unref(g_thread_new("gptm-stop", stop_thread, NULL));
 		break;
 	}
-	/* the accept loop is not joined: nothing below needs it */
 	g_async_queue_push(reload_requests, GINT_TO_POINTER(2));
 	g_thread_join(reloader);
+	/* messages under way first: libmilter's accept loop, once ended,
+	 * drops the connections it still has */
 	milter_close(conf->timeout + 5);
+	/* smfi_stop waits for the accept loop's lock, held across a select
+	 * of up to 5 s: call it aside, do not wait; the loop is not joined */
+	g_thread_unref(g_thread_new("gptm-stop", stop_thread, NULL));
 	/* libmilter does not wait for its session threads: they may still
 	 * call back (and get a tempfail), so the conf and the stats stay */
 	pool_free(milter.pool);
@@ -592,6 +754,7 @@ main(int argc, char **argv)
 	stats_http_stop(milter.stats);
 	g_autofree char *summary = stats_summary(milter.stats);
 	g_message("%s", summary);
+	remove_socket(conf->socket);
 	if (*conf->pidfile)
 		unlink(conf->pidfile);
 	g_message("stopped");

@@ -82,6 +82,7 @@ milter_close(double max_s)
 {
 	gint64 end = g_get_monotonic_time() + (gint64) (max_s * 1e6);
 
+	g_atomic_int_set(&milter.draining, TRUE);
 	while ((g_atomic_int_get(&milter.open) > 0 || milter_busy() > 0) &&
 	       g_get_monotonic_time() < end)
 		g_usleep(10000);
@@ -203,6 +204,18 @@ buf_append(MsgCtx *m, const void *data, gsize len)
 				    (guint) MIN(len, cap - m->buf->len));
 }
 
+/* refuse_draining - while shutting down, a tempfail for what starts now
+ * (the libmilter accept loop ends only once messages under way are
+ * answered: it would cut them off) */
+static gboolean
+refuse_draining(SMFICTX *ctx, const char *qid)
+{
+	if (!g_atomic_int_get(&milter.draining))
+		return FALSE;
+	mw_setreply(ctx, qid, "421", "4.3.2", "Service shutting down");
+	return TRUE;
+}
+
 static sfsistat
 mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	       unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -239,6 +252,8 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	const struct sockaddr *sa = hostaddr;
 
 	(void) hostname;
+	if (refuse_draining(ctx, NULL))
+		return SMFIS_TEMPFAIL;
 	if (sa && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr,
 			  cc->addr, sizeof(cc->addr));
@@ -266,6 +281,8 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 
 	(void) argv;
 	msg_done(cc);
+	if (refuse_draining(ctx, qid))
+		return SMFIS_TEMPFAIL;
 	g_autoptr(MilterConf) conf = milter_conf();
 	if (conf->skip_authenticated && auth != NULL && *auth != '\0') {
 		g_message("%s: from %s: authenticated as %s, not scanned",

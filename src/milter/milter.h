@@ -23,6 +23,7 @@ typedef struct {
 	Pool *pool;
 	Stats *stats;
 	gint busy;		/* callbacks at end of message right now */
+	gboolean draining;	/* shutting down: no new message (atomic) */
 	gboolean closed;	/* shutting down: no more scoring (lock) */
 	gint open;		/* message contexts alive (MAIL FROM .. end) */
 } Milter;
@@ -41,9 +42,10 @@ double milter_spam_threshold(const MilterConf *conf, const Classifier *c,
 			     PolicyThresholdSource *source);
 /* milter_busy - messages being scored or answered now */
 int milter_busy(void);
-/* milter_close - wait up to MAX_S seconds for messages under way (MAIL
- * FROM seen, not yet answered) to end, then stop scoring: a later end of
- * message gets a tempfail; returns when no message is being scored */
+/* milter_close - refuse new connections and messages (tempfail), wait up
+ * to MAX_S seconds for messages under way (MAIL FROM seen, not yet
+ * answered) to end, then stop scoring: a later end of message gets a
+ * tempfail; returns when no message is being scored */
 void milter_close(double max_s);
 
 #endif

@@ -238,6 +238,88 @@ wait $dpid || bad "drain: daemon exit status"
 grep -q 'score=.*action=accept' drain.log || bad "drain: no verdict logged"
 echo "ok: SIGTERM drains"
 
+# SIGTERM while a message is still open (MAIL FROM and headers sent, the
+# end of the message 7 s later, after libmilter's accept loop has ended):
+# the message gets its verdict, the daemon exits 0 with its last log line
+# and removes its socket (issue 17: the loop's end killed it, status 140)
+cat > open.conf <<EOC
+model = "$tmp/model";
+policy: { spam_threshold = 1.01; reject_threshold = 1.01; unsure_low = 0.0; unsure_high = 0.0; };
+skip: { trusted_networks = []; };
+EOC
+"$GPTMILTER" -f -c open.conf -p "unix:$tmp/open.sock" > open.log 2>&1 &
+opid=$!
+i=0
+while [ $i -lt 300 ] && ! [ -S open.sock ]; do sleep 0.1; i=$((i + 1)); done
+MT_SOCK="unix:$tmp/open.sock" MT_READY="$tmp/open.ready" MT_PAUSE=7 \
+	timeout 60 miltertest -s "$MT_DIR/q-open.lua" > open.client.log 2>&1 &
+cpid=$!
+i=0
+while [ $i -lt 300 ] && ! [ -e open.ready ]; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $opid
+wait $cpid || { bad "open message: no verdict after SIGTERM"; cat open.client.log; }
+wait $opid
+rc=$?
+[ $rc -eq 0 ] || { bad "open message: daemon exit status $rc"; cat open.log; }
+grep -q 'score=.*action=accept' open.log || bad "open message: no verdict logged"
+grep -q 'gptmilter\[[0-9]*\]: stopped' open.log || bad "open message: no last log line"
+[ -e open.sock ] && bad "open message: socket left behind"
+echo "ok: SIGTERM with a message open"
+
+# Signal storm (issue 17): SIGHUP, SIGUSR1 and SIGUSR2 every 10 ms from
+# 0.1 s after the start (the model is still loading) for about 4 s, while
+# three clients send five messages each. No signal may kill or stop the
+# daemon (OpenBLAS's threads, started before main(), took them; so could
+# libmilter's signal thread), every message gets its verdict, and SIGTERM
+# afterwards still exits 0.
+"$GPTMILTER" -f -c open.conf -p "unix:$tmp/storm.sock" > storm.log 2>&1 &
+spid=$!
+sleep 0.1
+(
+	i=0
+	while [ $i -lt 300 ]; do
+		kill -HUP $spid && kill -USR1 $spid && kill -USR2 $spid ||
+			break
+		sleep 0.01
+		i=$((i + 1))
+	done
+	echo "$i" > storm.rounds
+) 2>/dev/null &
+stpid=$!
+i=0
+while [ $i -lt 300 ] && ! [ -S storm.sock ]; do sleep 0.1; i=$((i + 1)); done
+for c in 1 2 3; do
+	(
+		for n in 1 2 3 4 5; do
+			MT_SOCK="unix:$tmp/storm.sock" MT_EXPECT=continue \
+				timeout 60 miltertest -s "$MT_DIR/q-client.lua" ||
+				exit 1
+		done
+	) > "storm.$c.log" 2>&1 &
+	eval "s$c=\$!"
+done
+for c in 1 2 3; do
+	eval "wait \$s$c" || { bad "signal storm: client $c"; cat "storm.$c.log"; }
+done
+wait $stpid
+[ "$(cat storm.rounds)" = 300 ] ||
+	bad "signal storm: daemon gone after $(cat storm.rounds) of 300 rounds"
+if kill -TERM $spid 2>/dev/null; then
+	wait $spid
+	rc=$?
+	[ $rc -eq 0 ] || bad "signal storm: exit status $rc after SIGTERM"
+else
+	wait $spid
+	bad "signal storm: the daemon died (status $?)"
+fi
+grep -q 'signal 10\?: reloading' storm.log || bad "signal storm: no reload"
+grep -q 'reload: configuration .* applied' storm.log ||
+	bad "signal storm: no reload done"
+grep -q 'signal 12: ignored' storm.log || bad "signal storm: SIGUSR2 not logged"
+[ "$(grep -c 'action=accept' storm.log)" -eq 15 ] ||
+	{ bad "signal storm: not 15 verdicts"; cat storm.log; }
+echo "ok: signal storm"
+
 # log lines the scripts cannot see
 grep -q 'score=[01]\.[0-9]* threshold=1\.01 label=.* action=accept latency=.* truncated' \
 	t-large.log || bad "t-large: no 'truncated' log line"

@@ -2,6 +2,7 @@
 -- connects to the daemon the driver started (MT_SOCK), sends one message
 -- and expects MT_EXPECT: "continue" (scored), "tempfail" (queue full) or
 -- "any" (either; prints OUTCOME continue|tempfail for the driver to count).
+-- A scored message prints STATUS and the X-Spam-Status header added.
 package.path = os.getenv("MT_DIR") .. "/?.lua;" .. package.path
 local t = require("common")
 t.sock = os.getenv("MT_SOCK")
@@ -25,6 +26,7 @@ if expect == "tempfail" then
 	     "451 4.3.0")
 else
 	t.reply(conn, SMFIR_CONTINUE, "eom")
-	t.verdict_headers(conn, "No")
+	local _, status = t.verdict_headers(conn, "No")
+	mt.echo("STATUS " .. status)
 end
 mt.disconnect(conn)

@@ -36,6 +36,7 @@ MILTERTEST_CASES = tests/milter/postfix-lib.sh \
 	tests/milter/t-forged.lua tests/milter/t-ham.conf tests/milter/t-ham.lua \
 	tests/milter/t-large.conf tests/milter/t-large.lua \
 	tests/milter/t-multiclass.conf tests/milter/t-multiclass.lua \
+	tests/milter/t-padded.conf tests/milter/t-padded.lua \
 	tests/milter/t-nomodel.conf tests/milter/t-nomodel.lua \
 	tests/milter/t-quarantine.conf tests/milter/t-quarantine.lua \
 	tests/milter/t-reject.conf tests/milter/t-reject.lua \

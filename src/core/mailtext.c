@@ -1365,3 +1365,24 @@ mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
 		*out_len = o.s->len;
 	return g_string_free(o.s, FALSE);
 }
+
+/* mailtext_header_read - whether mailtext_extract() reads a top-level
+ * header NAME (any case): the ones emit_headers() writes out, and the ones
+ * GMime needs to take the MIME structure apart. A caller that keeps only
+ * these (the milter, so that filler headers cannot crowd out the body) gets
+ * the same text as from the whole header. Keep in step with emit_headers()
+ * and walk_object(). */
+gboolean
+mailtext_header_read(const char *name)
+{
+	static const char *const read[] = {
+		"Subject", "From", "To", "X-Mailer", "User-Agent",
+		"Content-Type", "Content-Transfer-Encoding",
+		"Content-Disposition", "MIME-Version",
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(read); i++)
+		if (g_ascii_strcasecmp(name, read[i]) == 0)
+			return TRUE;
+	return FALSE;
+}

@@ -59,4 +59,8 @@ mailtext_version_supported(int v)
 char *mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
 		       gsize *out_len);
 
+/* mailtext_header_read - whether mailtext_extract() reads the top-level
+ * header NAME (any case); the text depends on no other header */
+gboolean mailtext_header_read(const char *name);
+
 #endif

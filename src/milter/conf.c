@@ -61,7 +61,7 @@ static const ConfKey keys[] = {
 	  "seconds a message may wait for its score; beyond: on_error" },
 	{ "max_scan_bytes", K_INT, "262144", 1024, 64 * 1024 * 1024,
 	  F(max_scan_bytes),
-	  "bytes of a message (headers + body) kept for scoring" },
+	  "bytes of a message (headers read, body) kept for scoring" },
 	{ "milter_timeout", K_INT, "300", 1, 86400, F(milter_timeout),
 	  "seconds libmilter waits on a silent MTA" },
 

@@ -4,10 +4,16 @@
  * Owns: the per-connection and per-message contexts, the rebuilt RFC 822
  * message (headers "Name: value\r\n", a blank line, the body; at most
  * max_scan_bytes kept, the rest counted), removal of our own header names
- * from incoming mail (so no sender forges a verdict), the verdict headers,
- * and the reply for each action. Every smfi_* call goes through an mw_*
- * wrapper below: one place that logs failures and counts them, and a seam
- * for a test mode.
+ * from incoming mail, scanned or not (so no sender forges a verdict), the
+ * verdict headers, and the reply for each action.
+ * The rebuilt message keeps only the headers the text extraction reads
+ * (mailtext_header_read), each cut at HEADER_VALUE_MAX bytes, together at
+ * most a quarter of max_scan_bytes: the body keeps the rest, so no filler
+ * header can crowd it out (the model would read Subject and From alone).
+ * Mail that is not scanned (trusted networks, authenticated senders) still
+ * passes its headers, for the removal above, and gets one log line.
+ * Every smfi_* call goes through an mw_* wrapper below: one place that
+ * logs failures and counts them, and a seam for a test mode.
  *
  * Protocol: we ask the MTA for connect (client address), MAIL FROM
  * ({auth_authen}, {i}), headers (no reply per header when the MTA allows),
@@ -27,16 +33,26 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "mailtext.h"
 #include "milter.h"
 #include "scripts.h"
 
 Milter milter;
 
+/* A kept header value is cut here: well above what the text extraction
+ * reads of one (100 bytes after decoding, MIME parameters), well below
+ * what a filler header can bring. */
+#define HEADER_VALUE_MAX 4096
+
 typedef struct {
 	MilterConf *conf;	/* the configuration of this message */
 	GByteArray *buf;	/* rebuilt message, <= max_scan_bytes */
 	gsize total;		/* bytes seen, kept or not */
+	gsize body_seen;	/* body bytes seen, kept or not */
+	gsize body_kept;	/* body bytes in buf */
 	gboolean in_body;	/* the blank line after the headers is in buf */
+	const char *skip;	/* not scanned: why (static text), else NULL */
+	char *auth;		/* {auth_authen} when skipped for it */
 	int n_ours[3];		/* incoming headers named score, status, flag */
 	char *subject;		/* first Subject value, or NULL */
 	char *qid;		/* {i} at MAIL FROM, if the MTA sent it */
@@ -46,6 +62,7 @@ typedef struct {
 	char addr[INET6_ADDRSTRLEN + 8];	/* client address, text */
 	gboolean nr_hdr;	/* header callback must not reply */
 	gboolean can_skip;	/* MTA understands SMFIS_SKIP */
+	gboolean trusted;	/* client in skip.trusted_networks */
 	MsgCtx *msg;
 } ConnCtx;
 
@@ -175,6 +192,7 @@ msg_done(ConnCtx *cc)
 	g_byte_array_unref(m->buf);
 	g_free(m->subject);
 	g_free(m->qid);
+	g_free(m->auth);
 	g_free(m);
 	cc->msg = NULL;
 	g_atomic_int_add(&milter.open, -1);
@@ -193,15 +211,37 @@ conn_get(SMFICTX *ctx)
 	return cc;
 }
 
-/* buf_append - keep bytes up to the cap, count them all */
+/* buf_append - keep bytes up to max_scan_bytes; the body's are counted */
 static void
 buf_append(MsgCtx *m, const void *data, gsize len)
 {
 	gsize cap = (gsize) m->conf->max_scan_bytes;
-	m->total += len;
-	if (m->buf->len < cap)
-		g_byte_array_append(m->buf, data,
-				    (guint) MIN(len, cap - m->buf->len));
+	gsize keep = m->buf->len < cap ? MIN(len, cap - m->buf->len) : 0;
+
+	g_byte_array_append(m->buf, data, (guint) keep);
+	if (m->in_body) {
+		m->body_seen += len;
+		m->body_kept += keep;
+	}
+}
+
+/* header_keep - add the header line NAME: VALUE to the rebuilt message if
+ * the text extraction reads it and the headers' share has room for it
+ * whole (VALUE cut at HEADER_VALUE_MAX) */
+static void
+header_keep(MsgCtx *m, const char *name, const char *value)
+{
+	gsize share = (gsize) m->conf->max_scan_bytes / 4;
+	gsize nlen = strlen(name);
+	gsize vlen = MIN(strlen(value), HEADER_VALUE_MAX);
+
+	if (!mailtext_header_read(name) ||
+	    m->buf->len + nlen + 2 + vlen + 2 > share)
+		return;
+	buf_append(m, name, nlen);
+	buf_append(m, ": ", 2);
+	buf_append(m, value, vlen);
+	buf_append(m, "\r\n", 2);
 }
 
 /* refuse_draining - while shutting down, a tempfail for what starts now
@@ -261,13 +301,8 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		inet_ntop(AF_INET6,
 			  &((const struct sockaddr_in6 *) sa)->sin6_addr,
 			  cc->addr, sizeof(cc->addr));
-	if (conf_trusted(conf, sa)) {
-		if (conf->log_verbose)
-			g_message("connection from %s: trusted network, not "
-				  "scanned", cc->addr);
-		stats_record(milter.stats, POLICY_SKIP, -1, -1);
-		return SMFIS_ACCEPT;
-	}
+	/* not scanned, but still seen: forged verdict headers go (eom) */
+	cc->trusted = conf_trusted(conf, sa);
 	return SMFIS_CONTINUE;
 }
 
@@ -284,15 +319,16 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 	if (refuse_draining(ctx, qid))
 		return SMFIS_TEMPFAIL;
 	g_autoptr(MilterConf) conf = milter_conf();
-	if (conf->skip_authenticated && auth != NULL && *auth != '\0') {
-		g_message("%s: from %s: authenticated as %s, not scanned",
-			  qid ? qid : "NOQUEUE", cc->addr, auth);
-		stats_record(milter.stats, POLICY_SKIP, -1, -1);
-		return SMFIS_ACCEPT;
-	}
 	m = g_new0(MsgCtx, 1);
+	if (cc->trusted) {
+		m->skip = "trusted network";
+	} else if (conf->skip_authenticated && auth != NULL && *auth != '\0') {
+		m->skip = "authenticated";
+		m->auth = g_strdup(auth);
+	}
 	m->conf = g_steal_pointer(&conf);
-	m->buf = g_byte_array_sized_new(MIN(m->conf->max_scan_bytes, 65536));
+	m->buf = g_byte_array_sized_new(m->skip ? 0 :
+					MIN(m->conf->max_scan_bytes, 65536));
 	m->qid = g_strdup(qid);
 	cc->msg = m;
 	g_atomic_int_inc(&milter.open);
@@ -313,12 +349,12 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	for (int i = 0; i < 3; i++)
 		if (g_ascii_strcasecmp(name, ours[i]) == 0)
 			m->n_ours[i]++;
+	m->total += strlen(name) + 2 + strlen(value) + 2;
+	if (m->skip)
+		return ok;
 	if (m->subject == NULL && g_ascii_strcasecmp(name, "Subject") == 0)
 		m->subject = g_strdup(value);
-	buf_append(m, name, strlen(name));
-	buf_append(m, ": ", 2);
-	buf_append(m, value, strlen(value));
-	buf_append(m, "\r\n", 2);
+	header_keep(m, name, value);
 	return ok;
 }
 
@@ -330,6 +366,9 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
 	if (m == NULL)
 		return SMFIS_CONTINUE;
+	m->total += len;
+	if (m->skip)
+		return cc->can_skip ? SMFIS_SKIP : SMFIS_CONTINUE;
 	if (!m->in_body) {
 		buf_append(m, "\r\n", 2);
 		m->in_body = TRUE;
@@ -500,6 +539,34 @@ verdict(SMFICTX *ctx, MsgCtx *m, const char *qid, const Classifier *c,
 	return SMFIS_CONTINUE;
 }
 
+/* eom_skipped - end of a message that is not scanned: forged verdict
+ * headers removed, one log line, accepted */
+static sfsistat
+eom_skipped(SMFICTX *ctx, ConnCtx *cc)
+{
+	MsgCtx *m = cc->msg;
+	const char *sym = mw_getsymval(ctx, "i");
+	g_autofree char *qid = g_strdup(sym && *sym ? sym :
+					m->qid ? m->qid : "NOQUEUE");
+	sfsistat ret = SMFIS_CONTINUE;
+
+	if (!strip_ours(ctx, m, qid)) {
+		ret = apply_error(ctx, m, qid, "the MTA refused a header "
+				  "change", 0);
+	} else {
+		if (m->auth)
+			g_message("%s: from %s: authenticated as %s, not "
+				  "scanned (skip.authenticated)", qid,
+				  cc->addr, m->auth);
+		else
+			g_message("%s: from %s: trusted network, not scanned "
+				  "(skip.trusted_networks)", qid, cc->addr);
+		stats_record(milter.stats, POLICY_SKIP, -1, -1);
+	}
+	msg_done(cc);
+	return ret;
+}
+
 static sfsistat
 mlfi_eom(SMFICTX *ctx)
 {
@@ -515,6 +582,8 @@ mlfi_eom(SMFICTX *ctx)
 		stats_error(milter.stats, STATS_ERR_MILTER);
 		return SMFIS_TEMPFAIL;
 	}
+	if (m->skip)
+		return eom_skipped(ctx, cc);
 	g_mutex_lock(&milter.lock);
 	gboolean closed = milter.closed;
 	if (!closed)
@@ -575,7 +644,8 @@ mlfi_eom(SMFICTX *ctx)
 				  qid, score, pol.spam_threshold, label,
 				  policy_action_name(d.action), ms, r.wait_ms,
 				  r.batch, m->total,
-				  m->total > m->buf->len ? " truncated" : "",
+				  m->body_seen > m->body_kept ?
+				  " truncated" : "",
 				  d.unseen_script ? " unseen_script=" : "",
 				  d.unseen_script ? d.unseen_script : "");
 			stats_record(milter.stats, d.action, score, ms);

@@ -1,4 +1,6 @@
--- t-auth: SMTP-authenticated senders ({auth_authen}) are not scanned
+-- t-auth: SMTP-authenticated senders ({auth_authen}) are not scanned, but
+-- forged verdict headers are still removed and the message is logged
+-- (test_miltertest.sh checks the line)
 package.path = os.getenv("MT_DIR") .. "/?.lua;" .. package.path
 local t = require("common")
 local conn = t.start("t-auth.conf")
@@ -7,5 +9,13 @@ t.reply(conn, SMFIR_CONTINUE, "connect")
 t.ok(mt.macro(conn, SMFIC_MAIL, "i", "AUTHQ1", "{auth_authen}", "alice") == nil,
      "macro")
 t.ok(mt.mailfrom(conn, "<alice@example.org>") == nil, "mailfrom")
-t.reply(conn, SMFIR_ACCEPT, "authenticated sender")
+t.reply(conn, SMFIR_CONTINUE, "authenticated sender")
+t.headers(conn, t.plain)
+t.headers(conn, { { "X-Spam-Flag", "NO" } })
+t.ok(mt.bodystring(conn, "Hello.\r\n") == nil, "body")
+t.ok(mt.eom(conn) == nil, "eom")
+t.reply(conn, SMFIR_CONTINUE, "eom")
+t.ok(mt.eom_check(conn, MT_HDRDELETE, "X-Spam-Flag"), "forged X-Spam-Flag deleted")
+t.ok(not mt.eom_check(conn, MT_HDRADD, "X-Spam-Score"), "not scanned")
+t.ok(not mt.eom_check(conn, MT_HDRADD, "X-Spam-Flag"), "no flag added")
 mt.disconnect(conn)

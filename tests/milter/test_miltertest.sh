@@ -377,8 +377,13 @@ grep -q 'reload: configuration .* applied' t-reload.log ||
 	bad "t-reload: reload not logged"
 grep -q 'keeping the old configuration' t-reload.log ||
 	bad "t-reload: bad configuration not refused"
-grep -q 'authenticated as alice, not scanned' t-auth.log ||
-	bad "t-auth: skip not logged"
+grep -q 'AUTHQ1: from 192\.0\.2\.10: authenticated as alice, not scanned' \
+	t-auth.log || bad "t-auth: skip not logged"
+grep -q 'removing 1 incoming X-Spam-Flag' t-auth.log ||
+	bad "t-auth: removal not logged"
+[ "$(grep -c 'from 192\.0\.2\.77: trusted network, not scanned' t-trusted.log)" -eq 1 ] &&
+[ "$(grep -c 'from 2001:db8::25: trusted network, not scanned' t-trusted.log)" -eq 1 ] ||
+	bad "t-trusted: not one line per skipped message"
 grep -q "start: model .*spam threshold 0 (the model's)" t-modelthr.log ||
 	bad "t-modelthr: the model's threshold not logged at start"
 grep -q 'score=[01]\.[0-9]* threshold=0 label=' t-modelthr.log ||

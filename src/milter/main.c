@@ -156,7 +156,38 @@ usr_signal_thread(gpointer data)
 	return NULL;
 }
 
-/* log_writer - GLib log records to syslog, or stderr in the foreground */
+/* log_escape - MSG with its control characters escaped ("\\n", "\\r",
+ * "\\t", else "\\xHH"), or NULL when it has none. Log lines carry values
+ * from outside (macros such as {auth_authen}, queue ids, addresses): none
+ * of them may start a line of its own. */
+static char *
+log_escape(const char *msg)
+{
+	const char *p = msg;
+
+	while (*p && (guchar) *p >= 0x20 && *p != 0x7f)
+		p++;
+	if (*p == '\0')
+		return NULL;
+	GString *s = g_string_sized_new(strlen(msg) + 16);
+	for (p = msg; *p; p++) {
+		guchar c = (guchar) *p;
+		if (c == '\n')
+			g_string_append(s, "\\n");
+		else if (c == '\r')
+			g_string_append(s, "\\r");
+		else if (c == '\t')
+			g_string_append(s, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			g_string_append_printf(s, "\\x%02x", c);
+		else
+			g_string_append_c(s, (char) c);
+	}
+	return g_string_free(s, FALSE);
+}
+
+/* log_writer - GLib log records to syslog, or stderr in the foreground;
+ * one line each, control characters escaped */
 static GLogWriterOutput
 log_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
 	   gpointer data)
@@ -170,6 +201,9 @@ log_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
 			msg = fields[i].value;
 	if (msg == NULL)
 		return G_LOG_WRITER_UNHANDLED;
+	g_autofree char *escaped = log_escape(msg);
+	if (escaped)
+		msg = escaped;
 	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
 		prio = LOG_ERR;
 	else if (level & G_LOG_LEVEL_WARNING)

@@ -18,4 +18,15 @@ t.reply(conn, SMFIR_CONTINUE, "eom")
 t.ok(mt.eom_check(conn, MT_HDRDELETE, "X-Spam-Flag"), "forged X-Spam-Flag deleted")
 t.ok(not mt.eom_check(conn, MT_HDRADD, "X-Spam-Score"), "not scanned")
 t.ok(not mt.eom_check(conn, MT_HDRADD, "X-Spam-Flag"), "no flag added")
+
+-- control characters in macros must not make log lines of their own
+-- (test_miltertest.sh checks the log)
+t.ok(mt.macro(conn, SMFIC_MAIL, "i", "AUTHQ2\r\nFAKEQ",
+	      "{auth_authen}", "mallory\n00:00:00.000 gptmilter[1]: FAKE " ..
+	      "line\001") == nil, "macro 2")
+t.ok(mt.mailfrom(conn, "<mallory@example.org>") == nil, "mailfrom 2")
+t.reply(conn, SMFIR_CONTINUE, "authenticated sender 2")
+t.headers(conn, t.plain)
+t.ok(mt.eom(conn) == nil, "eom 2")
+t.reply(conn, SMFIR_CONTINUE, "eom 2")
 mt.disconnect(conn)

@@ -381,6 +381,9 @@ grep -q 'AUTHQ1: from 192\.0\.2\.10: authenticated as alice, not scanned' \
 	t-auth.log || bad "t-auth: skip not logged"
 grep -q 'removing 1 incoming X-Spam-Flag' t-auth.log ||
 	bad "t-auth: removal not logged"
+grep -q '^00:00:00\|^FAKEQ' t-auth.log && bad "t-auth: a macro wrote a log line"
+grep -qF 'AUTHQ2\r\nFAKEQ: from 192.0.2.10: authenticated as mallory\n00:00:00.000 gptmilter[1]: FAKE line\x01, not scanned' \
+	t-auth.log || bad "t-auth: control characters not escaped"
 [ "$(grep -c 'from 192\.0\.2\.77: trusted network, not scanned' t-trusted.log)" -eq 1 ] &&
 [ "$(grep -c 'from 2001:db8::25: trusted network, not scanned' t-trusted.log)" -eq 1 ] ||
 	bad "t-trusted: not one line per skipped message"

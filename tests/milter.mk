@@ -27,7 +27,7 @@ TESTS += tests/milter/test_policy tests/milter/test_conf_docs.sh \
 dist_check_SCRIPTS += tests/milter/test_conf_docs.sh \
 	tests/milter/test_miltertest.sh tests/milter/test_postfix.sh
 EXTRA_DIST += tests/milter/common.lua tests/milter/q-client.lua \
-	tests/milter/q-open.lua \
+	tests/milter/q-open.lua tests/milter/conn-hold.py \
 	$(MILTERTEST_CASES)
 MILTERTEST_CASES = tests/milter/postfix-lib.sh \
 	tests/milter/t-8bit.lua tests/milter/t-auth.conf tests/milter/t-auth.lua \

@@ -691,6 +691,7 @@ main(int argc, char **argv)
 	}
 
 	g_mutex_init(&milter.lock);
+	milter_conn_room();
 	milter.stats = stats_new();
 	milter_set_conf(conf);
 	milter.pool = pool_new(conf->workers, conf->batch, conf->queue);

@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "mailtext.h"
@@ -198,6 +199,65 @@ msg_done(ConnCtx *cc)
 	g_atomic_int_add(&milter.open, -1);
 }
 
+/* Descriptors kept free of MTA connections: reloads open model files,
+ * the metrics endpoint its clients, libraries their own. */
+#define FD_HEADROOM 32
+/* Warn at this share of the room, then at most once a minute. */
+#define CONN_WARN_SHARE 0.9
+#define CONN_WARN_EVERY_US (60 * G_USEC_PER_SEC)
+
+/* milter_conn_room - see milter.h: RLIMIT_NOFILE less the descriptors
+ * open now (counted in /proc/self/fd) less FD_HEADROOM; each MTA
+ * connection holds one descriptor (and one libmilter thread) */
+void
+milter_conn_room(void)
+{
+	struct rlimit rl;
+	int open_now = 0;
+	GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
+
+	if (d != NULL) {
+		while (g_dir_read_name(d) != NULL)
+			open_now++;
+		g_dir_close(d);
+	} else {
+		open_now = 16;	/* no /proc: a guess */
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t) G_MAXINT) {
+		milter.conn_room = G_MAXINT;
+		return;
+	}
+	milter.conn_room = MAX((int) rl.rlim_cur - open_now - FD_HEADROOM, 1);
+	g_message("descriptor limit %d (RLIMIT_NOFILE), %d in use: room for "
+		  "about %d MTA connections at once", (int) rl.rlim_cur,
+		  open_now, milter.conn_room);
+}
+
+/* conn_count - one more MTA connection; a warning when near the room
+ * (beyond it libmilter cannot accept, and MTAs wait without a word) */
+static void
+conn_count(void)
+{
+	int n = g_atomic_int_add(&milter.conns, 1) + 1;
+	int room = milter.conn_room;
+
+	if (room <= 0 || n < (int) (room * CONN_WARN_SHARE))
+		return;
+	gint64 now = g_get_monotonic_time();
+	g_mutex_lock(&milter.lock);
+	gboolean warn = milter.conn_warned == 0 ||
+		now - milter.conn_warned >= CONN_WARN_EVERY_US;
+	if (warn)
+		milter.conn_warned = now;
+	g_mutex_unlock(&milter.lock);
+	if (warn)
+		g_warning("%d MTA connections open, room for about %d under "
+			  "the descriptor limit: raise RLIMIT_NOFILE "
+			  "(LimitNOFILE=) or lower milter_timeout; beyond it "
+			  "new connections wait unanswered", n, room);
+}
+
 /* conn_get - the connection context, made on first use */
 static ConnCtx *
 conn_get(SMFICTX *ctx)
@@ -207,6 +267,7 @@ conn_get(SMFICTX *ctx)
 		cc = g_new0(ConnCtx, 1);
 		g_strlcpy(cc->addr, "unknown", sizeof(cc->addr));
 		mw_setpriv(ctx, cc);
+		conn_count();
 	}
 	return cc;
 }
@@ -673,6 +734,7 @@ mlfi_close(SMFICTX *ctx)
 		msg_done(cc);
 		g_free(cc);
 		mw_setpriv(ctx, NULL);
+		g_atomic_int_add(&milter.conns, -1);
 	}
 	return SMFIS_CONTINUE;
 }

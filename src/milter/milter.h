@@ -26,6 +26,9 @@ typedef struct {
 	gboolean draining;	/* shutting down: no new message (atomic) */
 	gboolean closed;	/* shutting down: no more scoring (lock) */
 	gint open;		/* message contexts alive (MAIL FROM .. end) */
+	gint conns;		/* MTA connections open (negotiate .. close) */
+	int conn_room;		/* connections the descriptor limit allows */
+	gint64 conn_warned;	/* last "near the limit" warning (lock) */
 } Milter;
 
 extern Milter milter;
@@ -40,6 +43,9 @@ void milter_set_conf(MilterConf *c);
  * (0.5 if none); SOURCE (may be NULL) says which */
 double milter_spam_threshold(const MilterConf *conf, const Classifier *c,
 			     PolicyThresholdSource *source);
+/* milter_conn_room - how many MTA connections fit under the descriptor
+ * limit as it is now (set milter.conn_room from it); logs the figures */
+void milter_conn_room(void);
 /* milter_busy - messages being scored or answered now */
 int milter_busy(void);
 /* milter_close - refuse new connections and messages (tempfail), wait up

@@ -320,6 +320,25 @@ grep -q 'signal 12: ignored' storm.log || bad "signal storm: SIGUSR2 not logged"
 	{ bad "signal storm: not 15 verdicts"; cat storm.log; }
 echo "ok: signal storm"
 
+# The descriptor limit (issue 17): each MTA connection holds a descriptor
+# and a libmilter thread, and beyond RLIMIT_NOFILE new connections hung
+# without a log line. The start-up log gives the room, and 40 connections
+# under a limit of 64 bring a warning.
+(ulimit -n 64 && exec "$GPTMILTER" -f -c open.conf -p "unix:$tmp/fd.sock") \
+	> fd.log 2>&1 &
+fpid=$!
+i=0
+while [ $i -lt 300 ] && ! [ -S fd.sock ]; do sleep 0.1; i=$((i + 1)); done
+n=$("$PYTHON3" "$MT_DIR/conn-hold.py" "$tmp/fd.sock" 40 1)
+[ "$n" = 40 ] || bad "descriptor limit: $n of 40 connections negotiated"
+kill -TERM $fpid
+wait $fpid || bad "descriptor limit: exit status $?"
+grep -q 'descriptor limit 64 (RLIMIT_NOFILE), [0-9]* in use: room for about [0-9]* MTA connections at once' \
+	fd.log || bad "descriptor limit: the room not logged at start"
+[ "$(grep -c 'warning: [0-9]* MTA connections open, room for about' fd.log)" -eq 1 ] ||
+	{ bad "descriptor limit: not one warning"; cat fd.log; }
+echo "ok: descriptor limit"
+
 # The model overwritten in place under a running daemon (issue 17: the
 # weights were mapped from the live file, so cutting it short made the next
 # message a SIGBUS, and rewriting it changed the model in use): messages

@@ -1,6 +1,6 @@
-# tests/mailtext.mk - build fragment (see Makefile.am): message to text
-# (src/core/mailtext.c), its tests, fuzz target and benchmark.
-src_core_libgptmilter_a_SOURCES += src/core/mailtext.c
+# tests/mailtext.mk - build fragment (see Makefile.am): the tests, fuzz
+# target and benchmark of message to text (src/core/mailtext.c and the
+# files it uses: MAILTEXT_SOURCES in src/core/core.mk).
 
 # mailtext_dump FILE: the text the model reads, for people and for
 # test_mailtext.sh (exact outputs in tests/data/mailtext/*.txt).
@@ -20,9 +20,7 @@ EXTRA_DIST += tests/data/mailtext tests/fuzz/mailtext tests/fuzz/mailtext.dict
 
 # bench_mailtext: extraction (and tokenisation) throughput over the corpus.
 EXTRA_PROGRAMS += bench/bench_mailtext
-# bpe.c is listed too, so the benchmark links whether or not the library
-# carries it yet (the archive's copy is then simply not pulled in).
-bench_bench_mailtext_SOURCES = bench/bench_mailtext.c src/core/bpe.c
+bench_bench_mailtext_SOURCES = bench/bench_mailtext.c
 bench_bench_mailtext_LDADD = $(CORE_LIBS)
 CLEANFILES += bench/bench_mailtext
 
@@ -30,10 +28,11 @@ CLEANFILES += bench/bench_mailtext
 # make tests/fuzz_mailtext && tests/fuzz_mailtext -timeout=10 \
 #	-rss_limit_mb=2048 -max_len=8192 \
 #	-dict=$(top_srcdir)/tests/fuzz/mailtext.dict WORK_DIR tests/fuzz/mailtext
-# mailtext.c is compiled into it so that its coverage is instrumented.
+# The mailtext sources are compiled into it so that their coverage is
+# instrumented.
 if FUZZERS
 EXTRA_PROGRAMS += tests/fuzz_mailtext
-tests_fuzz_mailtext_SOURCES = tests/fuzz_mailtext.c src/core/mailtext.c
+tests_fuzz_mailtext_SOURCES = tests/fuzz_mailtext.c $(MAILTEXT_SOURCES)
 tests_fuzz_mailtext_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_mailtext_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_mailtext_LDADD = $(GMIME_LIBS) $(LIBXML_LIBS) $(GLIB_LIBS)

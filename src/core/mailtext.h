@@ -1,10 +1,13 @@
 /*
  * mailtext.h - one message (RFC 822 bytes) to the text the model reads
  *
- * Owns: MIME parsing with GMime, transfer decoding, charset conversion to
- * valid UTF-8, RFC 2047 headers, choosing one body of a multipart/alternative,
- * HTML to text (libxml2's HTML parser), attachments as name + type only, and
- * the fixed output layout:
+ * Owns: the public API of message-to-text: MIME parsing with GMime,
+ * transfer decoding, RFC 2047 headers, choosing one body of a
+ * multipart/alternative and attachments as name + type only (mailtext.c),
+ * the limits on what GMime is given (mailinput.c), charset conversion to
+ * valid UTF-8 (charset.c), HTML to text with libxml2's HTML parser
+ * (html2text.c), the whitespace-normalising writer (textbuf.c), and the
+ * fixed output layout:
  *	Subject: <decoded subject>\n
  *	From: <display name> <address>\n
  *	To: <display name> <address>\n		(version 2, when present)

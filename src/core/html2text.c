@@ -230,6 +230,28 @@ html2text_render(TextBuf *o, const char *html, gsize len, gsize max)
 	xmlFreeDoc(doc);
 }
 
+/* html2text_is_document - see html2text.h */
+gboolean
+html2text_is_document(const guchar *p, gsize n)
+{
+	static const char *const opening[] = { "<html", "<!doctype html" };
+	gsize i = 0, k;
+
+	if (n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)
+		i = 3;
+	while (i < n && g_ascii_isspace(p[i]))
+		i++;
+	for (k = 0; k < G_N_ELEMENTS(opening); k++) {
+		gsize l = strlen(opening[k]);
+
+		if (n - i > l &&
+		    g_ascii_strncasecmp((const char *)p + i, opening[k], l) == 0 &&
+		    (p[i + l] == '>' || g_ascii_isspace(p[i + l])))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 /* html2text_sniff_charset - see html2text.h */
 char *
 html2text_sniff_charset(const guchar *p, gsize n)

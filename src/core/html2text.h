@@ -28,6 +28,11 @@ void html2text_init(void);
  * them parsed, cut at a whole character) into O */
 void html2text_render(TextBuf *o, const char *html, gsize len, gsize max);
 
+/* html2text_is_document - whether the N raw bytes at P open an HTML
+ * document: after white space (and a UTF-8 byte order mark), "<html" or
+ * "<!DOCTYPE html" (any case) and then '>' or white space */
+gboolean html2text_is_document(const guchar *p, gsize n);
+
 /* html2text_sniff_charset - the charset= a <meta> tag names in the first
  * 4 KiB of raw HTML (N bytes at P); NULL when absent. Caller frees. */
 char *html2text_sniff_charset(const guchar *p, gsize n);

@@ -14,7 +14,9 @@
  *  - multipart/alternative gives one child: the text/plain child when it has
  *    real content (a letter or digit, and at least a third of the visible
  *    characters of the richest other child), otherwise the last child that
- *    gives any text. Other multiparts give every child in order; a
+ *    gives any text. A text/plain child that is an HTML document (it
+ *    starts, after white space, with "<html" or "<!DOCTYPE html") is
+ *    rendered as HTML. Other multiparts give every child in order; a
  *    multipart with no children (missing or wrong boundary) gives its
  *    prologue as plain text.
  *  - Version 2 (the default) adds, for the top message only, "To:" (its
@@ -300,9 +302,12 @@ leaf_kind(GMimeObject *obj)
 	return LEAF_ATTACHMENT;
 }
 
-/* walk_leaf - body text of a text part, or its attachment line */
+/* walk_leaf - body text of a text part, or its attachment line; with
+ * ALTERNATIVE (a child of multipart/alternative) a text/plain part that
+ * holds an HTML document is rendered as HTML: it stands in for the HTML
+ * child, and its tags are no text any client shows */
 static void
-walk_leaf(Walk *w, GMimeObject *obj, TextBuf *o)
+walk_leaf(Walk *w, GMimeObject *obj, TextBuf *o, gboolean alternative)
 {
 	LeafKind kind = leaf_kind(obj);
 	GMimeContentType *ct;
@@ -315,6 +320,12 @@ walk_leaf(Walk *w, GMimeObject *obj, TextBuf *o)
 	ct = g_mime_object_get_content_type(obj);
 	a = part_read(GMIME_PART(obj), (kind == LEAF_HTML ? HTML_BUDGET :
 					PLAIN_BUDGET) * w->max_bytes);
+	if (kind == LEAF_PLAIN && alternative &&
+	    html2text_is_document(a->data, a->len)) {
+		kind = LEAF_HTML;
+		g_byte_array_unref(a);
+		a = part_read(GMIME_PART(obj), HTML_BUDGET * w->max_bytes);
+	}
 	textbuf_break(o, 2);
 	emit_text(w, o, a->data, a->len,
 		  g_mime_content_type_get_parameter(ct, "charset"),
@@ -336,7 +347,10 @@ walk_alternative(Walk *w, GMimeMultipart *mp, TextBuf *o, int depth)
 		GMimeObject *c = g_mime_multipart_get_part(mp, i);
 
 		textbuf_init(&alt[i], room);
-		walk_object(w, c, &alt[i], depth + 1);
+		if (GMIME_IS_PART(c))
+			walk_leaf(w, c, &alt[i], TRUE);
+		else
+			walk_object(w, c, &alt[i], depth + 1);
 		if (plain < 0 && GMIME_IS_PART(c) &&
 		    leaf_kind(c) == LEAF_PLAIN)
 			plain = i;
@@ -397,7 +411,7 @@ walk_object(Walk *w, GMimeObject *obj, TextBuf *o, int depth)
 			walk_object(w, g_mime_multipart_get_part(mp, i), o,
 				    depth + 1);
 	} else {
-		walk_leaf(w, obj, o);
+		walk_leaf(w, obj, o, FALSE);
 	}
 }
 

@@ -14,9 +14,9 @@
  *  - multipart/alternative gives one child: the text/plain child when it has
  *    real content (a letter or digit, and at least a third of the visible
  *    characters of the richest other child), otherwise the last child that
- *    gives any text. A text/plain child that is an HTML document (it
- *    starts, after white space, with "<html" or "<!DOCTYPE html") is
- *    rendered as HTML. Other multiparts give every child in order; a
+ *    gives any text. From version 3, a text/plain child that is an HTML
+ *    document (it starts, after white space, with "<html" or "<!DOCTYPE
+ *    html") is rendered as HTML. Other multiparts give every child in order; a
  *    multipart with no children (missing or wrong boundary) gives its
  *    prologue as plain text.
  *  - Version 2 (the default) adds, for the top message only, "To:" (its
@@ -63,6 +63,7 @@
 
 typedef struct {
 	gsize max_bytes;	/* the caller's cap, for the part budgets */
+	int version;		/* the layout asked for */
 } Walk;
 
 static void walk_object(Walk *w, GMimeObject *obj, TextBuf *o, int depth);
@@ -303,9 +304,9 @@ leaf_kind(GMimeObject *obj)
 }
 
 /* walk_leaf - body text of a text part, or its attachment line; with
- * ALTERNATIVE (a child of multipart/alternative) a text/plain part that
- * holds an HTML document is rendered as HTML: it stands in for the HTML
- * child, and its tags are no text any client shows */
+ * ALTERNATIVE (a child of multipart/alternative, version 3) a text/plain
+ * part that holds an HTML document is rendered as HTML: it stands in for
+ * the HTML child, and its tags are no text any client shows */
 static void
 walk_leaf(Walk *w, GMimeObject *obj, TextBuf *o, gboolean alternative)
 {
@@ -348,7 +349,7 @@ walk_alternative(Walk *w, GMimeMultipart *mp, TextBuf *o, int depth)
 
 		textbuf_init(&alt[i], room);
 		if (GMIME_IS_PART(c))
-			walk_leaf(w, c, &alt[i], TRUE);
+			walk_leaf(w, c, &alt[i], w->version >= 3);
 		else
 			walk_object(w, c, &alt[i], depth + 1);
 		if (plain < 0 && GMIME_IS_PART(c) &&
@@ -439,7 +440,7 @@ mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
 	GMimeStream *stream;
 	GMimeParser *parser;
 	GMimeMessage *m;
-	Walk w = { .max_bytes = cap };
+	Walk w = { .max_bytes = cap, .version = version };
 	TextBuf o;
 	const char *fallback[] = { "utf-8", "windows-1252", NULL };
 	g_autofree char *bounded = NULL;

@@ -18,11 +18,13 @@
  *	<body text, whitespace normalised>
  * The same function serves training and serving, so the model never sees
  * text shaped differently at run time. MAILTEXT_VERSION changes whenever the
- * output for some input changes; models record the version they were
+ * output for some already-decodable input changes; models record the version they were
  * trained on, and the classifier asks for that layout (every version from
  * MAILTEXT_MIN_VERSION up is still produced). Version 2 added the four
  * optional header lines, each cut at 100 bytes: who a message is addressed
  * to and what sent it tell spam from ham where the body alone cannot.
+ * Version 3 renders a text/plain alternative that is an HTML document as
+ * the HTML it is, not as its tags.
  * Cost: bounded by opt->max_bytes of output and the input size; deep nesting
  * and huge parts are cut, never recursed into without limit.
  * Threads: reentrant (GMime is initialised once, thread-safely, inside).
@@ -33,7 +35,7 @@
 
 #include <glib.h>
 
-#define MAILTEXT_VERSION 2	/* the layout new models are trained on */
+#define MAILTEXT_VERSION 3	/* the layout new models are trained on */
 #define MAILTEXT_MIN_VERSION 1	/* the oldest layout still produced */
 #define MAILTEXT_DEFAULT_MAX_BYTES 16384
 

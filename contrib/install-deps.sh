@@ -19,6 +19,7 @@ $SUDO apt-get install -y --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config ca-certificates \
 	libglib2.0-dev libgmime-3.0-dev libjson-glib-dev libconfig-dev \
 	libopenblas-dev libmilter-dev libxml2-dev libmicrohttpd-dev \
+	libuchardet-dev \
 	clang libclang-rt-14-dev \
 	python3 python3-numpy python3-torch \
 	miltertest postfix swaks curl dovecot-imapd dovecot-sieve \

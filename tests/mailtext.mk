@@ -3,7 +3,8 @@
 # files it uses: MAILTEXT_SOURCES in src/core/core.mk).
 
 # mailtext_dump FILE: the text the model reads, for people and for
-# test_mailtext.sh (exact outputs in tests/data/mailtext/*.txt).
+# test_mailtext.sh (exact outputs in tests/data/mailtext/*.txt; charset
+# detection per script from tests/data/mailtext/detect/*.utf8).
 check_PROGRAMS += tests/mailtext_dump tests/test_mailtext_corpus \
 	tests/test_mailtext_charsets
 tests_mailtext_dump_SOURCES = tests/mailtext_dump.c
@@ -35,5 +36,6 @@ EXTRA_PROGRAMS += tests/fuzz_mailtext
 tests_fuzz_mailtext_SOURCES = tests/fuzz_mailtext.c $(MAILTEXT_SOURCES)
 tests_fuzz_mailtext_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_mailtext_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
-tests_fuzz_mailtext_LDADD = $(GMIME_LIBS) $(LIBXML_LIBS) $(GLIB_LIBS)
+tests_fuzz_mailtext_LDADD = $(GMIME_LIBS) $(LIBXML_LIBS) $(UCHARDET_LIBS) \
+	$(GLIB_LIBS)
 endif

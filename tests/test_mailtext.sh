@@ -6,7 +6,8 @@
 # generated cases that are too big to commit: 1,000-level multipart and
 # message/rfc822 nesting, 100,000 parts, a 50 MB plain body and a 50 MB base64 body (output
 # must fill the cap and stop), and small caps that must never cut a UTF-8
-# character (mailtext_dump itself fails on invalid UTF-8).
+# character (mailtext_dump itself fails on invalid UTF-8); then charset
+# detection per script (section 8).
 set -u
 : "${top_srcdir:?}" "${top_builddir:?}"
 DUMP="$top_builddir/tests/mailtext_dump"
@@ -146,6 +147,120 @@ done
 printf 'Subject:\nFrom:\n' > "$tmp/want"
 : | "$DUMP" - > "$tmp/out.txt" && cmp -s "$tmp/out.txt" "$tmp/want" &&
 	ok "empty input" || fail "empty input: $(cat "$tmp/out.txt")"
+
+# 8. Text in any charset: where a part declares no charset, a meaningless
+# one (us-ascii on 8-bit text), an unknown one, or one its bytes fail, the
+# charset is detected (libuchardet). Each fixture is made here with iconv
+# from the UTF-8 text in detect/, and the body mailtext_dump prints must
+# equal that text exactly, without U+FFFD: Chinese GB2312 and Big5,
+# Japanese Shift_JIS and ISO-2022-JP, Cyrillic KOI8-R and cp1251, Latin-1.
+# Then what detection must not do: a declared charset that converts
+# cleanly stays the authority, and short Latin text (where uchardet
+# guesses ISO-8859-4 or IBM852) keeps the windows-1252 reading, while
+# short Cyrillic is still detected.
+n=0
+# message CONTENT-TYPE-LINE BODY-FILE > eml: a message with that body (an
+# empty CONTENT-TYPE-LINE leaves the header out)
+message() {
+	printf 'From: sender@example.org\nSubject: detect\nMIME-Version: 1.0\n'
+	[ -n "$1" ] && printf '%s\n' "$1"
+	printf 'Content-Transfer-Encoding: 8bit\n\n'
+	cat "$2"
+}
+
+# detected WHAT WANT-FILE EML: the body of EML's text (after the first blank
+# line) must be WANT-FILE's bytes, with no U+FFFD
+detected() {
+	if ! "$DUMP" "$3" > "$tmp/out.txt"; then
+		fail "$1: mailtext_dump exit status"
+		return
+	fi
+	sed '1,/^$/d' "$tmp/out.txt" > "$tmp/body.txt"
+	if grep -q "$(printf '\357\277\275')" "$tmp/body.txt"; then
+		fail "$1: U+FFFD in the text"
+	elif ! cmp -s "$tmp/body.txt" "$2"; then
+		fail "$1: text differs"
+		diff "$2" "$tmp/body.txt" | head -6
+	else
+		n=$((n + 1))
+	fi
+}
+
+# 8a. Each script, encoded with iconv, under every label that says nothing.
+for case in GB2312:zh-hans BIG5:zh-hant SHIFT_JIS:ja ISO-2022-JP:ja \
+	    KOI8-R:ru CP1251:ru ISO-8859-1:fr; do
+	cs=${case%%:*} text="$DATA/detect/${case#*:}.utf8"
+	if ! iconv -f UTF-8 -t "$cs" "$text" > "$tmp/body.bin"; then
+		fail "$cs: iconv cannot make the fixture"
+		continue
+	fi
+	message 'Content-Type: text/plain' "$tmp/body.bin" > "$tmp/m.eml"
+	detected "$cs, no charset" "$text" "$tmp/m.eml"
+	message '' "$tmp/body.bin" > "$tmp/m.eml"
+	detected "$cs, no Content-Type" "$text" "$tmp/m.eml"
+	message 'Content-Type: text/plain; charset=x-no-such-charset' \
+		"$tmp/body.bin" > "$tmp/m.eml"
+	detected "$cs, unknown charset" "$text" "$tmp/m.eml"
+	if [ "$cs" != ISO-2022-JP ]; then	# 7-bit: us-ascii is true
+		message 'Content-Type: text/plain; charset=us-ascii' \
+			"$tmp/body.bin" > "$tmp/m.eml"
+		detected "$cs, labelled us-ascii" "$text" "$tmp/m.eml"
+	fi
+	# HTML without a <meta> charset: detected the same way
+	{ printf '<html><body>'; cat "$tmp/body.bin"; printf '</body></html>\n'; } \
+		> "$tmp/html.bin"
+	message 'Content-Type: text/html' "$tmp/html.bin" > "$tmp/m.eml"
+	tr '\n' ' ' < "$text" | sed 's/ $//' > "$tmp/want.txt"
+	echo >> "$tmp/want.txt"
+	detected "$cs, HTML, no charset" "$tmp/want.txt" "$tmp/m.eml"
+done
+
+# 8b. A label its bytes fail: Shift_JIS sent as ISO-2022-JP (a common
+# mislabel), GB2312 sent as UTF-8, KOI8-R sent as EUC-JP.
+for case in SHIFT_JIS:ja:iso-2022-jp GB2312:zh-hans:utf-8 \
+	    KOI8-R:ru:euc-jp; do
+	cs=${case%%:*} rest=${case#*:}
+	text="$DATA/detect/${rest%%:*}.utf8" label=${rest#*:}
+	iconv -f UTF-8 -t "$cs" "$text" > "$tmp/body.bin" || fail "$cs: iconv"
+	message "Content-Type: text/plain; charset=$label" "$tmp/body.bin" \
+		> "$tmp/m.eml"
+	detected "$cs labelled $label" "$text" "$tmp/m.eml"
+done
+
+# 8c. A label that converts cleanly is the authority: KOI8-R bytes labelled
+# windows-1251 give the windows-1251 reading, not the detected Russian.
+iconv -f UTF-8 -t KOI8-R "$DATA/detect/ru.utf8" > "$tmp/body.bin"
+iconv -f CP1251 -t UTF-8 "$tmp/body.bin" > "$tmp/want.txt"
+message 'Content-Type: text/plain; charset=windows-1251' "$tmp/body.bin" \
+	> "$tmp/m.eml"
+detected "KOI8-R labelled windows-1251 stays windows-1251" "$tmp/want.txt" \
+	"$tmp/m.eml"
+
+# 8d. Short Latin text: too few 8-bit bytes for uchardet to be right
+# (uchardet says ISO-8859-4 for "El niño comió", IBM852 for "naïve",
+# ISO-8859-10 for "Señor"), so windows-1252 as before.
+for words in 'El niño comió' 'naïve' 'Señor Muñoz' 'Año nuevo' \
+	     '“Smart quotes” – and dashes…'; do
+	printf '%s\n' "$words" > "$tmp/want.txt"
+	iconv -f UTF-8 -t CP1252 "$tmp/want.txt" > "$tmp/body.bin"
+	message 'Content-Type: text/plain' "$tmp/body.bin" > "$tmp/m.eml"
+	detected "short Latin: $words" "$tmp/want.txt" "$tmp/m.eml"
+done
+
+# 8e. Short Cyrillic: whole words of 8-bit bytes are no Latin text, so
+# uchardet's answer is taken however short. (It is not always right there:
+# "Счёт на оплату" comes back ISO-8859-7 in KOI8-R, MAC-CYRILLIC in cp1251.)
+for words in 'Привет' 'Добрый день' 'Ваш заказ' 'Отчет за месяц'; do
+	for cs in KOI8-R CP1251; do
+		printf '%s\n' "$words" > "$tmp/want.txt"
+		iconv -f UTF-8 -t "$cs" "$tmp/want.txt" > "$tmp/body.bin"
+		message 'Content-Type: text/plain' "$tmp/body.bin" > "$tmp/m.eml"
+		detected "short $cs: $words" "$tmp/want.txt" "$tmp/m.eml"
+	done
+done
+
+[ "$n" -eq 51 ] && ok "$n charset detection cases" ||
+	fail "only $n of 51 charset detection cases passed"
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
 exit 0

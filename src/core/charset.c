@@ -1,20 +1,23 @@
 /*
  * charset.c - mail text in any declared (or no) charset to valid UTF-8
  *
- * Owns: the charset rules of charset.h: the UTF-8 / windows-1252 guess for
- * undeclared and Latin text, iconv for the rest, the aliases iconv lacks.
+ * Owns: the charset rules of charset.h: detection (libuchardet, and when
+ * its answer is believed), the UTF-8 / windows-1252 reading of short and
+ * Latin text, iconv for the rest, the aliases iconv lacks.
  * Names are checked here, never through GMime's charset cache, because
  * senders choose them (see mailinput.c).
  * Not here: RFC 2047 headers (GMime), the writer (textbuf.c).
  * Threads: reentrant (an iconv descriptor per call). Errors: none.
- * Checked by: tests/test_mailtext.sh (exact outputs: qp-cp1252,
- * latin1-mislabelled-utf8, utf8-stray-bytes, unknown-charset, ...),
- * tests/test_mailtext_charsets.c.
+ * Checked by: tests/test_mailtext.sh (section 8: detection per script and
+ * label, short texts; exact outputs: qp-cp1252, latin1-mislabelled-utf8,
+ * utf8-stray-bytes, unknown-charset, ...), tests/test_mailtext_charsets.c.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <string.h>
+
+#include <uchardet.h>
 
 #include "charset.h"
 #include "textbuf.h"
@@ -54,10 +57,13 @@ charset_is(const char *cs, const char *const *names)
 }
 
 static const char *const utf8_names[] = { "utf-8", "utf8", NULL };
+/* an ASCII label on 8-bit text says nothing about its charset */
+static const char *const ascii_names[] = {
+	"us-ascii", "ascii", "ansi_x3.4-1968", NULL
+};
 static const char *const latin_names[] = {
-	"us-ascii", "ascii", "ansi_x3.4-1968", "iso-8859-1", "iso8859-1",
-	"iso_8859-1", "latin1", "l1", "windows-1252", "cp1252", "x-cp1252",
-	"iso-8859-15", "latin-9", NULL
+	"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "l1",
+	"windows-1252", "cp1252", "x-cp1252", "iso-8859-15", "latin-9", NULL
 };
 
 /*
@@ -143,14 +149,16 @@ iconv_from(const char *cs)
 }
 
 /* append_iconv - bytes in CS to UTF-8 through iconv; FALSE when iconv does
- * not know CS. Undecodable bytes become U+FFFD, never an error. */
+ * not know CS. Undecodable bytes become U+FFFD, never an error; *ERRORS
+ * (if not NULL) gets how many there were. */
 static gboolean
-append_iconv(GString *dst, const guchar *p, gsize n, const char *cs)
+append_iconv(GString *dst, const guchar *p, gsize n, const char *cs,
+	     gsize *errors)
 {
 	GIConv cd;
 	char buf[4096];
 	gchar *in = (gchar *)p, *outp;
-	gsize inleft = n, outleft;
+	gsize inleft = n, outleft, bad = 0;
 
 	if ((cd = iconv_from(cs)) == (GIConv)-1)
 		return FALSE;
@@ -167,6 +175,7 @@ append_iconv(GString *dst, const guchar *p, gsize n, const char *cs)
 			continue;
 		/* EILSEQ: skip one byte; EINVAL: cut sequence at the end */
 		g_string_append(dst, "\xEF\xBF\xBD");
+		bad++;
 		if (errno != EILSEQ)
 			break;
 		in++;
@@ -178,19 +187,149 @@ append_iconv(GString *dst, const guchar *p, gsize n, const char *cs)
 	g_iconv(cd, NULL, NULL, &outp, &outleft);
 	g_string_append_len(dst, buf, outp - buf);
 	g_iconv_close(cd);
+	if (errors != NULL)
+		*errors = bad;
 	return TRUE;
+}
+
+/* DETECTED - what uchardet's answers are worth. Short texts are where it
+ * guesses wildly: "naïve" comes back as IBM852, "El niño comió" as
+ * ISO-8859-4, "会议纪要" as WINDOWS-1256. A single-byte answer is taken
+ * with MIN_SINGLE_EVIDENCE 8-bit bytes (a sentence with accents, a line
+ * of Cyrillic), or with fewer when they come in runs of RUN_EVIDENCE or
+ * more on average: whole words of 8-bit bytes are Cyrillic, Greek or
+ * Hebrew, never Latin text, where accents stand alone ("Привет" is
+ * KOI8-R, "Señor" keeps the windows-1252 reading). Latin-1 answers always
+ * mean the windows-1252 reading the fallback gives anyway (it keeps the
+ * smart quotes ISO-8859-1 would turn into C1 controls). A multi-byte
+ * answer needs MIN_MULTI_EVIDENCE 8-bit bytes (two CJK characters) and an
+ * ISO-2022 one an escape into a double-byte set; every answer must also
+ * convert every byte without error. */
+#define DETECT_SAMPLE 65536	/* bytes uchardet is given */
+#define MIN_SINGLE_EVIDENCE 24	/* 8-bit bytes for a single-byte answer */
+#define RUN_EVIDENCE 3		/* ... or this many in a row, on average */
+#define MIN_MULTI_EVIDENCE 4	/* 8-bit bytes for a multi-byte answer */
+
+typedef enum { DET_NO, DET_SINGLE, DET_MULTI, DET_ISO2022 } DetKind;
+
+/* detected_kind - how uchardet's answer CS is to be judged */
+static DetKind
+detected_kind(const char *cs)
+{
+	static const char *const no[] = {
+		"", "ascii", "utf-8", "iso-8859-1", "windows-1252",
+		"iso-8859-15", NULL
+	};
+	static const char *const multi[] = {
+		"gb18030", "big5", "shift_jis", "euc-jp", "euc-kr", "uhc",
+		"euc-tw", NULL
+	};
+
+	if (charset_is(cs, no) || g_ascii_strncasecmp(cs, "utf-", 4) == 0 ||
+	    g_ascii_strncasecmp(cs, "x-iso-10646", 11) == 0)
+		return DET_NO;
+	if (g_ascii_strncasecmp(cs, "iso-2022-", 9) == 0)
+		return DET_ISO2022;
+	return charset_is(cs, multi) ? DET_MULTI : DET_SINGLE;
+}
+
+/* utf8_clean - whether the N bytes at P are valid UTF-8 */
+static gboolean
+utf8_clean(const guchar *p, gsize n)
+{
+	gsize i = 0, l;
+	gunichar c;
+
+	while (i < n) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((l = utf8_next(p + i, n - i, &c)) == 0)
+			return FALSE;
+		i += l;
+	}
+	return TRUE;
+}
+
+/*
+ * append_detected - N bytes whose label is missing, says nothing (us-ascii
+ * on 8-bit text), is unknown or fails: appended as UTF-8 when they are
+ * UTF-8, else in the charset uchardet names when that answer has the
+ * evidence DETECTED asks for; FALSE (nothing appended) otherwise.
+ */
+static gboolean
+append_detected(GString *dst, const guchar *p, gsize n)
+{
+	gsize i, high = 0, runs = 0, shifts = 0, errors = 1, mark = dst->len;
+	gboolean ok = FALSE;
+	uchardet_t ud;
+	DetKind kind;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] >= 0x80) {
+			high++;
+			runs += i == 0 || p[i - 1] < 0x80;
+		} else if (p[i] == 0x1B && i + 1 < n && p[i + 1] == '$') {
+			shifts++;	/* ISO-2022: into a double-byte set */
+		}
+	}
+	if (high == 0 && shifts == 0)
+		return FALSE;
+	if (high > 0 && utf8_clean(p, n)) {
+		g_string_append_len(dst, (const char *)p, n);
+		return TRUE;
+	}
+	if ((ud = uchardet_new()) == NULL)
+		return FALSE;
+	if (uchardet_handle_data(ud, (const char *)p,
+				 MIN(n, DETECT_SAMPLE)) == 0) {
+		uchardet_data_end(ud);
+		const char *cs = uchardet_get_charset(ud);
+
+		kind = cs != NULL ? detected_kind(cs) : DET_NO;
+		if ((kind == DET_SINGLE && (high >= MIN_SINGLE_EVIDENCE ||
+		     (high >= MIN_MULTI_EVIDENCE &&
+		      high >= RUN_EVIDENCE * runs))) ||
+		    (kind == DET_MULTI && high >= MIN_MULTI_EVIDENCE) ||
+		    (kind == DET_ISO2022 && shifts > 0))
+			ok = append_iconv(dst, p, n, cs, &errors);
+	}
+	uchardet_delete(ud);
+	if (ok && errors == 0)
+		return TRUE;
+	g_string_truncate(dst, mark);
+	return FALSE;
 }
 
 /* charset_to_utf8 - see charset.h */
 void
 charset_to_utf8(GString *dst, const guchar *p, gsize n, const char *cs)
 {
-	if (cs == NULL || *cs == '\0' || charset_is(cs, utf8_names))
-		append_auto(dst, p, n, FALSE);
-	else if (charset_is(cs, latin_names))
+	gsize errors = 0, mark = dst->len;
+
+	if (cs == NULL || *cs == '\0' || charset_is(cs, utf8_names)) {
+		if (!append_detected(dst, p, n))
+			append_auto(dst, p, n, FALSE);
+	} else if (charset_is(cs, ascii_names)) {
+		if (!append_detected(dst, p, n))
+			append_auto(dst, p, n, TRUE);
+	} else if (charset_is(cs, latin_names)) {
+		/* every byte is some Latin-1 character: the label holds */
 		append_auto(dst, p, n, TRUE);
-	else if (!append_iconv(dst, p, n, cs))
+	} else if (append_iconv(dst, p, n, cs, &errors)) {
+		/* a label that converts cleanly is the authority */
+		if (errors > 0) {
+			g_autoptr(GString) d = g_string_new(NULL);
+
+			if (append_detected(d, p, n)) {
+				g_string_truncate(dst, mark);
+				g_string_append_len(dst, d->str, d->len);
+			}
+		}
+	} else if (!append_detected(dst, p, n)) {
 		append_auto(dst, p, n, FALSE);
+	}
 }
 
 /* charset_known - see charset.h */

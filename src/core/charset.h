@@ -2,11 +2,19 @@
  * charset.h - mail text in any declared (or no) charset to valid UTF-8
  *
  * Owns: the rules by which the bytes of a text part become UTF-8:
- * undeclared, us-ascii, latin-1, windows-1252 and utf-8 text is taken as
- * UTF-8 when it decodes as UTF-8 (invalid bytes become U+FFFD), and as
- * windows-1252 when it has no multi-byte UTF-8 sequence at all; other
- * charsets go through iconv (with a few aliases senders use); unknown
- * charsets go the undeclared way. Invalid input never fails.
+ *  - A label that fits is the authority: latin-1, windows-1252 and
+ *    iso-8859-15 always fit (but text that is valid UTF-8 is taken as
+ *    UTF-8, the commonest mislabel); other charsets go through iconv (with
+ *    a few aliases senders use) and fit when every byte converts.
+ *  - Text with no label, us-ascii on 8-bit bytes, an unknown name, or a
+ *    label its bytes do not fit (utf-8 too) is detected: UTF-8 when it is
+ *    valid UTF-8, else the charset libuchardet names when the text holds
+ *    enough evidence for that answer (charset.c: DETECTED) and converts
+ *    without error. Short texts, where uchardet guesses, keep the old
+ *    reading: UTF-8 with U+FFFD for invalid bytes when the text holds any
+ *    multi-byte UTF-8 sequence, windows-1252 when it holds none; a failing
+ *    label keeps its own conversion, with U+FFFD.
+ *  - Invalid input never fails.
  *	charset_to_utf8(dst, bytes, n, "iso-2022-jp");
  * Not here: RFC 2047 headers (GMime), the HTML <meta> charset
  * (html2text.c).

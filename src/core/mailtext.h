@@ -24,7 +24,8 @@
  * optional header lines, each cut at 100 bytes: who a message is addressed
  * to and what sent it tell spam from ham where the body alone cannot.
  * Version 3 renders a text/plain alternative that is an HTML document as
- * the HTML it is, not as its tags.
+ * the HTML it is, not as its tags. Charset detection (charset.c) is in
+ * every version: it changes only text whose bytes no label decoded.
  * Cost: bounded by opt->max_bytes of output and the input size; deep nesting
  * and huge parts are cut, never recursed into without limit.
  * Threads: reentrant (GMime is initialised once, thread-safely, inside).

@@ -256,10 +256,11 @@ utf8_clean(const guchar *p, gsize n)
  * append_detected - N bytes whose label is missing, says nothing (us-ascii
  * on 8-bit text), is unknown or fails: appended as UTF-8 when they are
  * UTF-8, else in the charset uchardet names when that answer has the
- * evidence DETECTED asks for; FALSE (nothing appended) otherwise.
+ * evidence DETECTED asks for (its name then goes to USED, if not NULL);
+ * FALSE (nothing appended) otherwise.
  */
 static gboolean
-append_detected(GString *dst, const guchar *p, gsize n)
+append_detected(GString *dst, const guchar *p, gsize n, char *used)
 {
 	gsize i, high = 0, runs = 0, shifts = 0, errors = 1, mark = dst->len;
 	gboolean ok = FALSE;
@@ -278,6 +279,8 @@ append_detected(GString *dst, const guchar *p, gsize n)
 		return FALSE;
 	if (high > 0 && utf8_clean(p, n)) {
 		g_string_append_len(dst, (const char *)p, n);
+		if (used != NULL)
+			used[0] = '\0';
 		return TRUE;
 	}
 	if ((ud = uchardet_new()) == NULL)
@@ -294,6 +297,8 @@ append_detected(GString *dst, const guchar *p, gsize n)
 		    (kind == DET_MULTI && high >= MIN_MULTI_EVIDENCE) ||
 		    (kind == DET_ISO2022 && shifts > 0))
 			ok = append_iconv(dst, p, n, cs, &errors);
+		if (ok && errors == 0 && used != NULL)
+			g_strlcpy(used, cs, CHARSET_MAX_NAME + 1);
 	}
 	uchardet_delete(ud);
 	if (ok && errors == 0)
@@ -304,30 +309,33 @@ append_detected(GString *dst, const guchar *p, gsize n)
 
 /* charset_to_utf8 - see charset.h */
 void
-charset_to_utf8(GString *dst, const guchar *p, gsize n, const char *cs)
+charset_to_utf8(GString *dst, const guchar *p, gsize n, const char *cs,
+		char *used)
 {
 	gsize errors = 0, mark = dst->len;
 
+	if (used != NULL)
+		used[0] = '\0';
 	if (cs == NULL || *cs == '\0' || charset_is(cs, utf8_names)) {
-		if (!append_detected(dst, p, n))
+		if (!append_detected(dst, p, n, used))
 			append_auto(dst, p, n, FALSE);
 	} else if (charset_is(cs, ascii_names)) {
-		if (!append_detected(dst, p, n))
+		if (!append_detected(dst, p, n, used))
 			append_auto(dst, p, n, TRUE);
 	} else if (charset_is(cs, latin_names)) {
 		/* every byte is some Latin-1 character: the label holds */
 		append_auto(dst, p, n, TRUE);
 	} else if (append_iconv(dst, p, n, cs, &errors)) {
 		/* a label that converts cleanly is the authority */
-		if (errors > 0) {
-			g_autoptr(GString) d = g_string_new(NULL);
+		g_autoptr(GString) d = g_string_new(NULL);
 
-			if (append_detected(d, p, n)) {
-				g_string_truncate(dst, mark);
-				g_string_append_len(dst, d->str, d->len);
-			}
+		if (used != NULL)
+			g_strlcpy(used, cs, CHARSET_MAX_NAME + 1);
+		if (errors > 0 && append_detected(d, p, n, used)) {
+			g_string_truncate(dst, mark);
+			g_string_append_len(dst, d->str, d->len);
 		}
-	} else if (!append_detected(dst, p, n)) {
+	} else if (!append_detected(dst, p, n, used)) {
 		append_auto(dst, p, n, FALSE);
 	}
 }

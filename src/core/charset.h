@@ -28,8 +28,12 @@
 #define CHARSET_MAX_NAME 40	/* longer names are no charset's */
 
 /* charset_to_utf8 - N bytes at P declared as CS (NULL or "": undeclared)
- * appended to DST as valid UTF-8 */
-void charset_to_utf8(GString *dst, const guchar *p, gsize n, const char *cs);
+ * appended to DST as valid UTF-8. USED (NULL, or CHARSET_MAX_NAME + 1
+ * bytes) gets the charset they were read in when it is neither UTF-8 nor
+ * Latin-1/windows-1252 (a label that iconv knows, or a detected one), else
+ * "": the likeliest charset of the message's unlabelled 8-bit headers. */
+void charset_to_utf8(GString *dst, const guchar *p, gsize n, const char *cs,
+		     char *used);
 
 /* charset_known - whether charset_to_utf8() converts from the N-byte
  * charset name CS through iconv (not NUL-terminated) */

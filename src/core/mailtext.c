@@ -5,7 +5,9 @@
  * mailtext.h for the layout):
  *  - GMime 3 parses the message; an mbox "From " first line is skipped.
  *  - Subject and From come from GMime, RFC 2047 decoded; raw 8-bit headers
- *    fall back to UTF-8, then windows-1252. From is "Name <addr>" per
+ *    are read as UTF-8, else in the charset the first text part was read
+ *    in when that is neither UTF-8 nor Latin-1 (labelled or detected: the
+ *    message is then parsed twice), else as windows-1252. From is "Name <addr>" per
  *    mailbox (", " between several), or the bare address without a name;
  *    a group gives "Group: " and its mailboxes.
  *  - Leaf parts: text/plain (and text/enriched, text/richtext) and text/html
@@ -64,6 +66,8 @@
 typedef struct {
 	gsize max_bytes;	/* the caller's cap, for the part budgets */
 	int version;		/* the layout asked for */
+	char hint[CHARSET_MAX_NAME + 1];	/* the first non-Latin charset a
+						 * text part was read in */
 } Walk;
 
 static void walk_object(Walk *w, GMimeObject *obj, TextBuf *o, int depth);
@@ -114,10 +118,17 @@ emit_text(Walk *w, TextBuf *o, const guchar *p, gsize n, const char *cs,
 {
 	g_autoptr(GString) u = g_string_sized_new(n + 16);
 	g_autofree char *sniffed = NULL;
+	char used[CHARSET_MAX_NAME + 1];
 
 	if (html && (cs == NULL || *cs == '\0'))
 		cs = sniffed = html2text_sniff_charset(p, n);
-	charset_to_utf8(u, p, n, cs);
+	charset_to_utf8(u, p, n, cs, used);
+	if (w->hint[0] == '\0') {
+		/* lower case: GMime keeps every charset name it is given */
+		for (gsize i = 0; i < sizeof w->hint; i++)
+			if ((w->hint[i] = g_ascii_tolower(used[i])) == '\0')
+				break;
+	}
 	if (html)
 		html2text_render(o, u->str, u->len, HTML_BUDGET * w->max_bytes);
 	else
@@ -426,6 +437,73 @@ init_once(gpointer data)
 	return NULL;
 }
 
+/* header_8bit - whether the header block of MSG (LEN bytes, up to its
+ * first blank line) holds 8-bit bytes: raw text that names no charset */
+static gboolean
+header_8bit(const char *msg, gsize len)
+{
+	gsize i;
+
+	for (i = 0; i < len; i++) {
+		if ((guchar)msg[i] >= 0x80)
+			return TRUE;
+		if (msg[i] == '\n' && i + 1 < len && (msg[i + 1] == '\n' ||
+		    (msg[i + 1] == '\r' && i + 2 < len && msg[i + 2] == '\n')))
+			return FALSE;
+	}
+	return FALSE;
+}
+
+/* extract - the text of MSG (LEN bytes, already bounded) in layout
+ * VERSION, at most CAP bytes, BARE as MailtextOptions.bare_headers; raw
+ * 8-bit headers are read as UTF-8, else in HINT (if not NULL), else as
+ * windows-1252. FOUND (if not NULL) gets the first charset other than
+ * UTF-8 and Latin-1 a text part was read in, or "". */
+static GString *
+extract(const char *msg, gsize len, gsize cap, int version, gboolean bare,
+	const GArray *renamed, const char *hint, char *found)
+{
+	GMimeParserOptions *popt;
+	GMimeStream *stream;
+	GMimeParser *parser;
+	GMimeMessage *m;
+	Walk w = { .max_bytes = cap, .version = version };
+	TextBuf o;
+	const char *fallback[] = {
+		"utf-8", hint != NULL ? hint : "windows-1252",
+		hint != NULL ? "windows-1252" : NULL, NULL
+	};
+
+	popt = g_mime_parser_options_new();
+	g_mime_parser_options_set_fallback_charsets(popt, fallback);
+	g_mime_parser_options_set_rfc2047_compliance_mode(popt,
+		GMIME_RFC_COMPLIANCE_LOOSE);
+	stream = g_mime_stream_mem_new_with_buffer(len ? msg : "", len);
+	parser = g_mime_parser_new_with_stream(stream);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	m = g_mime_parser_construct_message(parser, popt);
+
+	textbuf_init(&o, cap);
+	emit_headers(&o, m, popt, version, renamed, bare);
+	textbuf_break(&o, 2);
+	if (m != NULL)
+		walk_object(&w, g_mime_message_get_mime_part(m), &o, 0);
+	else
+		emit_text(&w, &o, (const guchar *)msg,
+			  MIN(len, PLAIN_BUDGET * cap), NULL, FALSE);
+	if (o.s->len < o.cap)
+		g_string_append_c(o.s, '\n');
+
+	if (m != NULL)
+		g_object_unref(m);
+	g_object_unref(parser);
+	g_object_unref(stream);
+	g_mime_parser_options_free(popt);
+	if (found != NULL)
+		g_strlcpy(found, w.hint, CHARSET_MAX_NAME + 1);
+	return o.s;
+}
+
 /* mailtext_extract - see mailtext.h */
 char *
 mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
@@ -436,16 +514,12 @@ mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
 		MAILTEXT_DEFAULT_MAX_BYTES;
 	int version = opt != NULL && opt->version > 0 ? opt->version :
 		MAILTEXT_VERSION;
-	GMimeParserOptions *popt;
-	GMimeStream *stream;
-	GMimeParser *parser;
-	GMimeMessage *m;
-	Walk w = { .max_bytes = cap, .version = version };
-	TextBuf o;
-	const char *fallback[] = { "utf-8", "windows-1252", NULL };
+	gboolean bare = opt != NULL && opt->bare_headers;
+	char found[CHARSET_MAX_NAME + 1];
 	g_autofree char *bounded = NULL;
 	g_autoptr(GArray) renamed = g_array_new(FALSE, FALSE,
 		sizeof(MailinputRenamed));
+	GString *s;
 
 	g_once(&once, init_once, NULL);
 	if (msg == NULL)
@@ -463,35 +537,19 @@ mailtext_extract(const char *msg, gsize len, const MailtextOptions *opt,
 	if (bounded != NULL)
 		msg = bounded;
 
-	popt = g_mime_parser_options_new();
-	g_mime_parser_options_set_fallback_charsets(popt, fallback);
-	g_mime_parser_options_set_rfc2047_compliance_mode(popt,
-		GMIME_RFC_COMPLIANCE_LOOSE);
-	stream = g_mime_stream_mem_new_with_buffer(len ? msg : "", len);
-	parser = g_mime_parser_new_with_stream(stream);
-	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	m = g_mime_parser_construct_message(parser, popt);
-
-	textbuf_init(&o, cap);
-	emit_headers(&o, m, popt, version, renamed,
-		     opt != NULL && opt->bare_headers);
-	textbuf_break(&o, 2);
-	if (m != NULL)
-		walk_object(&w, g_mime_message_get_mime_part(m), &o, 0);
-	else
-		emit_text(&w, &o, (const guchar *)msg,
-			  MIN(len, PLAIN_BUDGET * cap), NULL, FALSE);
-	if (o.s->len < o.cap)
-		g_string_append_c(o.s, '\n');
-
-	if (m != NULL)
-		g_object_unref(m);
-	g_object_unref(parser);
-	g_object_unref(stream);
-	g_mime_parser_options_free(popt);
+	s = extract(msg, len, cap, version, bare, renamed, NULL, found);
+	/* Raw 8-bit headers name no charset, and are too short to detect
+	 * one: they are likeliest in the charset of the message's own text
+	 * (a Chinese body: GB2312 subject), as mail readers also assume. A
+	 * second parse, only for such messages, reads them so. */
+	if (found[0] != '\0' && header_8bit(msg, len)) {
+		g_string_free(s, TRUE);
+		s = extract(msg, len, cap, version, bare, renamed, found,
+			    NULL);
+	}
 	if (out_len != NULL)
-		*out_len = o.s->len;
-	return g_string_free(o.s, FALSE);
+		*out_len = s->len;
+	return g_string_free(s, FALSE);
 }
 
 /* mailtext_header_read - whether mailtext_extract() reads a top-level

@@ -49,6 +49,17 @@ MILTERTEST_CASES = tests/milter/postfix-lib.sh \
 	tests/milter/t-timeout.lua tests/milter/t-trusted.conf \
 	tests/milter/t-trusted.lua
 
+# test_score_agree.sh: a three-label model scored by gptmilter,
+#   gptmilter-classify and gptmilter-train eval gives one spam score and
+#   verdict; eval reads an empty text with the ids the serving path reads
+#   (classifier_text_score) when the tokenizer lacks <|endoftext|>.
+check_PROGRAMS += tests/classifier_text_score
+tests_classifier_text_score_SOURCES = tests/classifier_text_score.c
+tests_classifier_text_score_LDADD = $(CORE_LIBS)
+TESTS += tests/test_score_agree.sh
+dist_check_SCRIPTS += tests/test_score_agree.sh
+EXTRA_DIST += tests/milter/agree.lua
+
 # Throughput through Postfix, with a reload in the middle (not a test):
 #   sh $(top_srcdir)/bench/bench_milter.sh   (from the build directory)
 EXTRA_DIST += bench/bench_milter.sh

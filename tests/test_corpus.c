@@ -181,7 +181,7 @@ test_tokenize(const char *node_modules)
 	CHECK(corpus_add(c, tree, 0, CORPUS_TRAIN, NULL, NULL), "tree");
 	CHECK(corpus_add(c, tsv, -1, CORPUS_TRAIN, NULL, NULL), "tsv");
 	corpus_add_message(c, "", 0, TRUE, "empty", "x", 0, CORPUS_TRAIN);
-	corpus_tokenize(c, bpe, 8, tokens_eot_id(bpe), 2);
+	corpus_tokenize(c, bpe, 8, tokens_eot_id(bpe, 50257), 2);
 	for (gsize i = 0; i < corpus_n_items(c); i++) {
 		CorpusItem *it = corpus_item(c, i);
 		CHECK(it->n_ids >= 1 && it->n_ids <= 8 && it->data == NULL,

@@ -44,7 +44,8 @@ static GOptionEntry entries[] = {
 	  "Print the token ids the model reads of each message, do not classify", NULL },
 	{ "threshold", 't', 0, G_OPTION_ARG_DOUBLE, &opt_threshold,
 	  "Spam probability at or above which a message is spam (default: the "
-	  "model's recommended threshold, else 0.5)", "P" },
+	  "model's recommended threshold, else "
+	  G_STRINGIFY(CLASSIFIER_THRESHOLD_DEFAULT) ")", "P" },
 	{ "threads", 'T', 0, G_OPTION_ARG_INT, &opt_threads,
 	  "BLAS threads (default: all online CPUs)", "N" },
 	{ "batch", 'b', 0, G_OPTION_ARG_INT, &opt_batch,
@@ -104,22 +105,14 @@ static gboolean
 print_result(const Classifier *c, const Message *m, const float *probs,
 	     int n_tokens, double threshold)
 {
-	int NL = classifier_num_labels(c), spam = classifier_spam_index(c);
-	int best = 0;
-	for (int i = 1; i < NL; i++)
-		if (probs[i] > probs[best])
-			best = i;
-	/* Two classes: the threshold decides. More: the most probable wins,
-	 * except that spam needs the threshold too. */
-	const char *label = classifier_label(c, best);
-	if (NL == 2)
-		label = classifier_label(c, probs[spam] >= threshold ? spam : 1 - spam);
-	else if (best == spam && probs[spam] < threshold)
-		label = "unsure";
+	int NL = classifier_num_labels(c);
+	double score = classifier_spam_score(c, probs);
+	int verdict = classifier_verdict(c, probs, threshold);
+	const char *label = classifier_label(c, verdict);
 	/* As the milter: spam by the score alone, in a script the model
 	 * hardly saw ham of, is unsure (scripts.h, policy.script_min_ham). */
 	gint64 ham_seen = -1;
-	gboolean unseen = strcmp(label, classifier_label(c, spam)) == 0 &&
+	gboolean unseen = verdict != classifier_ham_index(c) &&
 		scripts_unseen(classifier_bundle(c), m->script,
 			       opt_script_min_ham, &ham_seen);
 	if (unseen)
@@ -128,7 +121,7 @@ print_result(const Classifier *c, const Message *m, const float *probs,
 	if (!opt_json) {
 		/* three fields always, the score last: scripts read it so */
 		printf("%s\t%s%s%s\t%.4f\n", m->name, label,
-		       unseen ? ":" : "", unseen ? m->script : "", probs[spam]);
+		       unseen ? ":" : "", unseen ? m->script : "", score);
 		return unseen;
 	}
 	g_autoptr(JsonBuilder) jb = json_builder_new();
@@ -138,7 +131,7 @@ print_result(const Classifier *c, const Message *m, const float *probs,
 	json_builder_set_member_name(jb, "label");
 	json_builder_add_string_value(jb, label);
 	json_builder_set_member_name(jb, "spam_probability");
-	json_builder_add_double_value(jb, probs[spam]);
+	json_builder_add_double_value(jb, score);
 	json_builder_set_member_name(jb, "threshold");
 	json_builder_add_double_value(jb, threshold);
 	json_builder_set_member_name(jb, "tokens");
@@ -219,8 +212,7 @@ main(int argc, char **argv)
 	}
 	double threshold = opt_threshold;
 	if (threshold < 0)
-		threshold = classifier_bundle(c)->threshold >= 0 ?
-			    classifier_bundle(c)->threshold : 0.5;
+		threshold = classifier_threshold(c);
 
 	const char *stdin_only[] = { "-", NULL };
 	const char *const *files = argc > 1 ? (const char *const *) argv + 1 : stdin_only;
@@ -280,7 +272,7 @@ main(int argc, char **argv)
 			const float *p = probs + (gsize) b * NL;
 			gboolean unsure = print_result(c, &batch[b], p, lens[b],
 						       threshold);
-			if (p[classifier_spam_index(c)] >= threshold && !unsure)
+			if (classifier_spam_score(c, p) >= threshold && !unsure)
 				any_spam = TRUE;
 			message_clear(&batch[b]);
 		}

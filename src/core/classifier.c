@@ -1,15 +1,19 @@
 /*
- * classifier.c - message bytes to class probabilities
+ * classifier.c - message bytes to class probabilities, and the decision
  *
  * Owns: one loaded classifier (bundle + weights + tokenizer) with a
  * reference count, the message -> ids path shared by all three programs
- * (mailtext_extract, then tokens_from_text), and scoring of ragged batches
- * with the bundle's calibration temperature.
+ * (mailtext_extract, then tokens_from_text), scoring of ragged batches
+ * with the bundle's calibration temperature (the one tempered softmax), and
+ * the decision on the probabilities that every program and the trainer's
+ * evaluation share: the spam score of any label set (the probability of
+ * "not ham"), the verdict at a threshold, the default threshold.
  * Not here: the forward pass (gpt.c), policy (src/milter/policy.c).
  * Threads: a Classifier is immutable once loaded, so any number of threads
  * share it; each thread brings its own ClassifierWorker (GptState + buffers).
  * Errors: classifier_load() sets error naming the directory and the problem.
- * Checked by: tests/test_classify.sh (CLI against tests/gpt_ref.py).
+ * Checked by: tests/test_classify.sh (CLI against tests/gpt_ref.py),
+ * tests/test_score_agree.sh (milter, classify and eval agree).
  */
 #include <math.h>
 #include <string.h>
@@ -20,11 +24,17 @@
 
 struct Classifier {
 	gint refcount;
-	Bundle *bundle;
-	GptModel *model;
-	Bpe *bpe;
-	int32_t eot_id;		/* <|endoftext|>: the one token of empty text */
+	Bundle *bundle;		/* NULL for classifier_new() */
+	const GptModel *model;	/* owned when bundle is set, else borrowed */
+	const Bpe *bpe;		/* likewise */
+	char **labels;		/* NL names, NULL-terminated */
+	int num_labels;		/* NL >= 2 */
+	int max_tokens;
+	float temperature;	/* > 0 */
+	double threshold;	/* recorded by the model, else -1 */
+	int32_t eot_id;		/* the one token of an empty text */
 	int spam_index;
+	int ham_index;
 	MailtextOptions text;	/* the layout the model was trained on */
 };
 
@@ -82,17 +92,62 @@ classifier_load(const char *dir, GError **error)
 		return NULL;
 	}
 
+	Classifier *c = classifier_new(model, bpe,
+				       (const char *const *)bundle->labels,
+				       bundle->max_tokens, version);
+	if (bundle->temperature > 0)
+		c->temperature = bundle->temperature;
+	c->threshold = bundle->threshold;
+	c->bundle = g_steal_pointer(&bundle);
+	model = NULL;	/* now c's: freed with the bundle */
+	bpe = NULL;
+	return c;
+}
+
+/* label_named - the first label called NAME (any case), or -1 */
+static int
+label_named(char **labels, const char *name)
+{
+	for (int i = 0; labels[i] != NULL; i++)
+		if (g_ascii_strcasecmp(labels[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* classifier_new - a classifier around a model in memory */
+Classifier *
+classifier_new(const GptModel *model, const Bpe *bpe,
+	       const char *const *labels, int max_tokens, int mailtext_version)
+{
+	const int NL = model->cfg.num_labels;
+
+	g_return_val_if_fail(NL >= 2 && model->score_w != NULL, NULL);
+	g_return_val_if_fail(max_tokens >= 1 && max_tokens <= model->cfg.n_ctx,
+			     NULL);
 	Classifier *c = g_new0(Classifier, 1);
 	c->refcount = 1;
-	c->eot_id = tokens_eot_id(bpe);
-	c->spam_index = 1;
-	c->text.version = version > 0 ? version : MAILTEXT_VERSION;
-	for (int i = 0; i < bundle->gpt.num_labels; i++)
-		if (g_ascii_strcasecmp(bundle->labels[i], "spam") == 0)
-			c->spam_index = i;
-	c->bundle = g_steal_pointer(&bundle);
-	c->model = g_steal_pointer(&model);
-	c->bpe = g_steal_pointer(&bpe);
+	c->model = model;
+	c->bpe = bpe;
+	c->labels = g_new0(char *, NL + 1);
+	for (int i = 0; i < NL; i++)
+		c->labels[i] = g_strdup(labels[i]);
+	c->num_labels = NL;
+	c->max_tokens = max_tokens;
+	c->temperature = 1.0f;
+	c->threshold = -1;
+	c->eot_id = tokens_eot_id(bpe, model->cfg.vocab_size);
+	c->text.version = mailtext_version > 0 ? mailtext_version :
+			  MAILTEXT_VERSION;
+	/* Which label is spam and which is ham: by name, else the binary
+	 * convention of Hugging Face's LABEL_0 / LABEL_1 (negative first). */
+	int ham = label_named(c->labels, "ham");
+	int spam = label_named(c->labels, "spam");
+	if (ham < 0)
+		ham = spam == 0 ? 1 : 0;
+	if (spam < 0 || spam == ham)
+		spam = ham == 1 ? 0 : 1;
+	c->ham_index = ham;
+	c->spam_index = spam;
 	return c;
 }
 
@@ -109,20 +164,39 @@ classifier_unref(Classifier *c)
 {
 	if (c == NULL || !g_atomic_int_dec_and_test(&c->refcount))
 		return;
-	gpt_model_free(c->model);
-	bpe_free(c->bpe);
-	bundle_free(c->bundle);
+	if (c->bundle != NULL) {
+		/* loaded: the model and tokenizer are ours */
+		gpt_model_free((GptModel *)c->model);
+		bpe_free((Bpe *)c->bpe);
+		bundle_free(c->bundle);
+	}
+	g_strfreev(c->labels);
 	g_free(c);
 }
 
 const Bundle *classifier_bundle(const Classifier *c) { return c->bundle; }
 const GptModel *classifier_model(const Classifier *c) { return c->model; }
 const Bpe *classifier_bpe(const Classifier *c) { return c->bpe; }
-int classifier_num_labels(const Classifier *c) { return c->bundle->gpt.num_labels; }
-const char *classifier_label(const Classifier *c, int i) { return c->bundle->labels[i]; }
+int classifier_num_labels(const Classifier *c) { return c->num_labels; }
+const char *classifier_label(const Classifier *c, int i) { return c->labels[i]; }
 int classifier_spam_index(const Classifier *c) { return c->spam_index; }
-int classifier_max_tokens(const Classifier *c) { return c->bundle->max_tokens; }
+int classifier_ham_index(const Classifier *c) { return c->ham_index; }
+int classifier_max_tokens(const Classifier *c) { return c->max_tokens; }
 int classifier_mailtext_version(const Classifier *c) { return c->text.version; }
+int32_t classifier_eot_id(const Classifier *c) { return c->eot_id; }
+float classifier_temperature(const Classifier *c) { return c->temperature; }
+
+gboolean
+classifier_is_spam_label(const Classifier *c, int label)
+{
+	return label != c->ham_index;
+}
+
+double
+classifier_threshold(const Classifier *c)
+{
+	return c->threshold >= 0 ? c->threshold : CLASSIFIER_THRESHOLD_DEFAULT;
+}
 
 /* classifier_text - what the model reads of a message */
 char *
@@ -136,8 +210,8 @@ int
 classifier_tokenize_text(const Classifier *c, const char *text, gsize len,
 			 int32_t *ids)
 {
-	return tokens_from_text(c->bpe, text, len, c->bundle->max_tokens,
-				c->eot_id, ids);
+	return tokens_from_text(c->bpe, text, len, c->max_tokens, c->eot_id,
+				ids);
 }
 
 /* classifier_tokenize - message bytes to 1 .. max_tokens ids */
@@ -155,13 +229,13 @@ classifier_worker_new(Classifier *c, int max_batch)
 {
 	g_assert(max_batch >= 1);
 	ClassifierWorker *w = g_new0(ClassifierWorker, 1);
-	int max_tokens = c->bundle->max_tokens;
+	int max_tokens = c->max_tokens;
 	w->c = classifier_ref(c);
 	w->max_batch = max_batch;
 	w->state = gpt_state_new(c->model, max_batch, max_tokens);
 	w->ids = g_new(int32_t, (gsize) max_batch * max_tokens);
 	w->lens = g_new(int, max_batch);
-	w->logits = g_new(float, (gsize) max_batch * c->bundle->gpt.num_labels);
+	w->logits = g_new(float, (gsize) max_batch * c->num_labels);
 	return w;
 }
 
@@ -180,9 +254,9 @@ classifier_worker_free(ClassifierWorker *w)
 
 int classifier_worker_max_batch(const ClassifierWorker *w) { return w->max_batch; }
 
-/* softmax_tempered - probs = softmax(logits / T), one row of NL */
-static void
-softmax_tempered(float *probs, const float *logits, int NL, float T)
+/* classifier_softmax - probs = softmax(logits / T), one row of NL */
+void
+classifier_softmax(float *probs, const float *logits, int NL, float T)
 {
 	float maxv = -INFINITY, sum = 0.0f;
 	for (int i = 0; i < NL; i++)
@@ -195,20 +269,28 @@ softmax_tempered(float *probs, const float *logits, int NL, float T)
 		probs[i] /= sum;
 }
 
+/* classifier_logits_ids - B packed sequences to raw logits (B, NL) */
+void
+classifier_logits_ids(const Classifier *c, ClassifierWorker *w,
+		      const int32_t *ids, const int *lens, int B, float *logits)
+{
+	g_assert(B >= 1 && B <= w->max_batch);
+	g_assert(w->c->model == c->model);
+	gpt_forward_classify(c->model, w->state, ids, lens, B, logits);
+}
+
 /* classifier_score_ids - B packed sequences to probs (B, NL) */
 void
 classifier_score_ids(const Classifier *c, ClassifierWorker *w,
 		     const int32_t *ids, const int *lens, int B, float *probs)
 {
-	int NL = c->bundle->gpt.num_labels;
-	float T = c->bundle->temperature > 0 ? c->bundle->temperature : 1.0f;
+	int NL = c->num_labels;
 
-	g_assert(B >= 1 && B <= w->max_batch);
-	g_assert(w->c->model == c->model);
-	gpt_forward_classify(c->model, w->state, ids, lens, B, w->logits);
+	classifier_logits_ids(c, w, ids, lens, B, w->logits);
 	for (int b = 0; b < B; b++)
-		softmax_tempered(probs + (gsize) b * NL,
-				 w->logits + (gsize) b * NL, NL, T);
+		classifier_softmax(probs + (gsize) b * NL,
+				   w->logits + (gsize) b * NL, NL,
+				   c->temperature);
 }
 
 /* classifier_score - N messages to probs (N, NL), max_batch at a time */
@@ -216,7 +298,7 @@ void
 classifier_score(const Classifier *c, ClassifierWorker *w,
 		 const char *const *msgs, const gsize *lens, int n, float *probs)
 {
-	int NL = c->bundle->gpt.num_labels;
+	int NL = c->num_labels;
 
 	for (int start = 0; start < n; start += w->max_batch) {
 		int B = MIN(w->max_batch, n - start);
@@ -230,4 +312,53 @@ classifier_score(const Classifier *c, ClassifierWorker *w,
 		classifier_score_ids(c, w, w->ids, w->lens, B,
 				     probs + (gsize) start * NL);
 	}
+}
+
+/*
+ * classifier_spam_score - P(not ham), the sum over every label but ham.
+ * Why "not ham" rather than P(label "spam"): the decision a milter takes is
+ * whether to let a message through, and the one class it must let through
+ * is ham. A model that splits the unwanted mail finer (spam, phish, ...)
+ * then scores a phish as high as a two-label model scores it, instead of
+ * letting it pass under the spam threshold because "spam" alone is
+ * unlikely; and the false-positive rate the trainer calibrates the
+ * threshold on is that of ham, what a user loses. policy.label_actions can
+ * still treat each label apart. Summed in double from the float
+ * probabilities, in label order: for two labels exactly P(spam).
+ */
+double
+classifier_spam_score(const Classifier *c, const float *probs)
+{
+	double s = 0.0;
+
+	for (int i = 0; i < c->num_labels; i++)
+		if (i != c->ham_index)
+			s += probs[i];
+	return s;
+}
+
+/* classifier_top_label - argmax of PROBS, the first of ties */
+int
+classifier_top_label(const Classifier *c, const float *probs)
+{
+	int top = 0;
+
+	for (int i = 1; i < c->num_labels; i++)
+		if (probs[i] > probs[top])
+			top = i;
+	return top;
+}
+
+/* classifier_verdict - ham below THRESHOLD, else the likeliest other label */
+int
+classifier_verdict(const Classifier *c, const float *probs, double threshold)
+{
+	int best = -1;
+
+	if (classifier_spam_score(c, probs) < threshold)
+		return c->ham_index;
+	for (int i = 0; i < c->num_labels; i++)
+		if (i != c->ham_index && (best < 0 || probs[i] > probs[best]))
+			best = i;
+	return best;
 }

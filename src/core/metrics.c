@@ -264,23 +264,3 @@ metrics_wilson(gsize k, gsize n, double *lo, double *hi)
 	*hi = k == n ? 1.0 : fmin(1.0, centre + half);
 }
 
-/* metrics_softmax - tempered softmax of each row */
-void
-metrics_softmax(const float *logits, gsize n, int nl, double temperature,
-		float *probs)
-{
-	for (gsize i = 0; i < n; i++) {
-		const float *z = logits + i * (gsize)nl;
-		float *p = probs + i * (gsize)nl;
-		double mx = -INFINITY, se = 0.0;
-		double e[nl];
-		for (int c = 0; c < nl; c++)
-			mx = fmax(mx, z[c] / temperature);
-		for (int c = 0; c < nl; c++) {
-			e[c] = exp(z[c] / temperature - mx);
-			se += e[c];
-		}
-		for (int c = 0; c < nl; c++)
-			p[c] = (float)(e[c] / se);
-	}
-}

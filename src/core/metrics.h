@@ -2,13 +2,14 @@
  * metrics.h - how good a classifier is: counts, rates, ROC AUC, thresholds,
  * temperature calibration
  *
- * Owns: the binary view of an N-class classifier (one "positive" class,
- * spam, against the rest), the confusion matrix of all classes, ROC AUC with
+ * Owns: the binary view of an N-class classifier (positive: the classes
+ * that count as spam, against ham), the confusion matrix of all classes, ROC AUC with
  * ties counted as half (the Mann-Whitney statistic), the lowest threshold
  * keeping the false-positive rate under a target, and the temperature T that
  * minimises the negative log-likelihood of softmax(logits / T), and the
  * Wilson interval of a measured rate.
- * Not here: where scores come from (classifier.c, gptmilter-train).
+ * Not here: where scores come from and the calibrated softmax
+ * (classifier.c, gptmilter-train).
  *	MetricsBinary mb;
  *	metrics_binary(scores, is_pos, n, 0.5, &mb);
  *	double auc = metrics_roc_auc(scores, is_pos, n);
@@ -70,10 +71,5 @@ double metrics_fit_temperature(const float *logits, const int *labels,
 /* metrics_wilson - the 95% Wilson score interval [*LO, *HI] of a rate of K
  * in N (NaN when N is 0) */
 void metrics_wilson(gsize k, gsize n, double *lo, double *hi);
-
-/* metrics_softmax - PROBS (n, nl) = softmax(LOGITS / T) row by row;
- * PROBS may equal LOGITS */
-void metrics_softmax(const float *logits, gsize n, int nl, double temperature,
-		     float *probs);
 
 #endif

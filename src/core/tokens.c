@@ -29,11 +29,15 @@ tokens_from_text(const Bpe *bpe, const char *text, gsize len, int max_tokens,
 	return (int)n;
 }
 
-/* tokens_eot_id - the end-of-text id of BPE's vocabulary */
+/* tokens_eot_id - the end-of-text id of BPE's vocabulary, in range of a
+ * model of VOCAB_SIZE ids (GPT-2 keeps it last: 50256 of 50257) */
 int32_t
-tokens_eot_id(const Bpe *bpe)
+tokens_eot_id(const Bpe *bpe, int vocab_size)
 {
 	int32_t id = bpe_token_id(bpe, "<|endoftext|>");
 
-	return id >= 0 ? id : GPT2_EOT_ID;
+	g_assert(vocab_size >= 1);
+	if (id >= 0 && id < vocab_size)
+		return id;
+	return MIN(GPT2_EOT_ID, vocab_size - 1);
 }

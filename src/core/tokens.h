@@ -21,7 +21,10 @@
 int tokens_from_text(const Bpe *bpe, const char *text, gsize len,
 		     int max_tokens, int32_t eot_id, int32_t *ids);
 
-/* tokens_eot_id - the id of "<|endoftext|>" in BPE, else 50256 (GPT-2) */
-int32_t tokens_eot_id(const Bpe *bpe);
+/* tokens_eot_id - the id of an empty text for a model of VOCAB_SIZE ids
+ * reading BPE: "<|endoftext|>" when BPE has it, else GPT-2's 50256, or the
+ * model's last id when it has fewer; always a valid id of the model. The one
+ * rule of training, evaluation and serving. */
+int32_t tokens_eot_id(const Bpe *bpe, int vocab_size);
 
 #endif

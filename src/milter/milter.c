@@ -440,24 +440,6 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return SMFIS_CONTINUE;
 }
 
-/* spam_score - P(spam): for two labels the spam label; for more, one minus
- * the probability of the label named "ham" (else label 0) */
-static double
-spam_score(const Classifier *c, const float *probs, int NL, int *top)
-{
-	*top = 0;
-	for (int i = 1; i < NL; i++)
-		if (probs[i] > probs[*top])
-			*top = i;
-	if (NL == 2)
-		return probs[classifier_spam_index(c)];
-	int ham = 0;
-	for (int i = 0; i < NL; i++)
-		if (g_ascii_strcasecmp(classifier_label(c, i), "ham") == 0)
-			ham = i;
-	return 1.0 - probs[ham];
-}
-
 /* model_name - the bundle's name, safe for a header (token characters) */
 static char *
 model_name(const Classifier *c)
@@ -682,10 +664,9 @@ mlfi_eom(SMFICTX *ctx)
 			    STATS_ERR_TIMEOUT : STATS_ERR_MODEL);
 		ret = apply_error(ctx, m, qid, error->message, ms);
 	} else {
-		int top;
-		double score = spam_score(r.classifier, r.probs, r.n_labels,
-					  &top);
-		const char *label = classifier_label(r.classifier, top);
+		double score = classifier_spam_score(r.classifier, r.probs);
+		const char *label = classifier_label(r.classifier,
+			classifier_top_label(r.classifier, r.probs));
 		Policy pol = m->conf->policy;	/* shallow: rules shared */
 		pol.spam_threshold = milter_spam_threshold(m->conf,
 							   r.classifier, NULL);

@@ -46,7 +46,7 @@ policy_spam_threshold(double setting, double model_threshold,
 			t = model_threshold;
 			src = POLICY_THRESHOLD_FROM_MODEL;
 		} else {
-			t = POLICY_THRESHOLD_FALLBACK;
+			t = CLASSIFIER_THRESHOLD_DEFAULT;
 			src = POLICY_THRESHOLD_NO_MODEL_VALUE;
 		}
 	}

@@ -13,6 +13,8 @@
 
 #include <glib.h>
 
+#include "classifier.h"
+
 typedef enum {
 	POLICY_ACCEPT = 0,	/* deliver; verdict headers only */
 	POLICY_TAG,		/* deliver; spam flag (+ subject tag) */
@@ -37,9 +39,9 @@ typedef struct {
 } PolicyLabelRule;
 
 /* policy.spam_threshold = "model": the loaded model's recommended threshold
- * (gptmilter.threshold in its config.json), else POLICY_THRESHOLD_FALLBACK */
+ * (gptmilter.threshold in its config.json), else the classifier's default
+ * (CLASSIFIER_THRESHOLD_DEFAULT) */
 #define POLICY_THRESHOLD_MODEL (-1.0)
-#define POLICY_THRESHOLD_FALLBACK 0.5
 
 /* Where the spam threshold in force came from. */
 typedef enum {
@@ -88,7 +90,7 @@ gboolean policy_unseen_script(PolicyDecision *d, const char *script);
 /* policy_spam_threshold - the spam threshold in force: SETTING (the value
  * of policy.spam_threshold) when it is a number; for POLICY_THRESHOLD_MODEL
  * MODEL_THRESHOLD (the model's recommended one; < 0: none, or no model)
- * when it lies in [0, 1], else POLICY_THRESHOLD_FALLBACK. SOURCE (may be
+ * when it lies in [0, 1], else CLASSIFIER_THRESHOLD_DEFAULT. SOURCE (may be
  * NULL) says which. */
 double policy_spam_threshold(double setting, double model_threshold,
 			     PolicyThresholdSource *source);

@@ -345,16 +345,14 @@ write_json(const char *path, JsonObject *o, GError **error)
 
 /* train_finish_classifier - see train.h */
 gboolean
-train_finish_classifier(Run *r, GptTrain *tr, JsonObject *trn, GError **error)
+train_finish_classifier(Run *r, JsonObject *trn, GError **error)
 {
 	const TrainOptions *o = r->o;
 	ReportCalibration cal;
 	JsonObject *metrics = json_object_new();
 	JsonObject *extra = json_object_new();
-	g_autoptr(GptState) st = tr ? NULL :
-		gpt_state_new(r->model, o->batch, o->max_tokens);
 	g_autofree float *vl = r->split[CORPUS_VAL].n == 0 ? NULL :
-		report_logits(r, tr, st, &r->split[CORPUS_VAL], NULL);
+		report_logits(r, &r->split[CORPUS_VAL], NULL);
 
 	report_calibrate(r, &r->split[CORPUS_VAL], vl, &cal);
 	double T = cal.temperature, thr = cal.threshold;
@@ -367,8 +365,8 @@ train_finish_classifier(Run *r, GptTrain *tr, JsonObject *trn, GError **error)
 		report_scores(r, "validation", &r->split[CORPUS_VAL], vl, T);
 	}
 	if (r->split[CORPUS_TEST].n > 0) {
-		g_autofree float *tl = report_logits(r, tr, st,
-						     &r->split[CORPUS_TEST], NULL);
+		g_autofree float *tl = report_logits(r, &r->split[CORPUS_TEST],
+						     NULL);
 		json_object_set_object_member(metrics, "test",
 			report_evaluate(r, "test", &r->split[CORPUS_TEST], tl, T,
 					thr));
@@ -639,8 +637,8 @@ train_run(Run *r, GError **error)
 				double vloss = NAN, vacc = NAN;
 				const Split *vs = &r->split[CORPUS_VAL];
 				if (vs->n > 0) {
-					g_autofree float *vl = report_logits(r, tr, NULL,
-									     vs, &vloss);
+					g_autofree float *vl = report_logits(r, vs,
+									     &vloss);
 					gsize good = 0;
 					for (gsize i = 0; i < vs->n; i++) {
 						int best = 0;
@@ -731,5 +729,5 @@ train_run(Run *r, GError **error)
 			printf("wrote %s\n", o->out);
 		return ok;
 	}
-	return train_finish_classifier(r, tr, trn, error);
+	return train_finish_classifier(r, trn, error);
 }

@@ -365,13 +365,6 @@ load_data(Run *r, int32_t eot)
 				die("class %s has no training examples",
 				    (char *)g_ptr_array_index(c->classes, k));
 	}
-	r->spam = 1;
-	for (int k = 0; k < r->nl; k++)
-		if (g_ascii_strcasecmp(g_ptr_array_index(c->classes, k), "spam") == 0)
-			r->spam = k;
-	if (r->nl > 0 && r->spam >= r->nl)
-		r->spam = r->nl - 1;
-
 	if (!o.quiet) {
 		printf("corpus: %zu messages", corpus_n_items(c));
 		if (c->n_duplicates)
@@ -607,7 +600,7 @@ run_base_calibration(Run *r, const Bundle *b)
 {
 	r->base_temperature = b->temperature > 0 ? b->temperature : 1.0;
 	r->base_threshold = b->threshold >= 0 && b->threshold <= 1 ?
-			    b->threshold : 0.5;
+			    b->threshold : CLASSIFIER_THRESHOLD_DEFAULT;
 	r->base_calibrated = TRUE;
 }
 
@@ -721,19 +714,16 @@ run_eval(Run *r)
 
 	if (cl == NULL)
 		die("-m %s: %s", o.model, err->message);
-	const Bundle *b = classifier_bundle(cl);
 	for (int i = 0; i < classifier_num_labels(cl); i++)
 		corpus_class(r->corpus, classifier_label(cl, i));
 	r->model = (GptModel *)classifier_model(cl);
-	r->bpe = NULL;
 	o.max_tokens = classifier_max_tokens(cl);
-	/* Score with the text layout the model was trained on. */
+	/* Score with the text layout the model was trained on and the ids
+	 * it is served (the classifier's end-of-text). */
 	r->corpus->mailtext_version = classifier_mailtext_version(cl);
-	int32_t eot = bpe_token_id(classifier_bpe(cl), "<|endoftext|>");
 	r->bpe = (Bpe *)classifier_bpe(cl);
-	load_data(r, eot >= 0 ? eot : 0);
+	load_data(r, classifier_eot_id(cl));
 	r->nl = classifier_num_labels(cl);
-	r->spam = classifier_spam_index(cl);
 	if (o.mode == MODE_SCRIPTS) {
 		int rc = write_scripts(r, &r->split[CORPUS_TEST]);
 		for (int k = 0; k < CORPUS_N_SPLITS; k++)
@@ -742,16 +732,16 @@ run_eval(Run *r)
 		r->bpe = NULL;
 		return rc;
 	}
+	r->classifier = classifier_ref(cl);	/* the reports score with it */
 	gpt_set_threads(o.threads);
 
 	Split *s = &r->split[CORPUS_TEST];
-	g_autoptr(GptState) st = gpt_state_new(r->model, o.batch, o.max_tokens);
 	double t0 = train_now();
-	g_autofree float *logits = report_logits(r, NULL, st, s, NULL);
+	g_autofree float *logits = report_logits(r, s, NULL);
 	double secs = train_now() - t0;
-	double T = b->temperature > 0 ? b->temperature : 1.0;
+	double T = classifier_temperature(cl);
 	double thr = opt_threshold >= 0 ? opt_threshold :
-		     b->threshold >= 0 ? b->threshold : 0.5;
+		     classifier_threshold(cl);
 	if (!o.quiet)
 		printf("scored %zu messages in %.1f s (%.1f messages/s)\n", s->n,
 		       secs, (double)s->n / MAX(secs, 1e-9));
@@ -763,12 +753,7 @@ run_eval(Run *r)
 	/* What this set alone would recommend, for comparison. */
 	double *scores = g_new(double, s->n + 1);
 	gboolean *pos = g_new(gboolean, s->n + 1);
-	float p[r->nl];
-	for (gsize i = 0; i < s->n; i++) {
-		metrics_softmax(logits + i * (gsize)r->nl, 1, r->nl, T, p);
-		scores[i] = p[r->spam];
-		pos[i] = s->items[i]->label == r->spam;
-	}
+	report_spam_scores(r, s, logits, T, scores, pos);
 	double fpr;
 	double t_fpr = metrics_threshold_for_fpr(scores, pos, s->n, o.target_fpr,
 						 &fpr);
@@ -804,6 +789,7 @@ run_eval(Run *r)
 	json_object_unref(rep);
 	for (int k = 0; k < CORPUS_N_SPLITS; k++)
 		g_clear_pointer(&r->split[k].items, g_free);
+	g_clear_pointer(&r->classifier, classifier_unref);
 	r->model = NULL;
 	r->bpe = NULL;
 	return rc;
@@ -828,6 +814,7 @@ run_free(Run *r)
 	for (int s = 0; s < CORPUS_N_SPLITS; s++)
 		g_free(r->split[s].items);
 	g_free(r->windows);
+	g_clear_pointer(&r->classifier, classifier_unref);	/* before its model */
 	gpt_model_free(r->model);
 	bpe_free(r->bpe);
 	corpus_free(r->corpus);
@@ -845,7 +832,7 @@ run_soup(Run *r, char **members)
 
 	if (!soup_load(r, members, &err))
 		die_error(err);
-	load_data(r, tokens_eot_id(r->bpe));
+	load_data(r, tokens_eot_id(r->bpe, r->model->cfg.vocab_size));
 	gpt_set_threads(o.threads);
 	print_model(r);
 	if (!soup_finish(r, &err))
@@ -911,7 +898,7 @@ main(int argc, char **argv)
 
 	r.o = &o;
 	r.base_temperature = 1.0;	/* what an uncalibrated base means */
-	r.base_threshold = 0.5;
+	r.base_threshold = CLASSIFIER_THRESHOLD_DEFAULT;
 	/* Opened now, so that a bad path fails before hours of training. */
 	if (o.scores != NULL && o.mode != MODE_PRETRAIN &&
 	    (r.scores = fopen(o.scores, "w")) == NULL)
@@ -926,8 +913,7 @@ main(int argc, char **argv)
 		return run_soup(&r, argv + 1);
 
 	load_model(&r);
-	int32_t eot = tokens_eot_id(r.bpe);
-	load_data(&r, eot);
+	load_data(&r, tokens_eot_id(r.bpe, r.model->cfg.vocab_size));
 	gpt_set_threads(o.threads);
 	if (o.mode == MODE_FINETUNE)
 		gpt_model_set_head(r.model, r.nl, FALSE, o.seed);

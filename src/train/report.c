@@ -2,8 +2,9 @@
  * report.c - gptmilter-train's evaluation: logits of a split, calibration,
  * metrics, the readable report and its JSON form
  *
- * Owns: the binary view used everywhere in the project (the "spam" class
- * against the rest, scored by its calibrated probability), the per-source
+ * Owns: the binary view used everywhere in the project (every class but
+ * ham against ham, scored by the classifier's spam score through a
+ * Classifier around the model, as gptmilter scores), the per-source
  * breakdown (errors by the source group of each message), and the JSON
  * object stored under gptmilter.metrics of a trained bundle.
  * Not here: the arithmetic (metrics.c), the model (gpt.c, gpt_train.c).
@@ -32,12 +33,27 @@ pack(const Split *s, gsize start, int B, int32_t *ids, int *lens, int *labels)
 	return N;
 }
 
-/* report_logits - (n, nl) logits of every item of S */
+/* report_classifier - the Classifier that scores for the reports: the
+ * loaded one (eval) or one around the model in memory, made on first use
+ * (after the head is in place) */
+static Classifier *
+report_classifier(Run *r)
+{
+	if (r->classifier == NULL)
+		r->classifier = classifier_new(r->model, r->bpe,
+			(const char *const *)r->corpus->classes->pdata,
+			r->o->max_tokens, r->corpus->mailtext_version);
+	return r->classifier;
+}
+
+/* report_logits - (n, nl) logits of every item of S, by the classifier's
+ * forward pass: the numbers gptmilter and gptmilter-classify compute */
 float *
-report_logits(Run *r, GptTrain *tr, GptState *st, const Split *s,
-	      double *mean_loss)
+report_logits(Run *r, const Split *s, double *mean_loss)
 {
 	int nl = r->nl, mb = r->o->batch;
+	Classifier *c = report_classifier(r);
+	g_autoptr(ClassifierWorker) w = classifier_worker_new(c, mb);
 	float *logits = g_new0(float, s->n * (gsize)nl + 1);
 	int32_t *ids = g_new(int32_t, (gsize)mb * (gsize)r->o->max_tokens);
 	int *lens = g_new(int, mb), *labels = g_new(int, mb);
@@ -46,12 +62,8 @@ report_logits(Run *r, GptTrain *tr, GptState *st, const Split *s,
 	for (gsize i = 0; i < s->n; i += (gsize)mb) {
 		int B = (int)MIN((gsize)mb, s->n - i);
 		pack(s, i, B, ids, lens, labels);
-		if (tr != NULL)
-			gpt_train_classify_eval(tr, ids, lens, B, labels,
-						logits + i * (gsize)nl);
-		else
-			gpt_forward_classify(r->model, st, ids, lens, B,
-					     logits + i * (gsize)nl);
+		classifier_logits_ids(c, w, ids, lens, B,
+				      logits + i * (gsize)nl);
 		memcpy(all_labels + i, labels, sizeof *labels * (gsize)B);
 	}
 	if (mean_loss)
@@ -64,18 +76,30 @@ report_logits(Run *r, GptTrain *tr, GptState *st, const Split *s,
 	return logits;
 }
 
-/* spam_scores - calibrated P(spam) of each item and whether it is spam */
+/* report_probs - PROBS (n, nl) of LOGITS at TEMPERATURE */
 static void
-spam_scores(Run *r, const Split *s, const float *logits, double temperature,
-	    double *scores, gboolean *is_pos)
+report_probs(const float *logits, gsize n, int nl, double temperature,
+	     float *probs)
 {
+	for (gsize i = 0; i < n; i++)
+		classifier_softmax(probs + i * (gsize)nl, logits + i * (gsize)nl,
+				   nl, (float)temperature);
+}
+
+/* report_spam_scores - the spam score of each item of S
+ * (classifier_spam_score at TEMPERATURE) and whether it is spam */
+void
+report_spam_scores(Run *r, const Split *s, const float *logits,
+		   double temperature, double *scores, gboolean *is_pos)
+{
+	const Classifier *c = report_classifier(r);
 	int nl = r->nl;
 	float p[nl];
 
 	for (gsize i = 0; i < s->n; i++) {
-		metrics_softmax(logits + i * (gsize)nl, 1, nl, temperature, p);
-		scores[i] = p[r->spam];
-		is_pos[i] = s->items[i]->label == r->spam;
+		report_probs(logits + i * (gsize)nl, 1, nl, temperature, p);
+		scores[i] = classifier_spam_score(c, p);
+		is_pos[i] = classifier_is_spam_label(c, s->items[i]->label);
 	}
 }
 
@@ -96,7 +120,8 @@ report_calibrate(Run *r, const Split *val, const float *logits,
 	gsize n_spam = 0, n_ham;
 
 	for (gsize i = 0; i < val->n; i++)
-		n_spam += val->items[i]->label == r->spam;
+		n_spam += classifier_is_spam_label(report_classifier(r),
+						   val->items[i]->label);
 	n_ham = val->n - n_spam;
 	memset(cal, 0, sizeof *cal);
 	cal->n_ham = n_ham;
@@ -127,7 +152,7 @@ report_calibrate(Run *r, const Split *val, const float *logits,
 		labels[i] = val->items[i]->label;
 	cal->temperature = metrics_fit_temperature(logits, labels, val->n,
 						   r->nl);
-	spam_scores(r, val, logits, cal->temperature, scores, is_pos);
+	report_spam_scores(r, val, logits, cal->temperature, scores, is_pos);
 	if (cal->target_fpr < measurable) {
 		cal->target_fpr = measurable;
 		cal->clamped = TRUE;
@@ -137,10 +162,11 @@ report_calibrate(Run *r, const Split *val, const float *logits,
 						   &cal->achieved_fpr);
 	/* Never recommend flagging everything: below 0.5 the argmax rule is
 	 * already stricter than the target asks. */
-	if (cal->threshold < 0.5) {
+	if (cal->threshold < CLASSIFIER_THRESHOLD_DEFAULT) {
 		MetricsBinary mb;
-		cal->threshold = 0.5;
-		metrics_binary(scores, is_pos, val->n, 0.5, &mb);
+		cal->threshold = CLASSIFIER_THRESHOLD_DEFAULT;
+		metrics_binary(scores, is_pos, val->n,
+			       CLASSIFIER_THRESHOLD_DEFAULT, &mb);
 		cal->achieved_fpr = mb.fpr;
 	}
 	g_autofree char *why = cal->clamped ? g_strdup_printf(
@@ -197,7 +223,7 @@ report_scores(Run *r, const char *split_name, const Split *s,
 	double *scores = g_new(double, s->n + 1);
 	gboolean *is_pos = g_new(gboolean, s->n + 1);
 
-	spam_scores(r, s, logits, temperature, scores, is_pos);
+	report_spam_scores(r, s, logits, temperature, scores, is_pos);
 	for (gsize i = 0; i < s->n; i++) {
 		const CorpusItem *it = s->items[i];
 		fprintf(r->scores, "%s\t%s\t%s\t%s\t%.6g\n", split_name, it->path,
@@ -250,14 +276,14 @@ report_evaluate(Run *r, const char *title, const Split *s, const float *logits,
 	MetricsBinary mb;
 	JsonObject *o = json_object_new();
 
-	spam_scores(r, s, logits, temperature, scores, is_pos);
+	report_spam_scores(r, s, logits, temperature, scores, is_pos);
 	for (gsize i = 0; i < s->n; i++)
 		labels[i] = s->items[i]->label;
 	metrics_binary(scores, is_pos, s->n, threshold, &mb);
 	double auc = metrics_roc_auc(scores, is_pos, s->n);
 	double nll = s->n ? metrics_nll(logits, labels, s->n, nl, temperature)
 			  : NAN;
-	metrics_softmax(logits, s->n, nl, temperature, probs);
+	report_probs(logits, s->n, nl, temperature, probs);
 	metrics_confusion(probs, labels, s->n, nl, cm);
 
 	/* Errors by source group, in the binary view at THRESHOLD. */
@@ -330,7 +356,7 @@ report_evaluate(Run *r, const char *title, const Split *s, const float *logits,
 	json_object_set_object_member(o, "sources", so);
 	/* The same at the plain 0.5 rule, to see what the threshold costs. */
 	MetricsBinary m5;
-	metrics_binary(scores, is_pos, s->n, 0.5, &m5);
+	metrics_binary(scores, is_pos, s->n, CLASSIFIER_THRESHOLD_DEFAULT, &m5);
 	JsonObject *h = json_object_new();
 	set_num(h, "accuracy", m5.accuracy);
 	set_num(h, "precision", m5.precision);
@@ -343,10 +369,11 @@ report_evaluate(Run *r, const char *title, const Split *s, const float *logits,
 	json_object_set_object_member(o, "at_0.5", h);
 
 	if (!r->o->quiet) {
-		const char *spam = g_ptr_array_index(r->corpus->classes, r->spam);
-		printf("\n== %s: %zu messages, %s vs rest, threshold %.6g, "
-		       "temperature %.4g ==\n", title, s->n, spam, threshold,
-		       temperature);
+		const char *ham = g_ptr_array_index(r->corpus->classes,
+			classifier_ham_index(report_classifier(r)));
+		printf("\n== %s: %zu messages, all but %s vs %s, threshold "
+		       "%.6g, temperature %.4g ==\n", title, s->n, ham, ham,
+		       threshold, temperature);
 		printf("  accuracy  %.4f    loss      %.4f    ROC AUC %.5f\n",
 		       mb.accuracy, nll, auc);
 		printf("  precision %.4f    recall    %.4f    F1      %.4f\n",
@@ -357,7 +384,7 @@ report_evaluate(Run *r, const char *title, const Split *s, const float *logits,
 		printf("  95%% Wilson: FPR %.5f-%.5f of %zu ham, recall "
 		       "%.4f-%.4f of %zu spam\n", fpr_lo, fpr_hi, mb.fp + mb.tn,
 		       rec_lo, rec_hi, mb.tp + mb.fn);
-		if (threshold != 0.5)
+		if (threshold != CLASSIFIER_THRESHOLD_DEFAULT)
 			printf("  at 0.5:   accuracy %.4f  precision %.4f  recall "
 			       "%.4f  FPR %.5f  FNR %.5f\n", m5.accuracy,
 			       m5.precision, m5.recall, m5.fpr, m5.fnr);
@@ -373,7 +400,7 @@ report_evaluate(Run *r, const char *title, const Split *s, const float *logits,
 			printf("\n");
 		}
 		printf("  by source:   %-16s %7s %7s %7s %6s %6s\n", "", "n",
-		       spam, "errors", "fp", "fn");
+		       "spam", "errors", "fp", "fn");
 		for (GList *l = srcs; l; l = l->next) {
 			SourceCount *sc = g_hash_table_lookup(by_src, l->data);
 			printf("               %-16s %7zu %7zu %7zu %6zu %6zu\n",

@@ -145,5 +145,5 @@ soup_finish(Run *r, GError **error)
 	JsonObject *trn = json_object_new();
 	json_object_set_string_member(trn, "base", r->base_name);
 	json_object_set_array_member(trn, "soup", g_steal_pointer(&r->soup));
-	return train_finish_classifier(r, NULL, trn, error);
+	return train_finish_classifier(r, trn, error);
 }

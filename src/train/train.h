@@ -15,6 +15,7 @@
 
 #include "bpe.h"
 #include "bundle.h"
+#include "classifier.h"
 #include "corpus.h"
 #include "gpt.h"
 #include "gpt_train.h"
@@ -98,14 +99,15 @@ typedef struct {
 				 * ids borrowed from the corpus (n_windows) */
 	gsize n_windows;
 	int nl;			/* classes (0 in pretrain) */
-	int spam;		/* the positive class of binary reports */
+	Classifier *classifier;	/* scores the reports: eval's loaded one, or
+				 * one around model (report.c), or NULL */
 	Bpe *bpe;
 	char *tokenizer_dir;
 	GptModel *model;
 	char *base_name;	/* what the model was started from */
 	JsonNode *base_training; /* the base's gptmilter.training, or NULL */
 	double base_temperature; /* the base classifier's calibration and */
-	double base_threshold;	 /* threshold, else 1 and 0.5 */
+	double base_threshold;	 /* threshold, else 1 and the default */
 	gboolean base_calibrated; /* whether the base had them */
 	JsonNode *base_scripts;	/* soup: the first member's scripts record */
 	FILE *scores;		/* --scores, opened before any work, or NULL */
@@ -118,10 +120,9 @@ void run_base_calibration(Run *r, const Bundle *b);
 /* loop.c */
 gboolean train_run(Run *r, GError **error);
 /* train_finish_classifier - calibrate on validation, evaluate on test,
- * write OUT; scores with the model being trained (TR) or, when TR is NULL,
- * with a plain forward of r->model. TRAINING (taken over) becomes
- * config.json's gptmilter.training. */
-gboolean train_finish_classifier(Run *r, GptTrain *tr, JsonObject *training,
+ * write OUT; scores r->model through r->classifier. TRAINING (taken over)
+ * becomes config.json's gptmilter.training. */
+gboolean train_finish_classifier(Run *r, JsonObject *training,
 				 GError **error);
 
 /* soup.c: a model soup, the uniform mean of the weights of MEMBERS
@@ -131,10 +132,13 @@ gboolean train_finish_classifier(Run *r, GptTrain *tr, JsonObject *training,
 gboolean soup_load(Run *r, char **members, GError **error);
 gboolean soup_finish(Run *r, GError **error);
 
-/* report.c: logits (n, nl) of a split, in batches, by the model being
- * trained (tr) or a plain forward (state) */
-float *report_logits(Run *r, GptTrain *tr, GptState *st, const Split *s,
-		     double *mean_loss);
+/* report.c: logits (n, nl) of a split, in batches, by r->classifier (made
+ * around r->model on first use) */
+float *report_logits(Run *r, const Split *s, double *mean_loss);
+/* report_spam_scores - SCORES (n) of S at TEMPERATURE, the classifier's
+ * spam score, and IS_POS (n), whether each item's class counts as spam */
+void report_spam_scores(Run *r, const Split *s, const float *logits,
+			double temperature, double *scores, gboolean *is_pos);
 /* report_evaluate - metrics of SPLIT from LOGITS at THRESHOLD and
  * TEMPERATURE as a JSON object; prints the readable report unless quiet */
 JsonObject *report_evaluate(Run *r, const char *title, const Split *s,
@@ -169,7 +173,7 @@ void report_calibrate(Run *r, const Split *val, const float *logits,
 JsonObject *report_scripts(Run *r, const Split *s);
 
 /* report_scores - append one line per item of S to r->scores (if open):
- * split name, path, source, true class, calibrated P(spam) */
+ * split name, path, source, true class, calibrated spam score */
 void report_scores(Run *r, const char *split_name, const Split *s,
 		   const float *logits, double temperature);
 /* report_scores_close - close r->scores; FALSE with error if any write

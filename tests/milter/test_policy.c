@@ -114,12 +114,12 @@ test_threshold_resolve(void)
 	      0.0 && src == POLICY_THRESHOLD_FROM_MODEL);
 	CHECK(policy_spam_threshold(POLICY_THRESHOLD_MODEL, 1.0, NULL) == 1.0);
 	CHECK(policy_spam_threshold(POLICY_THRESHOLD_MODEL, -1, &src) ==
-	      POLICY_THRESHOLD_FALLBACK &&
+	      CLASSIFIER_THRESHOLD_DEFAULT &&
 	      src == POLICY_THRESHOLD_NO_MODEL_VALUE);	/* none recorded */
 	CHECK(policy_spam_threshold(POLICY_THRESHOLD_MODEL, 1.5, &src) ==
-	      POLICY_THRESHOLD_FALLBACK &&
+	      CLASSIFIER_THRESHOLD_DEFAULT &&
 	      src == POLICY_THRESHOLD_NO_MODEL_VALUE);	/* not a probability */
-	CHECK(POLICY_THRESHOLD_FALLBACK == 0.5);
+	CHECK(CLASSIFIER_THRESHOLD_DEFAULT == 0.5);
 	CHECK(strcmp(policy_threshold_source_text(POLICY_THRESHOLD_SET),
 		     "") == 0);
 	CHECK(strstr(policy_threshold_source_text(POLICY_THRESHOLD_FROM_MODEL),
@@ -303,7 +303,7 @@ test_conf_load(void)
 	if (c) {
 		CHECK(c->spam_threshold == CONF_THRESHOLD_MODEL);
 		/* unresolved, the Policy holds the fallback, never -1 */
-		CHECK(c->policy.spam_threshold == POLICY_THRESHOLD_FALLBACK);
+		CHECK(c->policy.spam_threshold == CLASSIFIER_THRESHOLD_DEFAULT);
 		conf_unref(c);
 	}
 	c = load_text("policy: { spam_threshold = \"model\"; };", &error);

@@ -95,7 +95,7 @@ dump(const char *dir, const char *ids_path, gboolean owned, gboolean hidden)
 		fprintf(stderr, "%s\n", error->message);
 		return 2;
 	}
-	g_autoptr(GptModel) m = gpt_model_load(b, owned ? GPT_LOAD_OWNED : 0,
+	g_autoptr(GptModel) m = bundle_load_model(b, owned ? GPT_LOAD_OWNED : 0,
 					       &error);
 	if (m == NULL) {
 		fprintf(stderr, "%s\n", error->message);

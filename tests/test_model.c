@@ -634,59 +634,31 @@ tensor_copy(const Bundle *b, const char *name)
 	return v;
 }
 
-/* model_from_bundle - a GptModel built by hand (gpt_model_load belongs to
- * gpt.c; this test stays independent of it) */
+/* model_from_bundle - a GptModel of separately allocated tensors, one per
+ * row of gpt.c's table, read with bundle_tensor: not bundle_load_model's
+ * block or mapping, so a save is checked apart from the loader */
 static GptModel *
 model_from_bundle(const Bundle *b)
 {
-	GptModel *m = g_new0(GptModel, 1);
-	m->cfg = b->gpt;
-	m->wte = tensor_copy(b, "wte.weight");
-	m->wpe = tensor_copy(b, "wpe.weight");
-	m->h = g_new0(GptLayer, m->cfg.n_layer);
-	for (int l = 0; l < m->cfg.n_layer; l++) {
-		GptLayer *h = &m->h[l];
-		float **p[] = { &h->ln_1_w, &h->ln_1_b, &h->attn_w, &h->attn_b,
-				&h->attn_proj_w, &h->attn_proj_b, &h->ln_2_w, &h->ln_2_b,
-				&h->fc_w, &h->fc_b, &h->fc_proj_w, &h->fc_proj_b };
-		const char *n[] = { "ln_1.weight", "ln_1.bias", "attn.c_attn.weight",
-				    "attn.c_attn.bias", "attn.c_proj.weight",
-				    "attn.c_proj.bias", "ln_2.weight", "ln_2.bias",
-				    "mlp.c_fc.weight", "mlp.c_fc.bias",
-				    "mlp.c_proj.weight", "mlp.c_proj.bias" };
-		for (gsize i = 0; i < G_N_ELEMENTS(n); i++) {
-			g_autofree char *full = g_strdup_printf("h.%d.%s", l, n[i]);
-			*p[i] = tensor_copy(b, full);
-		}
+	GptModel *m = gpt_model_new(&b->gpt);
+	g_autoptr(GArray) table = gpt_tensors(m, bundle_tensor(b, "score.bias")
+					      != NULL);
+
+	for (guint i = 0; i < table->len; i++) {
+		const GptTensor *t = &g_array_index(table, GptTensor, i);
+		*t->field = tensor_copy(b, t->name);
 	}
-	m->ln_f_w = tensor_copy(b, "ln_f.weight");
-	m->ln_f_b = tensor_copy(b, "ln_f.bias");
-	if (m->cfg.num_labels > 0)
-		m->score_w = tensor_copy(b, "score.weight");
-	if (bundle_tensor(b, "score.bias") != NULL)
-		m->score_b = tensor_copy(b, "score.bias");
 	return m;
 }
 
 static void
 model_free_by_hand(GptModel *m)
 {
-	g_free(m->wte);
-	g_free(m->wpe);
-	for (int l = 0; l < m->cfg.n_layer; l++) {
-		GptLayer *h = &m->h[l];
-		float *p[] = { h->ln_1_w, h->ln_1_b, h->attn_w, h->attn_b, h->attn_proj_w,
-			       h->attn_proj_b, h->ln_2_w, h->ln_2_b, h->fc_w, h->fc_b,
-			       h->fc_proj_w, h->fc_proj_b };
-		for (gsize i = 0; i < G_N_ELEMENTS(p); i++)
-			g_free(p[i]);
-	}
-	g_free(m->h);
-	g_free(m->ln_f_w);
-	g_free(m->ln_f_b);
-	g_free(m->score_w);
-	g_free(m->score_b);
-	g_free(m);
+	g_autoptr(GArray) table = gpt_tensors(m, m->score_b != NULL);
+
+	for (guint i = 0; i < table->len; i++)
+		g_free(*g_array_index(table, GptTensor, i).field);
+	gpt_model_free(m);
 }
 
 /* same_tensors - every usable tensor of A is in B (under the same name,

@@ -161,7 +161,7 @@ main(int argc, char **argv)
 	if (argc == 5) {
 		g_autoptr(Bundle) bun = bundle_load(argv[4], &error);
 		if (bun != NULL)
-			m = gpt_model_load(bun, GPT_LOAD_OWNED, &error);
+			m = bundle_load_model(bun, GPT_LOAD_OWNED, &error);
 		if (m == NULL) {
 			fprintf(stderr, "train_step_dump: %s\n", error->message);
 			return 2;

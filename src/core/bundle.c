@@ -10,10 +10,12 @@
  * Bundle-level checks live here: required fields present, positive and
  * sane, n_embd % n_head == 0, labels consistent, gptmilter fields typed and
  * in range, no tensor of an unusable dtype other than the attention-mask
- * buffers (h.N.attn.bias / masked_bias) of older HF exports. Shapes against
- * the config are checked by gpt_model_load() (gpt.c).
+ * buffers (h.N.attn.bias / masked_bias) of older HF exports. And the model
+ * of a bundle (bundle_load_model): the tensors of gpt.c's table found,
+ * shapes checked against the config, bound in place or converted.
  * Unknown config fields are ignored: real HF configs carry many.
- * Not here: the file format (safetensors.c), the architecture (gpt.c).
+ * Not here: the file format (safetensors.c), the architecture and its
+ * tensor table (gpt.c).
  *	g_autoptr(Bundle) b = bundle_load(dir, &error);
  * Threads: read-only once loaded. Errors: GError "DIR/FILE: field: problem".
  * Checked by: tests/test_model.c (good and bad bundles, save round trip).
@@ -552,13 +554,203 @@ bundle_extra_copy(const Bundle *b, const char *name)
 	return n ? json_node_copy(n) : NULL;
 }
 
+/* ------------------------------------------------------------------ */
+/* The model: the tensors of gpt_tensors() bound to the weights */
+
+/* find_tensor - NAME under "transformer." first, then as is, in ST (the
+ * bundle's weights or a second mapping of them); when there is neither,
+ * *UNUSABLE (if not NULL) gets the dtype of one we cannot convert */
+static const StTensor *
+find_tensor(const Safetensors *st, const char *name, const char **unusable)
+{
+	g_autofree char *full = g_strconcat("transformer.", name, NULL);
+	const StTensor *t = safetensors_find(st, full);
+
+	if (t == NULL)
+		t = safetensors_find(st, name);
+	if (t == NULL && unusable != NULL) {
+		*unusable = safetensors_unusable(st, full);
+		if (*unusable == NULL)
+			*unusable = safetensors_unusable(st, name);
+	}
+	return t;
+}
+
+/* shape_str - "[a, b]" of a tensor's shape */
+static char *
+shape_str(int ndim, const int64_t *shape)
+{
+	GString *s = g_string_new("[");
+
+	for (int i = 0; i < ndim; i++)
+		g_string_append_printf(s, "%s%" G_GINT64_FORMAT, i ? ", " : "",
+				       shape[i]);
+	g_string_append_c(s, ']');
+	return g_string_free(s, FALSE);
+}
+
+/* check_tensor - T exists with the shape of SPEC; else set error */
+static gboolean
+check_tensor(const Safetensors *st, const GptTensor *spec,
+	     const StTensor *t, const char *unusable, GError **error)
+{
+	const char *path = safetensors_path(st);
+
+	if (t == NULL && unusable != NULL) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: tensor '%s': dtype %s not supported "
+			    "(F32, F16 or BF16)", path, spec->name, unusable);
+		return FALSE;
+	}
+	if (t == NULL) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: missing tensor '%s' (or 'transformer.%s')",
+			    path, spec->name, spec->name);
+		return FALSE;
+	}
+	gboolean ok = t->ndim == spec->ndim;
+	for (int i = 0; ok && i < spec->ndim; i++)
+		ok = t->shape[i] == spec->shape[i];
+	if (!ok) {
+		g_autofree char *want = shape_str(spec->ndim, spec->shape);
+		g_autofree char *got = shape_str(t->ndim, t->shape);
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: tensor '%s' has shape %s, expected %s "
+			    "(from config.json)", path, t->name, got, want);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* head_size - the number of labels that score.weight defines (0 if there
+ * is none), checked against the config's id2label; -1 on error */
+static int
+head_size(const Bundle *b, gboolean *with_bias, GError **error)
+{
+	const char *path = safetensors_path(b->weights);
+	const StTensor *w = find_tensor(b->weights, "score.weight", NULL);
+	const StTensor *bias = find_tensor(b->weights, "score.bias", NULL);
+	const int cfg_nl = b->gpt.num_labels;
+
+	*with_bias = bias != NULL;
+	if (w == NULL) {
+		if (cfg_nl > 0) {
+			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+				    "%s: missing tensor 'score.weight' (config.json "
+				    "has %d labels)", path, cfg_nl);
+			return -1;
+		}
+		if (bias != NULL) {
+			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+				    "%s: tensor 'score.bias' without 'score.weight'",
+				    path);
+			return -1;
+		}
+		return 0;
+	}
+	/* only the rows here; bind() checks the rest of the shape in order */
+	if (w->ndim != 2 || w->shape[0] < 1 || w->shape[0] > 1 << 20) {
+		g_autofree char *got = shape_str(w->ndim, w->shape);
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: tensor '%s' has shape %s, expected "
+			    "[num_labels, %d]", path, w->name, got,
+			    b->gpt.n_embd);
+		return -1;
+	}
+	if (cfg_nl > 0 && w->shape[0] != cfg_nl) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: tensor '%s' has %" G_GINT64_FORMAT " rows but "
+			    "config.json has %d labels", path, w->name,
+			    w->shape[0], cfg_nl);
+		return -1;
+	}
+	return (int)w->shape[0];
+}
+
+/* bind - check every tensor of SPECS in ST; with POINT, point the fields
+ * into ST's mapping, else (when the fields are set: an owned block)
+ * convert each into its field. *ZERO_COPY_OK tells whether every tensor
+ * is F32 and 4-byte aligned. */
+static gboolean
+bind(const Safetensors *st, GArray *specs, gboolean point,
+     gboolean *zero_copy_ok, GError **error)
+{
+	if (zero_copy_ok != NULL)
+		*zero_copy_ok = TRUE;
+	for (guint i = 0; i < specs->len; i++) {
+		const GptTensor *s = &g_array_index(specs, GptTensor, i);
+		const char *unusable = NULL;
+		const StTensor *t = find_tensor(st, s->name, &unusable);
+
+		if (!check_tensor(st, s, t, unusable, error))
+			return FALSE;
+		gboolean direct = t->dtype == ST_F32 &&
+		    ((guintptr)t->data & (sizeof(float) - 1)) == 0;
+		if (zero_copy_ok != NULL && !direct)
+			*zero_copy_ok = FALSE;
+		if (point) {
+			g_assert(direct);
+			/* read-only mapping: the model never writes through
+			 * these pointers unless it owns its block */
+			*s->field = (float *)(gpointer)t->data;
+		} else if (*s->field != NULL) {
+			st_tensor_to_f32(t, *s->field);
+		}
+	}
+	return TRUE;
+}
+
+/* bundle_load_model - the weights of B as a GptModel; every shape checked */
+GptModel *
+bundle_load_model(const Bundle *b, GptLoadFlags flags, GError **error)
+{
+	gboolean with_bias = FALSE, zero_copy_ok = FALSE;
+	int nl = head_size(b, &with_bias, error);
+
+	if (nl < 0)
+		return NULL;
+	GptConfig cfg = b->gpt;
+	cfg.num_labels = nl;
+	g_autoptr(GptModel) m = gpt_model_new(&cfg);
+	g_autoptr(GArray) specs = gpt_tensors(m, with_bias);
+
+	/* The attention-mask buffers (h.N.attn.bias, .masked_bias) of old
+	 * exports and a tied lm_head.weight are not in SPECS: ignored. */
+	if (!bind(b->weights, specs, FALSE, &zero_copy_ok, error))
+		return NULL;
+
+	if (!(flags & GPT_LOAD_OWNED) && zero_copy_ok) {
+		/* Map the file a second time for the model itself, so that
+		 * the weights outlive the bundle (the pages are shared). */
+		Safetensors *st = safetensors_open(safetensors_path(b->weights),
+						   error);
+		if (st == NULL)
+			return NULL;
+		m->keepalive = st;
+		m->keepalive_free = (GDestroyNotify)safetensors_free;
+		if (!bind(st, specs, TRUE, &zero_copy_ok, error))
+			return NULL;
+		if (!zero_copy_ok) {
+			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+				    "%s: changed while being loaded",
+				    safetensors_path(st));
+			return NULL;
+		}
+		return g_steal_pointer(&m);
+	}
+
+	/* the fields now point into the block: convert into them */
+	gpt_model_alloc_block(m, with_bias);
+	if (!bind(b->weights, specs, FALSE, NULL, error))
+		return NULL;
+	return g_steal_pointer(&m);
+}
+
 /* bundle_tensor - NAME with the "transformer." prefix, else as is */
 const StTensor *
 bundle_tensor(const Bundle *b, const char *name)
 {
-	g_autofree char *full = g_strconcat("transformer.", name, NULL);
-	const StTensor *t = safetensors_find(b->weights, full);
-	return t != NULL ? t : safetensors_find(b->weights, name);
+	return find_tensor(b->weights, name, NULL);
 }
 
 /* float_to_json_double - the shortest decimal that reads back as F, as a
@@ -730,45 +922,19 @@ bundle_save(const char *dir, const GptModel *model, const char *const *labels,
 
 	/* Tensors under the names GPT2ForSequenceClassification's state dict
 	 * has: body under "transformer.", head as "score.*". The LM head is
-	 * tied to wte and, as HF does, not written a second time. */
-	int C = c->n_embd;
+	 * tied to wte and, as HF does, not written a second time. The table
+	 * only reads the fields here (it takes their addresses). */
+	g_autoptr(GArray) table = gpt_tensors((GptModel *)model,
+					      model->score_b != NULL);
 	g_autoptr(GArray) ts = g_array_new(FALSE, TRUE, sizeof(StWriteTensor));
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	add_tensor(ts, names, g_strdup("transformer.wte.weight"), model->wte, 2,
-		   c->vocab_size, C);
-	add_tensor(ts, names, g_strdup("transformer.wpe.weight"), model->wpe, 2,
-		   c->n_ctx, C);
-	for (int l = 0; l < c->n_layer; l++) {
-		const GptLayer *h = &model->h[l];
-		const struct {
-			const char *n;
-			const float *p;
-			int ndim;
-			int64_t d0, d1;
-		} lt[] = {
-			{ "ln_1.weight", h->ln_1_w, 1, C, 0 },
-			{ "ln_1.bias", h->ln_1_b, 1, C, 0 },
-			{ "attn.c_attn.weight", h->attn_w, 2, C, 3 * C },
-			{ "attn.c_attn.bias", h->attn_b, 1, 3 * C, 0 },
-			{ "attn.c_proj.weight", h->attn_proj_w, 2, C, C },
-			{ "attn.c_proj.bias", h->attn_proj_b, 1, C, 0 },
-			{ "ln_2.weight", h->ln_2_w, 1, C, 0 },
-			{ "ln_2.bias", h->ln_2_b, 1, C, 0 },
-			{ "mlp.c_fc.weight", h->fc_w, 2, C, 4 * C },
-			{ "mlp.c_fc.bias", h->fc_b, 1, 4 * C, 0 },
-			{ "mlp.c_proj.weight", h->fc_proj_w, 2, 4 * C, C },
-			{ "mlp.c_proj.bias", h->fc_proj_b, 1, C, 0 },
-		};
-		for (gsize i = 0; i < G_N_ELEMENTS(lt); i++)
-			add_tensor(ts, names, g_strdup_printf("transformer.h.%d.%s",
-				   l, lt[i].n), lt[i].p, lt[i].ndim, lt[i].d0, lt[i].d1);
-	}
-	add_tensor(ts, names, g_strdup("transformer.ln_f.weight"), model->ln_f_w, 1, C, 0);
-	add_tensor(ts, names, g_strdup("transformer.ln_f.bias"), model->ln_f_b, 1, C, 0);
-	if (NL > 0) {
-		add_tensor(ts, names, g_strdup("score.weight"), model->score_w, 2, NL, C);
-		if (model->score_b != NULL)
-			add_tensor(ts, names, g_strdup("score.bias"), model->score_b, 1, NL, 0);
+	for (guint i = 0; i < table->len; i++) {
+		const GptTensor *t = &g_array_index(table, GptTensor, i);
+		char *name = g_str_has_prefix(t->name, "score.") ?
+		    g_strdup(t->name) : g_strconcat("transformer.", t->name,
+						    NULL);
+		add_tensor(ts, names, name, *t->field, t->ndim, t->shape[0],
+			   t->shape[1]);
 	}
 
 	/* Find the tokenizer before writing anything. */

@@ -2,8 +2,9 @@
  * bundle.h - a model directory in the Hugging Face layout
  *
  * Owns: reading config.json (json-glib) into a GptConfig plus labels and our
- * own "gptmilter" object; opening model.safetensors; locating the tokenizer
- * files; and writing a bundle (config.json + model.safetensors, atomically).
+ * own "gptmilter" object; opening model.safetensors; loading its model by
+ * gpt.c's tensor table; locating the tokenizer files; and writing a bundle
+ * (config.json + model.safetensors, atomically).
  *	g_autoptr(Bundle) b = bundle_load("/usr/share/gptmilter/models/default", &error);
  * Files: config.json, model.safetensors, and vocab.json + merges.txt or
  * OpenAI's encoder.json + vocab.bpe.
@@ -46,8 +47,16 @@ JsonObject *bundle_extra(const Bundle *b);
 JsonNode *bundle_extra_copy(const Bundle *b, const char *name);
 
 /* bundle_tensor - tensor NAME ("h.0.ln_1.weight") of B's weights, looked up
- * as "transformer." NAME first, then NAME as is; NULL if neither (for gpt.c) */
+ * as "transformer." NAME first, then NAME as is; NULL if neither */
 const StTensor *bundle_tensor(const Bundle *b, const char *name);
+
+/* bundle_load_model - the weights of B as a GptModel, every tensor of
+ * gpt_tensors() found and its shape checked against config.json. With
+ * GPT_LOAD_OWNED (or for F16/BF16/unaligned files) copied into an owned
+ * block; else pointing into a mapping of its own, so the model does not
+ * need B afterwards. */
+GptModel *bundle_load_model(const Bundle *b, GptLoadFlags flags,
+			    GError **error);
 
 /*
  * bundle_save - write MODEL into DIR (created) as a Hugging Face

@@ -72,7 +72,7 @@ classifier_load(const char *dir, GError **error)
 		version = 0;
 	}
 
-	g_autoptr(GptModel) model = gpt_model_load(bundle, 0, error);
+	g_autoptr(GptModel) model = bundle_load_model(bundle, 0, error);
 	if (model == NULL)
 		return NULL;
 	if (model->score_w == NULL) {

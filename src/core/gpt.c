@@ -1,12 +1,12 @@
 /*
  * gpt.c - GPT-2 model: weights, per-thread scratch state, forward pass
  *
- * Owns: binding the tensors of a bundle's safetensors to a GptModel (every
- * shape checked against the config), the one owned weight block in gpt.h's
- * order, random initialisation, the GptState arena, and the inference pass
- * over a ragged batch.
- * Not here: the kernels (layers.c), file formats (bundle.c, safetensors.c),
- * training (gpt_train.c).
+ * Owns: the tensor table of GPT-2 (Hugging Face name, shape and GptModel
+ * field of every tensor; bundle.c loads and saves by it), the one owned
+ * weight block in gpt.h's order, random initialisation, the GptState arena,
+ * and the inference pass over a ragged batch.
+ * Not here: the kernels (layers.c), files (bundle.c loads a model from a
+ * bundle, safetensors.c), training (gpt_train.c).
  *
  * The pass, N = sum(lens) packed rows, x the residual stream (N, C):
  *	x = wte[ids] + wpe[t]
@@ -18,9 +18,8 @@
  * only rows the head reads (exactly the same values).
  *
  * Threads: a GptModel is read-only once made and is shared; a GptState is
- * one thread's. BLAS threads are per process (gpt_set_threads). Errors:
- * gpt_model_load() sets error; a forward call with bad arguments is a
- * caller bug and fails g_assert.
+ * one thread's. BLAS threads are per process (gpt_set_threads). Errors: a
+ * forward call with bad arguments is a caller bug and fails g_assert.
  */
 #include "config.h"
 
@@ -30,10 +29,8 @@
 #include <sys/mman.h>
 #include <cblas.h>
 
-#include "bundle.h"
 #include "gpt.h"
 #include "layers.h"
-#include "safetensors.h"
 
 /* Buffers at least this big are aligned for, and asked to get, transparent
  * huge pages: the weights and activations are streamed by every sgemm and
@@ -81,28 +78,19 @@ gpt_model_n_params(const GptConfig *cfg, gboolean with_score_bias)
 	    (with_score_bias ? NL : 0);
 }
 
-/* One tensor of the model: its name without the "transformer." prefix,
- * expected shape and the field of the GptModel that points to it. */
-typedef struct {
-	char name[48];
-	int ndim;
-	int64_t shape[2];
-	float **field;
-} TensorSpec;
-
-/* layout_specs - every tensor of M in the order of the owned block
- * (gpt.h): wte, wpe, h[0..L-1] in GptLayer order, ln_f, score. M's cfg
- * and h must be set; WITH_SCORE_BIAS adds score.bias. */
-static GArray *
-layout_specs(GptModel *m, gboolean with_score_bias)
+/* gpt_tensors - the tensor table: every tensor of M in the order of the
+ * owned block (gpt.h): wte, wpe, h[0..L-1] in GptLayer order, ln_f,
+ * score. M's cfg and h must be set; WITH_SCORE_BIAS adds score.bias. */
+GArray *
+gpt_tensors(GptModel *m, gboolean with_score_bias)
 {
 	const GptConfig *c = &m->cfg;
 	const int64_t C = c->n_embd;
-	GArray *a = g_array_new(FALSE, TRUE, sizeof(TensorSpec));
+	GArray *a = g_array_new(FALSE, TRUE, sizeof(GptTensor));
 
 #define SPEC(fld, nd, d0, d1, ...) do { \
-		TensorSpec s_ = { .ndim = (nd), .shape = { (d0), (d1) }, \
-				  .field = (fld) }; \
+		GptTensor s_ = { .ndim = (nd), .shape = { (d0), (d1) }, \
+				 .field = (fld) }; \
 		g_snprintf(s_.name, sizeof s_.name, __VA_ARGS__); \
 		g_array_append_val(a, s_); \
 	} while (0)
@@ -134,37 +122,49 @@ layout_specs(GptModel *m, gboolean with_score_bias)
 	return a;
 }
 
-static gsize
-spec_numel(const TensorSpec *s)
+/* gpt_tensor_numel - floats of one tensor of the table */
+gsize
+gpt_tensor_numel(const GptTensor *t)
 {
-	return (gsize)s->shape[0] * (s->ndim == 2 ? (gsize)s->shape[1] : 1);
+	return (gsize)t->shape[0] * (t->ndim == 2 ? (gsize)t->shape[1] : 1);
 }
 
-/* point_block - every tensor pointer of M into M->block, in layout order */
+/* point_block - every tensor pointer of M into M->block, in table order */
 static void
 point_block(GptModel *m, gboolean with_score_bias)
 {
-	g_autoptr(GArray) specs = layout_specs(m, with_score_bias);
+	g_autoptr(GArray) specs = gpt_tensors(m, with_score_bias);
 	gsize off = 0;
 
 	m->score_w = m->score_b = NULL;
 	for (guint i = 0; i < specs->len; i++) {
-		const TensorSpec *s = &g_array_index(specs, TensorSpec, i);
+		const GptTensor *s = &g_array_index(specs, GptTensor, i);
 		*s->field = m->block + off;
-		off += spec_numel(s);
+		off += gpt_tensor_numel(s);
 	}
 	g_assert(off == m->block_len);
 }
 
-/* model_alloc - a model of CFG with its GptLayer array, no weights */
-static GptModel *
-model_alloc(const GptConfig *cfg)
+/* gpt_model_new - a model of CFG with its GptLayer array, no weights */
+GptModel *
+gpt_model_new(const GptConfig *cfg)
 {
 	GptModel *m = g_new0(GptModel, 1);
 
 	m->cfg = *cfg;
 	m->h = g_new0(GptLayer, MAX(cfg->n_layer, 1));
 	return m;
+}
+
+/* gpt_model_alloc_block - M's owned block, zeroed, every tensor pointer
+ * into it (score.bias with WITH_SCORE_BIAS) */
+void
+gpt_model_alloc_block(GptModel *m, gboolean with_score_bias)
+{
+	g_assert(m->block == NULL);
+	m->block_len = gpt_model_n_params(&m->cfg, with_score_bias);
+	m->block = big_alloc(m->block_len);
+	point_block(m, with_score_bias);
 }
 
 void
@@ -177,201 +177,6 @@ gpt_model_free(GptModel *m)
 	if (m->keepalive != NULL && m->keepalive_free != NULL)
 		m->keepalive_free(m->keepalive);
 	g_free(m);
-}
-
-/* ------------------------------------------------------------------ */
-/* Loading */
-
-/* find_tensor - NAME under "transformer." first, then as is (as
- * bundle_tensor() does, but in any Safetensors) */
-static const StTensor *
-find_tensor(const Safetensors *st, const char *name, const char **unusable)
-{
-	g_autofree char *full = g_strconcat("transformer.", name, NULL);
-	const StTensor *t = safetensors_find(st, full);
-
-	if (t == NULL)
-		t = safetensors_find(st, name);
-	if (t == NULL && unusable != NULL) {
-		*unusable = safetensors_unusable(st, full);
-		if (*unusable == NULL)
-			*unusable = safetensors_unusable(st, name);
-	}
-	return t;
-}
-
-/* shape_str - "[a, b]" of a tensor's shape */
-static char *
-shape_str(int ndim, const int64_t *shape)
-{
-	GString *s = g_string_new("[");
-
-	for (int i = 0; i < ndim; i++)
-		g_string_append_printf(s, "%s%" G_GINT64_FORMAT, i ? ", " : "",
-				       shape[i]);
-	g_string_append_c(s, ']');
-	return g_string_free(s, FALSE);
-}
-
-/* check_tensor - T exists with the shape of SPEC; else set error */
-static gboolean
-check_tensor(const Safetensors *st, const TensorSpec *spec,
-	     const StTensor *t, const char *unusable, GError **error)
-{
-	const char *path = safetensors_path(st);
-
-	if (t == NULL && unusable != NULL) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-			    "%s: tensor '%s': dtype %s not supported "
-			    "(F32, F16 or BF16)", path, spec->name, unusable);
-		return FALSE;
-	}
-	if (t == NULL) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-			    "%s: missing tensor '%s' (or 'transformer.%s')",
-			    path, spec->name, spec->name);
-		return FALSE;
-	}
-	gboolean ok = t->ndim == spec->ndim;
-	for (int i = 0; ok && i < spec->ndim; i++)
-		ok = t->shape[i] == spec->shape[i];
-	if (!ok) {
-		g_autofree char *want = shape_str(spec->ndim, spec->shape);
-		g_autofree char *got = shape_str(t->ndim, t->shape);
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-			    "%s: tensor '%s' has shape %s, expected %s "
-			    "(from config.json)", path, t->name, got, want);
-		return FALSE;
-	}
-	return TRUE;
-}
-
-/* head_size - the number of labels that score.weight defines (0 if there
- * is none), checked against the config's id2label; -1 on error */
-static int
-head_size(const Bundle *b, gboolean *with_bias, GError **error)
-{
-	const char *path = safetensors_path(b->weights);
-	const StTensor *w = find_tensor(b->weights, "score.weight", NULL);
-	const StTensor *bias = find_tensor(b->weights, "score.bias", NULL);
-	const int cfg_nl = b->gpt.num_labels;
-
-	*with_bias = bias != NULL;
-	if (w == NULL) {
-		if (cfg_nl > 0) {
-			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-				    "%s: missing tensor 'score.weight' (config.json "
-				    "has %d labels)", path, cfg_nl);
-			return -1;
-		}
-		if (bias != NULL) {
-			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-				    "%s: tensor 'score.bias' without 'score.weight'",
-				    path);
-			return -1;
-		}
-		return 0;
-	}
-	/* only the rows here; bind() checks the rest of the shape in order */
-	if (w->ndim != 2 || w->shape[0] < 1 || w->shape[0] > 1 << 20) {
-		g_autofree char *got = shape_str(w->ndim, w->shape);
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-			    "%s: tensor '%s' has shape %s, expected "
-			    "[num_labels, %d]", path, w->name, got,
-			    b->gpt.n_embd);
-		return -1;
-	}
-	if (cfg_nl > 0 && w->shape[0] != cfg_nl) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-			    "%s: tensor '%s' has %" G_GINT64_FORMAT " rows but "
-			    "config.json has %d labels", path, w->name,
-			    w->shape[0], cfg_nl);
-		return -1;
-	}
-	return (int)w->shape[0];
-}
-
-/* bind - check every tensor of SPECS in ST; when BLOCK is given convert
- * them into it in order, else point the fields into ST's mapping.
- * *ZERO_COPY_OK tells whether every tensor is F32 and 4-byte aligned. */
-static gboolean
-bind(const Safetensors *st, GArray *specs, float *block,
-     gboolean point, gboolean *zero_copy_ok, GError **error)
-{
-	gsize off = 0;
-
-	if (zero_copy_ok != NULL)
-		*zero_copy_ok = TRUE;
-	for (guint i = 0; i < specs->len; i++) {
-		const TensorSpec *s = &g_array_index(specs, TensorSpec, i);
-		const char *unusable = NULL;
-		const StTensor *t = find_tensor(st, s->name, &unusable);
-
-		if (!check_tensor(st, s, t, unusable, error))
-			return FALSE;
-		gboolean direct = t->dtype == ST_F32 &&
-		    ((guintptr)t->data & (sizeof(float) - 1)) == 0;
-		if (zero_copy_ok != NULL && !direct)
-			*zero_copy_ok = FALSE;
-		if (block != NULL) {
-			st_tensor_to_f32(t, block + off);
-			*s->field = block + off;
-		} else if (point) {
-			g_assert(direct);
-			/* read-only mapping: the model never writes through
-			 * these pointers unless it owns its block */
-			*s->field = (float *)(gpointer)t->data;
-		}
-		off += spec_numel(s);
-	}
-	return TRUE;
-}
-
-/* gpt_model_load - the weights of a bundle; validates every shape */
-GptModel *
-gpt_model_load(const struct Bundle *b, GptLoadFlags flags, GError **error)
-{
-	gboolean with_bias = FALSE, zero_copy_ok = FALSE;
-	int nl = head_size(b, &with_bias, error);
-
-	if (nl < 0)
-		return NULL;
-	GptConfig cfg = b->gpt;
-	cfg.num_labels = nl;
-	g_autoptr(GptModel) m = model_alloc(&cfg);
-	g_autoptr(GArray) specs = layout_specs(m, with_bias);
-
-	/* The attention-mask buffers (h.N.attn.bias, .masked_bias) of old
-	 * exports and a tied lm_head.weight are not in SPECS: ignored. */
-	if (!bind(b->weights, specs, NULL, FALSE, &zero_copy_ok, error))
-		return NULL;
-
-	if (!(flags & GPT_LOAD_OWNED) && zero_copy_ok) {
-		/* Map the file a second time for the model itself, so that
-		 * the weights outlive the bundle (the pages are shared). */
-		Safetensors *st = safetensors_open(safetensors_path(b->weights),
-						   error);
-		if (st == NULL)
-			return NULL;
-		m->keepalive = st;
-		m->keepalive_free = (GDestroyNotify)safetensors_free;
-		if (!bind(st, specs, NULL, TRUE, &zero_copy_ok, error))
-			return NULL;
-		if (!zero_copy_ok) {
-			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-				    "%s: changed while being loaded",
-				    safetensors_path(st));
-			return NULL;
-		}
-		return g_steal_pointer(&m);
-	}
-
-	m->block_len = gpt_model_n_params(&cfg, with_bias);
-	m->block = big_alloc(m->block_len);
-	if (!bind(b->weights, specs, m->block, FALSE, NULL, error))
-		return NULL;
-	point_block(m, with_bias);	/* same pointers; checks the layout */
-	return g_steal_pointer(&m);
 }
 
 /* ------------------------------------------------------------------ */
@@ -463,15 +268,13 @@ gpt_model_new_random(const GptConfig *cfg, guint64 seed)
 			     cfg->n_head > 0 && cfg->n_embd % cfg->n_head == 0 &&
 			     cfg->n_ctx > 0 && cfg->vocab_size > 0 &&
 			     cfg->num_labels >= 0, NULL);
-	GptModel *m = model_alloc(cfg);
+	GptModel *m = gpt_model_new(cfg);
 	const gsize C = cfg->n_embd, L = cfg->n_layer;
 	const double proj_std = 0.02 / sqrt(2.0 * (double)MAX(L, 1));
 	Rng r;
 
 	rng_init(&r, seed);
-	m->block_len = gpt_model_n_params(cfg, FALSE);
-	m->block = big_alloc(m->block_len);	/* zeroed: every bias */
-	point_block(m, FALSE);
+	gpt_model_alloc_block(m, FALSE);	/* zeroed: every bias */
 	fill_normal(&r, m->wte, (gsize)cfg->vocab_size * C, 0.02);
 	fill_normal(&r, m->wpe, (gsize)cfg->n_ctx * C, 0.02);
 	for (gsize l = 0; l < L; l++) {

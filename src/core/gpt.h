@@ -7,9 +7,10 @@
  * different lengths packed one after another, so no work is spent on padding.
  * The classifier reads the final hidden state of the last real token of each
  * sequence (or the mean over its tokens) and applies the head `score`.
- * Not here: file formats (bundle.c, safetensors.c), training (gpt_train.h).
+ * Not here: files (bundle.c loads and saves a model by gpt_tensors(),
+ * safetensors.c), training (gpt_train.h).
  *
- *	g_autoptr(GptModel) m = gpt_model_load(bundle, 0, &error);
+ *	g_autoptr(GptModel) m = bundle_load_model(bundle, 0, &error);
  *	g_autoptr(GptState) s = gpt_state_new(m, 8, 256);
  *	gpt_forward_classify(m, s, ids, lens, B, logits);   // logits (B, NL)
  *
@@ -78,12 +79,29 @@ typedef enum {
 	GPT_LOAD_OWNED = 1 << 0,	/* copy every tensor into one writable block */
 } GptLoadFlags;
 
-struct Bundle;
+/* One tensor of the table of GPT-2: its Hugging Face name without the
+ * "transformer." prefix, its shape, and the GptModel field that points to
+ * it. bundle.c loads and saves a model by this table alone. */
+typedef struct {
+	char name[48];
+	int ndim;		/* 1 or 2 */
+	int64_t shape[2];
+	float **field;
+} GptTensor;
 
-/* gpt_model_load - the weights of a bundle; validates every shape. The
- * model does not need B afterwards (a zero-copy model maps the file itself) */
-GptModel *gpt_model_load(const struct Bundle *b, GptLoadFlags flags,
-			 GError **error);
+/* gpt_tensors - the table of M (GptTensor), in the order of the owned
+ * block; M's cfg must be set; WITH_SCORE_BIAS adds score.bias */
+GArray *gpt_tensors(GptModel *m, gboolean with_score_bias);
+/* gpt_tensor_numel - floats of one tensor */
+gsize gpt_tensor_numel(const GptTensor *t);
+
+/* gpt_model_new - a model of CFG without weights (every pointer NULL):
+ * give it an owned block (gpt_model_alloc_block) or point its tensors
+ * elsewhere, as bundle_load_model() does */
+GptModel *gpt_model_new(const GptConfig *cfg);
+/* gpt_model_alloc_block - M's owned block, zeroed, every tensor pointer
+ * into it in table order */
+void gpt_model_alloc_block(GptModel *m, gboolean with_score_bias);
 /* gpt_model_new_random - GPT-2 initialisation (normal(0, 0.02), residual
  * projections scaled by 1/sqrt(2L), LayerNorm 1/0), owned block */
 GptModel *gpt_model_new_random(const GptConfig *cfg, guint64 seed);

@@ -618,7 +618,7 @@ load_model(Run *r)
 		if (o.mode == MODE_PRETRAIN && b->gpt.num_labels > 0)
 			die("--base %s: a classifier; pretrain needs a plain "
 			    "GPT-2 language model", o.base);
-		r->model = gpt_model_load(b, GPT_LOAD_OWNED, &err);
+		r->model = bundle_load_model(b, GPT_LOAD_OWNED, &err);
 		if (r->model == NULL)
 			die("--base %s: %s", o.base, err->message);
 		vocab = g_strdup(b->vocab_path);

@@ -76,7 +76,7 @@ soup_load(Run *r, char **members, GError **error)
 				    members[0]);
 			goto fail;
 		}
-		g_autoptr(GptModel) m = gpt_model_load(b, GPT_LOAD_OWNED, error);
+		g_autoptr(GptModel) m = bundle_load_model(b, GPT_LOAD_OWNED, error);
 		if (m == NULL)
 			goto fail;
 		if (sum == NULL)

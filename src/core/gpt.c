@@ -8,7 +8,9 @@
  * Not here: the kernels (layers.c), files (bundle.c loads a model from a
  * bundle, safetensors.c), training (gpt_train.c).
  *
- * The pass, N = sum(lens) packed rows, x the residual stream (N, C):
+ * The pass (gpt_forward, the one of inference and training alike; where
+ * each block reads and writes is the caller's GptActs), N = sum(lens)
+ * packed rows, x the residual stream (N, C):
  *	x = wte[ids] + wpe[t]
  *	per block: x += attn(ln_1(x)) @ c_proj; x += gelu(ln_2(x) @ c_fc) @ c_proj
  *	pooled = pool(ln_f(x)); logits = pooled @ score^T (+ bias)
@@ -329,11 +331,12 @@ gpt_model_set_head(GptModel *m, int num_labels, gboolean with_bias,
  *	x	the residual stream
  *	ln	ln_1 output, then the attention output, then ln_2 output
  *	big	qkv (3C), then the MLP hidden (4C)
+ * Every block of the pass is pointed at them (GptBlockActs), nothing kept.
  */
 struct GptState {
 	GptConfig cfg;		/* of the model it was made for */
-	int max_batch;		/* MB */
-	int max_tokens;		/* MT */
+	GptActs pass;		/* max_batch MB, max_tokens MT */
+	GptBlockActs *blocks;	/* [L], all the same view */
 	float *arena;		/* everything below, one allocation */
 	float *x;		/* (MB * MT, C) */
 	float *ln;		/* (MB * MT, C) */
@@ -363,14 +366,24 @@ gpt_state_new(const GptModel *m, int max_batch, int max_tokens)
 	for (gsize i = 0; i < G_N_ELEMENTS(sz); i++)
 		total += sz[i];
 	s->cfg = m->cfg;
-	s->max_batch = max_batch;
-	s->max_tokens = max_tokens;
 	s->arena = big_alloc(total);
 	total = 0;
 	for (gsize i = 0; i < G_N_ELEMENTS(sz); i++) {
 		*dst[i] = s->arena + total;
 		total += sz[i];
 	}
+	s->blocks = g_new0(GptBlockActs, MAX(m->cfg.n_layer, 1));
+	for (int l = 0; l < m->cfg.n_layer; l++)
+		s->blocks[l] = (GptBlockActs) {
+			.x_in = s->x, .x_mid = s->x,
+			.ln1 = s->ln, .atty = s->ln, .ln2 = s->ln,
+			.qkv = s->big, .fch = s->big, .fch_gelu = s->big,
+		};
+	s->pass = (GptActs) {
+		.blocks = s->blocks, .x_final = s->x, .lnf = s->ln,
+		.att_scratch = s->att, .max_batch = max_batch,
+		.max_tokens = max_tokens,
+	};
 	return s;
 }
 
@@ -380,78 +393,130 @@ gpt_state_free(GptState *s)
 	if (s == NULL)
 		return;
 	free(s->arena);
+	g_free(s->blocks);
 	g_free(s);
 }
 
 /* check_batch - the invariants of a forward call; returns N */
-static gsize
-check_batch(const GptModel *m, const GptState *s, const int32_t *ids,
+static int
+check_batch(const GptModel *m, const GptActs *a, const int32_t *ids,
 	    const int *lens, int B)
 {
 	gsize N = 0;
 
-	g_assert(s->cfg.n_embd == m->cfg.n_embd &&
-		 s->cfg.n_ctx == m->cfg.n_ctx);
-	g_assert(B >= 0 && B <= s->max_batch);
+	g_assert(B >= 0 && B <= a->max_batch);
 	for (int b = 0; b < B; b++) {
-		g_assert(lens[b] >= 1 && lens[b] <= s->max_tokens);
+		g_assert(lens[b] >= 1 && lens[b] <= a->max_tokens);
 		N += lens[b];
 	}
 	for (gsize r = 0; r < N; r++)
 		g_assert(ids[r] >= 0 && ids[r] < m->cfg.vocab_size);
-	return N;
+	return (int)N;
 }
 
 /*
- * forward_pooled - the pooled final hidden states (B, C) after ln_f into
- * OUT (which may be s->pooled)
+ * block_forward - block L of the pass, from a->blocks[l].x_in into X_OUT:
+ * x_mid = x_in + attn(ln_1(x_in)) @ c_proj, x_out = x_mid +
+ * gelu(ln_2(x_mid) @ c_fc) @ c_proj. COMPACT: after the attention only
+ * the last row of each sequence, X_OUT gets B rows.
  */
 static void
-forward_pooled(const GptModel *m, GptState *s, const int32_t *ids,
-	       const int *lens, int B, float *out)
+block_forward(const GptModel *m, const GptActs *a, int l, float *x_out,
+	      const int *lens, int B, int N, gboolean compact)
 {
 	const GptConfig *c = &m->cfg;
-	const int C = c->n_embd, NH = c->n_head, L = c->n_layer;
-	const int N = (int)check_batch(m, s, ids, lens, B);
-	/* the last-token classifier needs the last block on B rows only */
-	const gboolean compact = c->pooling == GPT_POOL_LAST && L > 0;
+	const GptLayer *h = &m->h[l];
+	const GptBlockActs *k = &a->blocks[l];
+	const int C = c->n_embd, NH = c->n_head;
+	const int R = compact ? B : N;
+
+	layernorm_forward(k->ln1, k->ln1_mean, k->ln1_rstd, k->x_in, h->ln_1_w,
+			  h->ln_1_b, N, C, c->ln_eps);
+	matmul_forward(k->qkv, k->ln1, h->attn_w, h->attn_b, N, C, 3 * C);
+	attention_forward(k->atty, a->att_scratch, k->qkv, lens, B, C, NH);
+	if (compact) {
+		/* from here on only the last row of each sequence */
+		pool_forward(k->x_mid, k->x_in, lens, B, C, FALSE);
+		pool_forward(k->atty, k->atty, lens, B, C, FALSE);
+	} else if (k->x_mid != k->x_in) {
+		memcpy(k->x_mid, k->x_in, (gsize)N * C * sizeof(float));
+	}
+	matmul_residual_forward(k->x_mid, k->atty, h->attn_proj_w,
+				h->attn_proj_b, R, C, C);
+	layernorm_forward(k->ln2, k->ln2_mean, k->ln2_rstd, k->x_mid,
+			  h->ln_2_w, h->ln_2_b, R, C, c->ln_eps);
+	matmul_forward(k->fch, k->ln2, h->fc_w, h->fc_b, R, C, 4 * C);
+	gelu_forward(k->fch_gelu, k->fch, (gsize)R * 4 * C);
+	if (x_out != k->x_mid)
+		memcpy(x_out, k->x_mid, (gsize)R * C * sizeof(float));
+	matmul_residual_forward(x_out, k->fch_gelu, h->fc_proj_w,
+				h->fc_proj_b, R, 4 * C, C);
+}
+
+/* gpt_forward - embeddings, blocks, ln_f into A; returns lnf's rows */
+int
+gpt_forward(const GptModel *m, const GptActs *a, const int32_t *ids,
+	    const int *lens, int B, gboolean compact)
+{
+	const GptConfig *c = &m->cfg;
+	const int C = c->n_embd, L = c->n_layer;
+	const int N = check_batch(m, a, ids, lens, B);
+
+	compact = compact && L > 0;
+	if (B == 0)
+		return 0;
+	encoder_forward(L > 0 ? a->blocks[0].x_in : a->x_final, ids, lens, B,
+			m->wte, m->wpe, C);
+	for (int l = 0; l < L; l++)
+		block_forward(m, a, l, l + 1 < L ? a->blocks[l + 1].x_in :
+			      a->x_final, lens, B, N, compact && l == L - 1);
+	const int R = compact ? B : N;
+	layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->x_final,
+			  m->ln_f_w, m->ln_f_b, R, C, c->ln_eps);
+	return R;
+}
+
+/* gpt_forward_compact - a last-token classifier with blocks compacts */
+gboolean
+gpt_forward_compact(const GptModel *m)
+{
+	return m->cfg.pooling == GPT_POOL_LAST && m->cfg.n_layer > 0;
+}
+
+/* gpt_forward_head - pooled rows from lnf, then the head's logits */
+void
+gpt_forward_head(const GptModel *m, const GptActs *a, const int *lens,
+		 int B, gboolean compact, float *pooled, float *logits)
+{
+	const int C = m->cfg.n_embd;
 
 	if (B == 0)
 		return;
-	encoder_forward(s->x, ids, lens, B, m->wte, m->wpe, C);
-	for (int l = 0; l < L; l++) {
-		const GptLayer *h = &m->h[l];
-		int R = N;
+	if (compact && m->cfg.n_layer > 0)
+		memcpy(pooled, a->lnf, (gsize)B * C * sizeof(float));
+	else
+		pool_forward(pooled, a->lnf, lens, B, C,
+			     m->cfg.pooling == GPT_POOL_MEAN);
+	if (logits != NULL) {
+		g_assert(m->cfg.num_labels > 0 && m->score_w != NULL);
+		head_forward(logits, pooled, m->score_w, m->score_b, B, C,
+			     m->cfg.num_labels);
+	}
+}
 
-		layernorm_forward(s->ln, NULL, NULL, s->x, h->ln_1_w, h->ln_1_b,
-				  N, C, c->ln_eps);
-		matmul_forward(s->big, s->ln, h->attn_w, h->attn_b, N, C,
-			       3 * C);
-		attention_forward(s->ln, s->att, s->big, lens, B, C, NH);
-		if (compact && l == L - 1) {
-			/* from here on only the last row of each sequence */
-			pool_forward(s->x, s->x, lens, B, C, FALSE);
-			pool_forward(s->ln, s->ln, lens, B, C, FALSE);
-			R = B;
-		}
-		matmul_residual_forward(s->x, s->ln, h->attn_proj_w,
-					h->attn_proj_b, R, C, C);
-		layernorm_forward(s->ln, NULL, NULL, s->x, h->ln_2_w, h->ln_2_b,
-				  R, C, c->ln_eps);
-		matmul_forward(s->big, s->ln, h->fc_w, h->fc_b, R, C, 4 * C);
-		gelu_forward(s->big, s->big, (gsize)R * 4 * C);
-		matmul_residual_forward(s->x, s->big, h->fc_proj_w,
-					h->fc_proj_b, R, 4 * C, C);
-	}
-	if (compact) {
-		layernorm_forward(out, NULL, NULL, s->x, m->ln_f_w, m->ln_f_b, B,
-				  C, c->ln_eps);
-	} else {
-		layernorm_forward(s->ln, NULL, NULL, s->x, m->ln_f_w, m->ln_f_b,
-				  N, C, c->ln_eps);
-		pool_forward(out, s->ln, lens, B, C,
-			     c->pooling == GPT_POOL_MEAN);
-	}
+/* forward_pooled - the inference pass to the pooled rows (B, C) in OUT,
+ * and the head's logits (B, NL) unless LOGITS is NULL */
+static void
+forward_pooled(const GptModel *m, GptState *s, const int32_t *ids,
+	       const int *lens, int B, float *out, float *logits)
+{
+	const gboolean compact = gpt_forward_compact(m);
+
+	g_assert(s->cfg.n_embd == m->cfg.n_embd &&
+		 s->cfg.n_ctx == m->cfg.n_ctx &&
+		 s->cfg.n_layer == m->cfg.n_layer);
+	gpt_forward(m, &s->pass, ids, lens, B, compact);
+	gpt_forward_head(m, &s->pass, lens, B, compact, out, logits);
 }
 
 /* gpt_forward_classify - logits (B, NL) of B packed sequences */
@@ -460,10 +525,7 @@ gpt_forward_classify(const GptModel *m, GptState *s, const int32_t *ids,
 		     const int *lens, int B, float *logits)
 {
 	g_assert(m->cfg.num_labels > 0 && m->score_w != NULL);
-	forward_pooled(m, s, ids, lens, B, s->pooled);
-	if (B > 0)
-		head_forward(logits, s->pooled, m->score_w, m->score_b, B,
-			     m->cfg.n_embd, m->cfg.num_labels);
+	forward_pooled(m, s, ids, lens, B, s->pooled, logits);
 }
 
 /* gpt_forward_hidden - pooled final hidden states (B, C), after ln_f */
@@ -471,7 +533,7 @@ void
 gpt_forward_hidden(const GptModel *m, GptState *s, const int32_t *ids,
 		   const int *lens, int B, float *hidden)
 {
-	forward_pooled(m, s, ids, lens, B, hidden);
+	forward_pooled(m, s, ids, lens, B, hidden, NULL);
 }
 
 /* gpt_set_threads - BLAS threads for this process (1 in pooled workers) */

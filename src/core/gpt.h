@@ -115,6 +115,53 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(GptModel, gpt_model_free)
 /* gpt_model_n_params - floats of all weights */
 gsize gpt_model_n_params(const GptConfig *cfg, gboolean with_score_bias);
 
+/*
+ * The one forward pass (llm.c's gpt2_forward), serving inference (a
+ * GptState) and training (gpt_train.c): a GptActs says where each block
+ * reads and writes. Inference points every block at the same three
+ * scratch buffers and keeps nothing; training points each trainable block
+ * at buffers of its own and keeps what the backward reads. A buffer may
+ * alias another where noted, and a NULL mean/rstd keeps no statistics.
+ * Rows: N packed (the sum of lens), B after compaction.
+ */
+typedef struct {
+	float *x_in;		/* (N, C) residual stream entering the block */
+	float *ln1, *ln1_mean, *ln1_rstd;	/* (N, C), (N) and (N) or NULL */
+	float *qkv;		/* (N, 3C); may be fch (dead by then) */
+	float *atty;		/* (N, C) attention output, (B, C) compact;
+				 * may be ln1 and ln2 */
+	float *x_mid;		/* x_in + attention, (N or B, C); may be x_in */
+	float *ln2, *ln2_mean, *ln2_rstd;	/* (N or B, C), (N or B) or NULL */
+	float *fch;		/* (N or B, 4C) c_fc output, before GELU */
+	float *fch_gelu;	/* (N or B, 4C); may be fch (GELU in place) */
+} GptBlockActs;
+
+typedef struct {
+	GptBlockActs *blocks;	/* [L]; block l writes blocks[l + 1].x_in,
+				 * the last one x_final (in place when equal) */
+	float *x_final;		/* (N, C) the residual after the last block */
+	float *lnf, *lnf_mean, *lnf_rstd;	/* ln_f of it, as ln1 */
+	float *att_scratch;	/* ATTENTION_SCRATCH(max_tokens) floats */
+	int max_batch, max_tokens;	/* what the buffers hold */
+} GptActs;
+
+/*
+ * gpt_forward - embeddings, every block and ln_f of B packed sequences
+ * (ids, lens as in gpt_forward_classify) into A. COMPACT (a last-token
+ * classifier): right after the last block's attention only the last row
+ * of each sequence goes on (its c_proj, MLP and ln_f run on B rows), the
+ * only rows the head reads. Returns the rows of a->lnf: B or N.
+ */
+int gpt_forward(const GptModel *m, const GptActs *a, const int32_t *ids,
+		const int *lens, int B, gboolean compact);
+/* gpt_forward_compact - whether gpt_forward may compact for M's head (the
+ * classifier pools the last token) */
+gboolean gpt_forward_compact(const GptModel *m);
+/* gpt_forward_head - POOLED (B, C) from a->lnf after gpt_forward, and the
+ * head's LOGITS (B, NL) unless NULL */
+void gpt_forward_head(const GptModel *m, const GptActs *a, const int *lens,
+		      int B, gboolean compact, float *pooled, float *logits);
+
 typedef struct GptState GptState;
 
 /* gpt_state_new - scratch for up to MAX_BATCH sequences of MAX_TOKENS each,

@@ -1,12 +1,13 @@
 /*
- * gpt_train.c - training-time forward and backward passes of a GptModel
+ * gpt_train.c - the backward pass of a GptModel and its memory
  *
  * Owns: the gradient arena (one flat buffer covering exactly the trainable
  * tail of the model's block: h[L-k] .. h[L-1], ln_f, score; or the whole
  * block), the activation arena (allocated and touched once, for
- * max_batch * max_tokens rows), the classification and language-model
- * losses, and the order of the forward and backward passes.
- * Not here: the kernels (layers.c forward, layers_backward.c backward), the
+ * max_batch * max_tokens rows) and the view of it the forward pass writes
+ * into, the classification and language-model losses, and the backward.
+ * Not here: the forward pass (gpt.c's gpt_forward, the one inference runs
+ * too), the kernels (layers.c forward, layers_backward.c backward), the
  * optimizer (optim.c), data and schedules (corpus.c, src/train/).
  *
  * The pass over a ragged batch of B sequences, N = sum(lens) rows:
@@ -20,9 +21,10 @@
  * (or going on into wte/wpe when they train too).
  *
  * A last-token classifier only ever reads row T-1 of each sequence after
- * the last block's attention: that block computes q.k for the last queries
- * only (attention_last_forward) and runs c_proj, ln_2, the MLP and ln_f on
- * B "compact" rows instead of N. Its keys and values still cover all N rows.
+ * the last block's attention: the forward compacts there (gpt_forward), so
+ * that block's c_proj, ln_2, the MLP and ln_f run on B "compact" rows
+ * instead of N, and its backward takes the attention of the last queries
+ * only (attention_last_backward). Its keys and values cover all N rows.
  *
  * Checked by: tests/test_train_grad.c (finite differences, every tensor,
  * both losses and poolings, k = -1, 0, 1, 2) and tests/test_train_torch.py
@@ -45,18 +47,6 @@
  * product, large enough for the sgemm to run at full speed. */
 #define LM_CHUNK 128
 
-/* The activations of one trainable block, rows (N) of the packed batch. */
-typedef struct {
-	float *x_in;			/* (N, C) residual stream entering */
-	float *ln1, *ln1_mean, *ln1_rstd;	/* (N, C), (N), (N) */
-	float *qkv;			/* (N, 3C) */
-	float *atty;			/* (N, C) attention output, per head */
-	float *x_mid;			/* (N, C) x_in + c_proj(atty) */
-	float *ln2, *ln2_mean, *ln2_rstd;	/* (N, C), (N), (N) */
-	float *fch;			/* (N, 4C) c_fc output, pre-GELU */
-	float *fch_gelu;		/* (N, 4C) */
-} Acts;
-
 struct GptTrain {
 	GptModel *m;
 	GptTrainOptions opt;
@@ -73,7 +63,9 @@ struct GptTrain {
 
 	float *arena;		/* all the activations and scratch below */
 	int nslots;		/* max(k, 1 if any block is frozen) */
-	Acts *acts;		/* [nslots]; frozen blocks use acts[0] */
+	GptBlockActs *acts;	/* [nslots]: slot i keeps block first + i;
+				 * frozen blocks use slot 0 as scratch */
+	GptActs pass;		/* gpt_forward's view of the buffers */
 	float *x_final;		/* (NR, C) residual after the last block */
 	float *lnf, *lnf_mean, *lnf_rstd;	/* (NR, C), (NR), (NR) */
 	float *pooled;		/* (MB, C) */
@@ -169,7 +161,7 @@ carve(GptTrain *tr, float *base)
 	off += ((n) + 15) & ~(gsize)15; \
 } while (0)
 	for (int i = 0; i < tr->nslots; i++) {
-		Acts *a = &tr->acts[i];
+		GptBlockActs *a = &tr->acts[i];
 		TAKE(a->x_in, NR * C);
 		TAKE(a->ln1, NR * C);
 		TAKE(a->ln1_mean, NR);
@@ -204,6 +196,39 @@ carve(GptTrain *tr, float *base)
 	TAKE(tr->lm_dx, (gsize)tr->lm_rows * C);
 #undef TAKE
 	return off;
+}
+
+/*
+ * point_pass - the pass's view of the arena: the frozen blocks run in
+ * place on the input of the first trainable one (x_final when none
+ * trains), slot 0 as scratch, nothing kept; trainable block first + i
+ * keeps everything in slot i (its own x_in, x_mid and GELU output, the
+ * LayerNorm statistics).
+ */
+static void
+point_pass(GptTrain *tr)
+{
+	const int L = tr->m->cfg.n_layer;
+	float *x = tr->k > 0 ? tr->acts[0].x_in : tr->x_final;
+
+	tr->pass.blocks = g_new0(GptBlockActs, L > 0 ? L : 1);
+	for (int l = 0; l < tr->first; l++) {
+		const GptBlockActs *a = &tr->acts[0];
+		tr->pass.blocks[l] = (GptBlockActs) {
+			.x_in = x, .x_mid = x, .ln1 = a->ln1, .qkv = a->qkv,
+			.atty = a->atty, .ln2 = a->ln2, .fch = a->fch,
+			.fch_gelu = a->fch,
+		};
+	}
+	for (int i = 0; i < tr->k; i++)
+		tr->pass.blocks[tr->first + i] = tr->acts[i];
+	tr->pass.x_final = tr->x_final;
+	tr->pass.lnf = tr->lnf;
+	tr->pass.lnf_mean = tr->lnf_mean;
+	tr->pass.lnf_rstd = tr->lnf_rstd;
+	tr->pass.att_scratch = tr->att_scratch;
+	tr->pass.max_batch = tr->opt.max_batch;
+	tr->pass.max_tokens = tr->opt.max_tokens;
 }
 
 /* gpt_train_new - gradient and activation arenas for training M */
@@ -286,7 +311,7 @@ gpt_train_new(GptModel *m, const GptTrainOptions *opt, GError **error)
 	const gsize NR = (gsize)MB * MT;
 	tr->nslots = tr->k > 0 ? tr->k : (tr->first > 0 ? 1 : 0);
 	tr->lm_rows = NR < LM_CHUNK ? (int)NR : LM_CHUNK;
-	tr->acts = g_new0(Acts, tr->nslots ? tr->nslots : 1);
+	tr->acts = g_new0(GptBlockActs, tr->nslots ? tr->nslots : 1);
 	gsize total = carve(tr, NULL);
 	if (posix_memalign((void **)&tr->arena, 64, total * sizeof(float)))
 		g_error("gpt_train_new: out of memory for %zu activations",
@@ -294,6 +319,7 @@ gpt_train_new(GptModel *m, const GptTrainOptions *opt, GError **error)
 	/* Touch every page now, so that no step pays for first use. */
 	memset(tr->arena, 0, total * sizeof(float));
 	carve(tr, tr->arena);
+	point_pass(tr);
 	tr->lm_row = g_new0(int, NR);
 	tr->lm_tgt = g_new0(int, NR);
 	tr->last_row = g_new0(int, MB);
@@ -310,6 +336,7 @@ gpt_train_free(GptTrain *tr)
 	g_free(tr->gl);
 	free(tr->arena);	/* posix_memalign */
 	g_free(tr->acts);
+	g_free(tr->pass.blocks);
 	g_free(tr->lm_row);
 	g_free(tr->lm_tgt);
 	g_free(tr->last_row);
@@ -350,102 +377,19 @@ gpt_train_grads(GptTrain *tr)
 	return tr->grads;
 }
 
-/* check_batch - the step's contract; returns N = sum of lens and fills
- * last_row */
+/* batch_rows - N = sum of LENS, and the row of each sequence's last token
+ * in last_row (gpt_forward checks the batch itself) */
 static int
-check_batch(GptTrain *tr, const int32_t *ids, const int *lens, int B)
+batch_rows(GptTrain *tr, const int *lens, int B)
 {
 	int N = 0;
 
-	g_assert(B >= 1 && B <= tr->opt.max_batch);
+	g_assert(B >= 1);
 	for (int b = 0; b < B; b++) {
-		g_assert(lens[b] >= 1 && lens[b] <= tr->opt.max_tokens);
 		N += lens[b];
 		tr->last_row[b] = N - 1;
 	}
-	for (int i = 0; i < N; i++)
-		g_assert(ids[i] >= 0 && ids[i] < tr->m->cfg.vocab_size);
 	return N;
-}
-
-/*
- * block_forward - one transformer block, x_out = x_mid + mlp(ln_2(x_mid)),
- * x_mid = x_in + attn(ln_1(x_in)). A holds the activations; for a frozen
- * block X_OUT is X_IN, A is scratch and the residual is updated in place.
- * COMPACT: after attention only the last row of each sequence is computed,
- * X_OUT gets B rows.
- */
-static void
-block_forward(GptTrain *tr, const Acts *a, int l, float *x_in, float *x_out,
-	      const int *lens, int B, int N, gboolean compact)
-{
-	const GptConfig *cfg = &tr->m->cfg;
-	const GptLayer *h = &tr->m->h[l];
-	const int C = cfg->n_embd, NH = cfg->n_head;
-	const int R = compact ? B : N;
-	const gboolean keep = x_out != x_in;	/* for the backward */
-	float *x_mid = !keep && !compact ? x_in : a->x_mid;
-	float *gelu = keep ? a->fch_gelu : a->fch;
-
-	layernorm_forward(a->ln1, keep ? a->ln1_mean : NULL,
-			  keep ? a->ln1_rstd : NULL, x_in, h->ln_1_w,
-			  h->ln_1_b, N, C, cfg->ln_eps);
-	matmul_forward(a->qkv, a->ln1, h->attn_w, h->attn_b, N, C, 3 * C);
-	if (compact)
-		attention_last_forward(a->atty, tr->att_scratch, a->qkv, lens,
-				       B, C, NH);
-	else
-		attention_forward(a->atty, tr->att_scratch, a->qkv, lens, B,
-				  C, NH);
-	/* x_mid = x_in + atty @ attn_proj_w + attn_proj_b */
-	if (compact)
-		for (int b = 0; b < B; b++)
-			memcpy(x_mid + (gsize)b * C,
-			       x_in + (gsize)tr->last_row[b] * C,
-			       C * sizeof(float));
-	else if (x_mid != x_in)
-		memcpy(x_mid, x_in, (gsize)N * C * sizeof(float));
-	matmul_residual_forward(x_mid, a->atty, h->attn_proj_w,
-				h->attn_proj_b, R, C, C);
-	layernorm_forward(a->ln2, keep ? a->ln2_mean : NULL,
-			  keep ? a->ln2_rstd : NULL, x_mid, h->ln_2_w,
-			  h->ln_2_b, R, C, cfg->ln_eps);
-	matmul_forward(a->fch, a->ln2, h->fc_w, h->fc_b, R, C, 4 * C);
-	gelu_forward(gelu, a->fch, (gsize)R * 4 * C);
-	/* x_out = x_mid + gelu @ fc_proj_w + fc_proj_b */
-	if (x_out != x_mid)
-		memcpy(x_out, x_mid, (gsize)R * C * sizeof(float));
-	matmul_residual_forward(x_out, gelu, h->fc_proj_w, h->fc_proj_b, R,
-				4 * C, C);
-}
-
-/*
- * forward - embeddings, every block, ln_f. Returns the rows of x_final and
- * lnf: B when COMPACT (the last token of each sequence), else N.
- */
-static int
-forward(GptTrain *tr, const int32_t *ids, const int *lens, int B, int N,
-	gboolean compact)
-{
-	const GptModel *m = tr->m;
-	const int L = m->cfg.n_layer, C = m->cfg.n_embd;
-	float *x = tr->k > 0 ? tr->acts[0].x_in : tr->x_final;
-
-	encoder_forward(x, ids, lens, B, m->wte, m->wpe, C);
-	/* Frozen blocks: in place, acts[0] as scratch, nothing kept. */
-	for (int l = 0; l < tr->first; l++)
-		block_forward(tr, &tr->acts[0], l, x, x, lens, B, N,
-			      compact && l == L - 1);
-	for (int i = 0; i < tr->k; i++) {
-		int l = tr->first + i;
-		float *out = i + 1 < tr->k ? tr->acts[i + 1].x_in : tr->x_final;
-		block_forward(tr, &tr->acts[i], l, tr->acts[i].x_in, out, lens,
-			      B, N, compact && l == L - 1);
-	}
-	int R = compact && L > 0 ? B : N;
-	layernorm_forward(tr->lnf, tr->lnf_mean, tr->lnf_rstd, tr->x_final,
-			  m->ln_f_w, m->ln_f_b, R, C, m->cfg.ln_eps);
-	return R;
 }
 
 /*
@@ -456,8 +400,8 @@ forward(GptTrain *tr, const int32_t *ids, const int *lens, int B, int N,
  * residual path, += ln_1's), or set to scatter(DTOP) + ln_1's when COMPACT.
  */
 static void
-block_backward(GptTrain *tr, const Acts *a, int l, float *dtop, float *dx,
-	       const int *lens, int B, int N, gboolean compact,
+block_backward(GptTrain *tr, const GptBlockActs *a, int l, float *dtop,
+	       float *dx, const int *lens, int B, int N, gboolean compact,
 	       gboolean want_dx)
 {
 	const GptConfig *cfg = &tr->m->cfg;
@@ -540,26 +484,19 @@ lnf_backward(GptTrain *tr, float *dtop, const float *dlnf, int R)
 }
 
 /*
- * classify_forward - the head's logits (B, NL) into tr->logits; returns
- * whether the compact (last-token) path ran
+ * classify_forward - the head's logits (B, NL) into tr->logits, the pooled
+ * rows into tr->pooled; returns whether the compact (last-token) path ran
  */
 static gboolean
-classify_forward(GptTrain *tr, const int32_t *ids, const int *lens, int B,
-		 int N)
+classify_forward(GptTrain *tr, const int32_t *ids, const int *lens, int B)
 {
 	const GptModel *m = tr->m;
-	const int C = m->cfg.n_embd, NL = m->cfg.num_labels;
-	const gboolean last = m->cfg.pooling == GPT_POOL_LAST;
-	const gboolean compact = last && m->cfg.n_layer > 0;
+	const gboolean compact = gpt_forward_compact(m);
 
-	g_assert(NL > 0 && m->score_w != NULL);
-	forward(tr, ids, lens, B, N, compact);
-	if (compact)
-		memcpy(tr->pooled, tr->lnf, (gsize)B * C * sizeof(float));
-	else
-		pool_forward(tr->pooled, tr->lnf, lens, B, C,
-			     m->cfg.pooling == GPT_POOL_MEAN);
-	head_forward(tr->logits, tr->pooled, m->score_w, m->score_b, B, C, NL);
+	g_assert(m->cfg.num_labels > 0 && m->score_w != NULL);
+	gpt_forward(m, &tr->pass, ids, lens, B, compact);
+	gpt_forward_head(m, &tr->pass, lens, B, compact, tr->pooled,
+			 tr->logits);
 	return compact;
 }
 
@@ -571,13 +508,13 @@ classify(GptTrain *tr, const int32_t *ids, const int *lens, int B,
 {
 	const GptModel *m = tr->m;
 	const int C = m->cfg.n_embd, NL = m->cfg.num_labels;
-	const int N = check_batch(tr, ids, lens, B);
+	const int N = batch_rows(tr, lens, B);
 
 	/* An evaluation may come without labels: logits only, loss 0. */
 	g_assert(labels != NULL || !train);
 	for (int b = 0; labels != NULL && b < B; b++)
 		g_assert(labels[b] >= 0 && labels[b] < NL);
-	gboolean compact = classify_forward(tr, ids, lens, B, N);
+	gboolean compact = classify_forward(tr, ids, lens, B);
 	if (logits_out != NULL)
 		memcpy(logits_out, tr->logits, (gsize)B * NL * sizeof(float));
 	if (labels == NULL)
@@ -751,7 +688,7 @@ lm(GptTrain *tr, const int32_t *ids, const int *lens, int B,
 {
 	const GptModel *m = tr->m;
 	const int C = m->cfg.n_embd, V = m->cfg.vocab_size;
-	const int N = check_batch(tr, ids, lens, B);
+	const int N = batch_rows(tr, lens, B);
 	int npred = 0;
 
 	for (int b = 0, r = 0; b < B; r += lens[b], b++)
@@ -760,7 +697,7 @@ lm(GptTrain *tr, const int32_t *ids, const int *lens, int B,
 			tr->lm_tgt[npred] = ids[r + t + 1];
 			npred++;
 		}
-	forward(tr, ids, lens, B, N, FALSE);
+	gpt_forward(m, &tr->pass, ids, lens, B, FALSE);
 	if (npred == 0)
 		return 0.0f;	/* nothing to predict: no loss, no gradient */
 	if (train)

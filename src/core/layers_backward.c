@@ -241,29 +241,6 @@ last_token_probs(float *p, const float *Q, const float *K, int T, int C3,
 		p[j] *= inv;
 }
 
-/* attention_last_forward - out[b] = sum_j p_j v_j for the last query of
- * sequence b, every head; the causal mask is void for the last token */
-void
-attention_last_forward(float *out, float *scratch, const float *qkv,
-		       const int *lens, int B, int C, int NH)
-{
-	const int hs = C / NH, C3 = 3 * C;
-	const float scale = 1.0f / sqrtf((float)hs);
-	gsize off = 0;
-
-	for (int b = 0; b < B; b++) {
-		const int T = lens[b];
-		for (int h = 0; h < NH; h++) {
-			const float *Q = qkv + off * C3 + h * hs;
-			last_token_probs(scratch, Q, Q + C, T, C3, hs, scale);
-			cblas_sgemv(CblasRowMajor, CblasTrans, T, hs, 1.0f,
-				    Q + 2 * C, C3, scratch, 1, 0.0f,
-				    out + (gsize)b * C + h * hs, 1);
-		}
-		off += T;
-	}
-}
-
 /*
  * attention_last_backward - for the last query q of each sequence and head:
  * dv_j = p_j dO, dp_j = dO . v_j, ds_j = p_j (dp_j - p . dp),

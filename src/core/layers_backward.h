@@ -3,8 +3,8 @@
  *
  * Owns: one backward per forward kernel of layers.h, under the forward's
  * name with _backward; the losses' softmax/cross-entropy kernel; and the
- * attention of the last token only, forward and backward, which training
- * uses in the final block of a last-token classifier (gpt_train.c).
+ * backward of the attention of the last token only, which training uses
+ * in the final block of a last-token classifier (gpt_train.c).
  * Not here: the forward kernels (layers.c), the order of the pass and the
  * arenas (gpt_train.c).
  *
@@ -74,17 +74,11 @@ void attention_backward(float *dqkv, float *scratch, const float *dout,
 			int NH);
 
 /*
- * attention_last_forward - the attention output of only the LAST token of
- * each sequence (all it takes for the last block of a classifier that
- * pools the last token): out (B, C) compact rows; qkv: (N, 3C);
- * scratch: Tmax floats.
- */
-void attention_last_forward(float *out, float *scratch, const float *qkv,
-			    const int *lens, int B, int C, int NH);
-/*
- * attention_last_backward - backward of attention_last_forward
+ * attention_last_backward - the backward of attention_forward for the LAST
+ * query of each sequence alone (all the last block of a classifier that
+ * pools the last token reads, gpt_forward's compact rows)
  * dqkv: (N, 3C) OVERWRITTEN (q rows other than the last ones get 0);
- * dout: (B, C); qkv: (N, 3C); scratch: 2 * Tmax floats
+ * dout: (B, C) compact rows; qkv: (N, 3C); scratch: 2 * Tmax floats
  */
 void attention_last_backward(float *dqkv, float *scratch, const float *dout,
 			     const float *qkv, const int *lens, int B, int C,

@@ -10,8 +10,10 @@
  * Errors: conf_load() names the file, the line and the key.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <libconfig.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -133,6 +135,60 @@ key_find(const char *name)
 	return NULL;
 }
 
+/* int_literal - the integer S was written as, from its line in the file.
+ * libconfig 1.5 keeps a decimal or hex literal without an L suffix in 32
+ * bits and wraps it silently (4294968320 reads 1024), so a value that
+ * wrapped is found by parsing the text again. Returns FALSE when the
+ * text cannot be found (a setting not read from a file); otherwise *TEXT
+ * is the literal and *OVERFLOW says it does not fit what libconfig gave. */
+static gboolean
+int_literal(const config_setting_t *s, char **text, gboolean *overflow)
+{
+	const char *file = config_setting_source_file(s);
+	const char *name = config_setting_name(s);
+	int line = config_setting_source_line(s);
+	g_autofree char *all = NULL;
+
+	if (file == NULL || name == NULL || line < 1 ||
+	    !g_file_get_contents(file, &all, NULL, NULL))
+		return FALSE;
+	g_auto(GStrv) lines = g_strsplit(all, "\n", line + 1);
+	if (g_strv_length(lines) < (guint) line)
+		return FALSE;
+	gsize nlen = strlen(name);
+	for (const char *p = strstr(lines[line - 1], name); p;
+	     p = strstr(p + 1, name)) {
+		const char *q = p + nlen;
+		if (p > lines[line - 1] &&
+		    (g_ascii_isalnum(p[-1]) || strchr("_-*", p[-1])))
+			continue;	/* the end of a longer name */
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q != '=' && *q != ':')
+			continue;
+		q++;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		gsize len = strspn(q, "+-0123456789xXabcdefABCDEF");
+		if (len == 0)
+			continue;
+		*text = g_strndup(q, len);
+		const char *digits = *text + (**text == '-' || **text == '+');
+		gboolean hex = g_str_has_prefix(digits, "0x") ||
+			       g_str_has_prefix(digits, "0X");
+		char *end = NULL;
+		errno = 0;
+		long long v = hex ? (long long) strtoull(digits + 2, &end, 16) :
+				    strtoll(*text, &end, 10);
+		if (hex && **text == '-')
+			v = -v;
+		*overflow = errno == ERANGE || *end != '\0' ||
+			    v != config_setting_get_int64(s);
+		return TRUE;
+	}
+	return FALSE;
+}
+
 /* setting_apply - store setting S into C as key K */
 static gboolean
 setting_apply(MilterConf *c, const ConfKey *k, const config_setting_t *s,
@@ -163,8 +219,19 @@ setting_apply(MilterConf *c, const ConfKey *k, const config_setting_t *s,
 		/* FALLTHROUGH */
 	case K_INT:
 	case K_FLOAT:
-		if (t == CONFIG_TYPE_INT)
+		if (t == CONFIG_TYPE_INT) {
+			g_autofree char *lit = NULL;
+			gboolean overflow = FALSE;
+			if (int_literal(s, &lit, &overflow) && overflow) {
+				g_set_error(error, G_KEY_FILE_ERROR,
+					    G_KEY_FILE_ERROR_INVALID_VALUE,
+					    "%s: %s = %s is out of range "
+					    "[%.15g, %.15g]", where, k->name, lit,
+					    k->min, k->max);
+				return FALSE;
+			}
 			v = config_setting_get_int(s);
+		}
 		else if (t == CONFIG_TYPE_INT64)
 			v = (double) config_setting_get_int64(s);
 		else if (t == CONFIG_TYPE_FLOAT && k->type != K_INT)
@@ -174,7 +241,7 @@ setting_apply(MilterConf *c, const ConfKey *k, const config_setting_t *s,
 		if (!(v >= k->min && v <= k->max)) {
 			g_set_error(error, G_KEY_FILE_ERROR,
 				    G_KEY_FILE_ERROR_INVALID_VALUE,
-				    "%s: %s = %g is out of range [%g, %g]",
+				    "%s: %s = %g is out of range [%.15g, %.15g]",
 				    where, k->name, v, k->min, k->max);
 			return FALSE;
 		}

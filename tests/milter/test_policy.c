@@ -360,6 +360,15 @@ test_conf_load(void)
 		  "prefix length" },
 		{ "skip: { trusted_networks = \"10.0.0.0/8\"; };",
 		  "list of strings" },
+		/* libconfig 1.5 wraps these to 1024, 1 and 1 */
+		{ "max_scan_bytes = 4294968320;",
+		  "max_scan_bytes = 4294968320 is out of range [1024, " },
+		{ "timeout = 4294967297;",
+		  "timeout = 4294967297 is out of range [0.001, 3600]" },
+		{ "policy: { spam_threshold = 0.5; };\nqueue = 0x100000001;",
+		  ":2: queue = 0x100000001 is out of range" },
+		{ "workers = -4294967295;", "workers = -4294967295 is out" },
+		{ "workers = 99999999999999999999;", "out of range" },
 		{ "socket_mode = \"rw\";", "octal" },
 		{ "syslog_facility = \"kern\";", "syslog_facility" },
 		{ "model = ", ":1:" },	/* syntax error with a line */

@@ -22,6 +22,14 @@ tests_milter_test_pool_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/milter
 tests_milter_test_pool_LDADD = $(CORE_LIBS)
 TESTS += tests/milter/test_pool.sh
 dist_check_SCRIPTS += tests/milter/test_pool.sh
+# swap_preload.so: an LD_PRELOAD shim for test_miltertest.sh that swaps
+#   the socket for a symbolic link right after bind() (the chown race);
+#   built without the sanitizers, which want to come first when preloaded.
+check_PROGRAMS += tests/milter/swap_preload.so
+tests_milter_swap_preload_so_SOURCES = tests/milter/swap_preload.c
+tests_milter_swap_preload_so_CFLAGS = -fPIC -O2 -Wall -Wextra $(WERROR_CFLAGS)
+tests_milter_swap_preload_so_LDFLAGS = -shared
+tests_milter_swap_preload_so_LDADD = -ldl
 TESTS += tests/milter/test_policy tests/milter/test_conf_docs.sh \
 	tests/milter/test_miltertest.sh tests/milter/test_postfix.sh
 dist_check_SCRIPTS += tests/milter/test_conf_docs.sh \

@@ -42,7 +42,7 @@ static const ConfKey keys[] = {
 	  F(socket), "milter socket: unix:/path or inet:port@host "
 	  "(inet6:port@host)" },
 	{ "socket_mode", K_STR, "\"0660\"", NB, F(socket_mode),
-	  "octal permissions of a unix socket" },
+	  "octal permissions of a unix socket (0 .. 0777)" },
 	{ "socket_owner", K_STR, "\"\"", NB, F(socket_owner),
 	  "user[:group] to own a unix socket; empty: unchanged" },
 	{ "user", K_STR, "\"\"", NB, F(user),
@@ -486,11 +486,11 @@ conf_finish(MilterConf *c, GError **error)
 	char *end = NULL;
 	long mode = strtol(c->socket_mode, &end, 8);
 	if (*c->socket_mode == '\0' || *end != '\0' || mode < 0 ||
-	    mode > 07777) {
+	    mode > 0777) {
 		g_set_error(error, G_KEY_FILE_ERROR,
 			    G_KEY_FILE_ERROR_INVALID_VALUE,
-			    "socket_mode = \"%s\": expected octal such as "
-			    "\"0660\"", c->socket_mode);
+			    "socket_mode = \"%s\": expected octal permissions "
+			    "0 .. 0777 such as \"0660\"", c->socket_mode);
 		return FALSE;
 	}
 	if (*c->socket == '\0' || *c->model == '\0') {

@@ -2,9 +2,10 @@
  * main.c - gptmilter(8): options, start-up, signals, shutdown
  *
  * Owns: the order of start-up, which matters for a daemon that starts as
- * root: read the configuration; load the model (seconds, possibly: before
- * the socket exists, so that no MTA waits on a socket nobody accepts on);
- * open the milter socket (smfi_opensocket, then its mode and owner);
+ * root: close inherited descriptors; read the configuration and check it
+ * as -n does (setup.c); load the model (seconds, possibly: before the
+ * socket exists, so that no MTA waits on a socket nobody accepts on);
+ * open the milter socket (setup.c: mode and owner without following links);
  * detach; write the pid file; drop to `user`; block the signals in every
  * thread to come; start the workers, the metrics endpoint and smfi_main.
  * Signals: SIGHUP, SIGUSR1, SIGUSR2, SIGTERM and SIGINT are blocked in
@@ -40,19 +41,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
 
 #include "milter.h"
+#include "setup.h"
 
 #define EX_USAGE_ 64
 #define EX_CONFIG_ 78
@@ -72,7 +71,6 @@ static gboolean log_to_syslog;
 static gboolean log_verbose;
 static GThread *smfi_thread;
 static GAsyncQueue *reload_requests;	/* 1: reload, 2: stop */
-static struct stat socket_st;	/* the unix socket we made; st_ino 0: none */
 
 /* Events for the main thread, set from signal handlers and threads: the
  * flag first, then a byte down the pipe to wake the main thread (a full
@@ -263,153 +261,21 @@ load_conf(GError **error)
 		g_free(c->user);
 		c->user = g_strdup(opt.user);
 	}
-	/* a daemon's working directory is /: pin relative model paths to
-	 * where we started, for reloads too */
+	/* a daemon's working directory is /: pin relative model and pid
+	 * file paths to where we started, for reloads too */
 	if (!g_path_is_absolute(c->model)) {
 		char *abs = g_canonicalize_filename(c->model, start_dir);
 		g_free(c->model);
 		c->model = abs;
 	}
+	if (*c->pidfile && !g_path_is_absolute(c->pidfile)) {
+		char *abs = g_canonicalize_filename(c->pidfile, start_dir);
+		g_free(c->pidfile);
+		c->pidfile = abs;
+	}
 	if (!conf_finish(c, error))
 		return NULL;
 	return g_steal_pointer(&c);
-}
-
-/* socket_path - the file of a unix socket spec, or NULL for inet */
-static const char *
-socket_path(const char *spec)
-{
-	if (g_str_has_prefix(spec, "unix:"))
-		return spec + 5;
-	if (g_str_has_prefix(spec, "local:"))
-		return spec + 6;
-	if (spec[0] == '/')
-		return spec;
-	return NULL;
-}
-
-/* lookup_user - "user[:group]" to ids; FALSE with a message */
-static gboolean
-lookup_user(const char *spec, uid_t *uid, gid_t *gid, char **name,
-	    GError **error)
-{
-	g_auto(GStrv) parts = g_strsplit(spec, ":", 2);
-	struct passwd *pw = getpwnam(parts[0]);
-	if (pw == NULL) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-			    "no such user \"%s\"", parts[0]);
-		return FALSE;
-	}
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
-	*name = g_strdup(pw->pw_name);
-	if (parts[1] && *parts[1]) {
-		struct group *gr = getgrnam(parts[1]);
-		if (gr == NULL) {
-			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-				    "no such group \"%s\"", parts[1]);
-			return FALSE;
-		}
-		*gid = gr->gr_gid;
-	}
-	return TRUE;
-}
-
-/* open_socket - smfi_opensocket, then the socket's mode and owner */
-static gboolean
-open_socket(const MilterConf *c, GError **error)
-{
-	const char *path = socket_path(c->socket);
-
-	if (smfi_setconn((char *) c->socket) != MI_SUCCESS ||
-	    smfi_settimeout(c->milter_timeout) != MI_SUCCESS ||
-	    smfi_register(milter_desc) != MI_SUCCESS) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-			    "libmilter refused socket \"%s\"", c->socket);
-		return FALSE;
-	}
-	if (smfi_opensocket(TRUE) != MI_SUCCESS) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-			    "cannot listen on %s (in use, or its directory "
-			    "missing or not writable?)", c->socket);
-		return FALSE;
-	}
-	if (path == NULL)
-		return TRUE;
-	if (lstat(path, &socket_st) != 0)
-		memset(&socket_st, 0, sizeof(socket_st));
-	if (chmod(path, (mode_t) strtol(c->socket_mode, NULL, 8)) != 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "chmod %s: %s", path, g_strerror(errno));
-		return FALSE;
-	}
-	if (*c->socket_owner) {
-		uid_t uid;
-		gid_t gid;
-		g_autofree char *name = NULL;
-		if (!lookup_user(c->socket_owner, &uid, &gid, &name, error))
-			return FALSE;
-		if (chown(path, uid, gid) != 0) {
-			g_set_error(error, G_FILE_ERROR,
-				    g_file_error_from_errno(errno),
-				    "chown %s: %s", path, g_strerror(errno));
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
-/* drop_privileges - become `user` (root only; the same user is fine) */
-static gboolean
-drop_privileges(const MilterConf *c, GError **error)
-{
-	uid_t uid;
-	gid_t gid;
-	g_autofree char *name = NULL;
-
-	if (*c->user == '\0')
-		return TRUE;
-	if (!lookup_user(c->user, &uid, &gid, &name, error))
-		return FALSE;
-	if (getuid() == uid && geteuid() == uid)
-		return TRUE;
-	if (geteuid() != 0) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
-			    "user = \"%s\": only root can change user",
-			    c->user);
-		return FALSE;
-	}
-	if (setgid(gid) != 0 || initgroups(name, gid) != 0 ||
-	    setuid(uid) != 0) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
-			    "cannot become %s: %s", c->user,
-			    g_strerror(errno));
-		return FALSE;
-	}
-	return TRUE;
-}
-
-/* remove_socket - unlink the unix socket of SPEC if it is still the one
- * we made (a new instance may have replaced it meanwhile) */
-static void
-remove_socket(const char *spec)
-{
-	const char *path = socket_path(spec);
-	struct stat sb;
-
-	if (path == NULL || socket_st.st_ino == 0 || lstat(path, &sb) != 0 ||
-	    sb.st_dev != socket_st.st_dev || sb.st_ino != socket_st.st_ino)
-		return;
-	if (unlink(path) != 0)
-		g_warning("cannot remove the socket %s: %s", path,
-			  g_strerror(errno));
-}
-
-static gboolean
-write_pidfile(const char *path, GError **error)
-{
-	g_autofree char *text = g_strdup_printf("%d\n", (int) getpid());
-	return g_file_set_contents(path, text, -1, error);
 }
 
 /* load_model - the classifier of C, or NULL; *WHY gets the error */
@@ -574,6 +440,8 @@ main(int argc, char **argv)
 	gboolean dump_config = FALSE;
 	int ch;
 
+	setup_close_inherited_fds();
+
 	while ((ch = getopt_long(argc, argv, "c:fnp:P:u:Vh", longopts,
 				 NULL)) != -1) {
 		switch (ch) {
@@ -628,7 +496,17 @@ main(int argc, char **argv)
 	}
 	log_verbose = conf->log_verbose;
 	g_log_set_writer_func(log_writer, NULL, NULL);
+	/* what start-up would refuse, -n refuses too (ExecStartPre) */
+	if (!setup_check(conf, &error)) {
+		fprintf(stderr, "gptmilter: %s: %s\n", opt.conf_path,
+			error->message);
+		return EX_CONFIG_;
+	}
+	g_autoptr(GPtrArray) risks = setup_risks(conf);
 	if (opt.check) {
+		for (guint i = 0; i < risks->len; i++)
+			fprintf(stderr, "gptmilter: warning: %s: %s\n",
+				opt.conf_path, (char *) risks->pdata[i]);
 		g_autoptr(Classifier) cl = classifier_load(conf->model, &error);
 		if (cl == NULL) {
 			fprintf(stderr, "gptmilter: %s: configuration OK, but "
@@ -659,7 +537,8 @@ main(int argc, char **argv)
 	g_autofree char *load_why = NULL;
 	g_autoptr(Classifier) cl = load_model(conf, &load_ms, &load_why);
 
-	if (!open_socket(conf, &error)) {
+	SetupSocket sock;
+	if (!setup_open_socket(conf, &sock, &error)) {
 		fprintf(stderr, "gptmilter: %s\n", error->message);
 		return 1;
 	}
@@ -672,11 +551,11 @@ main(int argc, char **argv)
 		log_to_syslog = TRUE;
 		openlog("gptmilter", LOG_PID, facility);
 	}
-	if (*conf->pidfile && !write_pidfile(conf->pidfile, &error)) {
+	if (*conf->pidfile && !setup_write_pidfile(conf->pidfile, &error)) {
 		g_critical("pid file: %s", error->message);
 		return 1;
 	}
-	if (!drop_privileges(conf, &error)) {
+	if (!setup_drop_privileges(conf, &error)) {
 		g_critical("%s", error->message);
 		return 1;
 	}
@@ -698,6 +577,8 @@ main(int argc, char **argv)
 	const char *delay = g_getenv("GPTMILTER_TEST_DELAY_MS");
 	if (delay)
 		pool_set_test_delay(milter.pool, atoi(delay));
+	for (guint i = 0; i < risks->len; i++)
+		g_warning("start: %s", (char *) risks->pdata[i]);
 	log_model("start", conf, cl, load_ms, load_why);
 	if (cl == NULL)
 		g_critical("start: running without a model: every message "
@@ -789,9 +670,7 @@ main(int argc, char **argv)
 	stats_http_stop(milter.stats);
 	g_autofree char *summary = stats_summary(milter.stats);
 	g_message("%s", summary);
-	remove_socket(conf->socket);
-	if (*conf->pidfile)
-		unlink(conf->pidfile);
+	setup_cleanup(&sock, conf->pidfile);
 	g_message("stopped");
 	return status;
 }

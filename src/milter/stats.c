@@ -8,10 +8,12 @@
  * Threads: one GMutex guards everything; updates are a few adds.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "stats.h"
 
@@ -245,13 +247,15 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	return ret;
 }
 
-/* stats_http_start - libmicrohttpd with its own polling thread */
+/* stats_listen_parse - metrics.listen to one numeric address (the form
+ * start-up binds, checked by `gptmilter -n` too); free with freeaddrinfo */
 gboolean
-stats_http_start(Stats *s, const char *listen, GError **error)
+stats_listen_parse(const char *listen, struct addrinfo **ai, GError **error)
 {
 	g_autofree char *host = NULL, *port = NULL;
 	const char *colon = strrchr(listen, ':');
 
+	*ai = NULL;
 	if (listen[0] == '[') {
 		const char *close = strchr(listen, ']');
 		if (close == NULL || close[1] != ':')
@@ -269,33 +273,65 @@ stats_http_start(Stats *s, const char *listen, GError **error)
 		g_free(host);
 		host = g_strdup("127.0.0.1");
 	}
+	guint64 n;
+	if (!g_ascii_string_to_unsigned(port, 10, 1, 65535, &n, NULL))
+		goto bad;
 
-	struct addrinfo hints = { 0 }, *ai = NULL;
+	struct addrinfo hints = { 0 };
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
 	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL)
+	if (getaddrinfo(host, port, &hints, ai) != 0 || *ai == NULL)
 		goto bad;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-	if (ai->ai_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	s->http = MHD_start_daemon(flags, 0, NULL, NULL, http_handler, s,
-				   MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				   MHD_OPTION_CONNECTION_LIMIT, 16u,
-				   MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				   MHD_OPTION_END);
-	freeaddrinfo(ai);
-	if (s->http == NULL) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-			    "metrics.listen = \"%s\": cannot listen (in use?)",
-			    listen);
-		return FALSE;
-	}
 	return TRUE;
 bad:
 	g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
 		    "metrics.listen = \"%s\": expected host:port, [v6]:port "
-		    "or port (numeric)", listen);
+		    "or port (numeric address, port 1 .. 65535)", listen);
 	return FALSE;
+}
+
+/* stats_http_start - bind the address ourselves (so that an error names
+ * it, with errno: libmicrohttpd reports "port 0" for an address given as
+ * a sockaddr), then libmicrohttpd with its own polling thread */
+gboolean
+stats_http_start(Stats *s, const char *spec, GError **error)
+{
+	struct addrinfo *ai = NULL;
+	int one = 1;
+
+	if (!stats_listen_parse(spec, &ai, error))
+		return FALSE;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+				 sizeof(one)) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    listen(fd, 16) != 0) {
+		int e = errno;
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+			    "metrics.listen = \"%s\": cannot listen: %s",
+			    spec, g_strerror(e));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return FALSE;
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	freeaddrinfo(ai);
+	s->http = MHD_start_daemon(flags, 0, NULL, NULL, http_handler, s,
+				   MHD_OPTION_LISTEN_SOCKET, fd,
+				   MHD_OPTION_CONNECTION_LIMIT, 16u,
+				   MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+				   MHD_OPTION_END);
+	if (s->http == NULL) {
+		close(fd);
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+			    "metrics.listen = \"%s\": libmicrohttpd did not "
+			    "start", spec);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 void

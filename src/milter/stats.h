@@ -40,6 +40,11 @@ void stats_unseen_script(Stats *s);
 GString *stats_prometheus(Stats *s);
 /* stats_summary - one line for the log */
 char *stats_summary(Stats *s);
+/* stats_listen_parse - metrics.listen to a numeric address (as
+ * stats_http_start reads it); FALSE with a message naming the value */
+struct addrinfo;
+gboolean stats_listen_parse(const char *listen, struct addrinfo **ai,
+			    GError **error);
 /* stats_http_start - serve /metrics on LISTEN ("host:port", "[v6]:port",
  * or "port" for 127.0.0.1) */
 gboolean stats_http_start(Stats *s, const char *listen, GError **error);

@@ -43,14 +43,17 @@ cp "$MT_DIR"/t-*.conf .
 
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
+# check ARGS...: gptmilter -n with a socket in the scratch directory (the
+# default one's directory need not exist here)
+check() { "$GPTMILTER" -n -p "unix:$tmp/check.sock" "$@"; }
 
 # -n: configuration and model check
-out=$("$GPTMILTER" -n -c t-ham.conf 2>&1) || bad "-n with a good model: $out"
+out=$(check -c t-ham.conf 2>&1) || bad "-n with a good model: $out"
 case $out in *"configuration OK"*tiny-test*) ;; *) bad "-n output: $out";; esac
-out=$("$GPTMILTER" -n -c t-nomodel.conf 2>&1) && bad "-n without a model exited 0"
+out=$(check -c t-nomodel.conf 2>&1) && bad "-n without a model exited 0"
 case $out in *no-such-model*) ;; *) bad "-n message names the model: $out";; esac
 echo 'policy: { spam_threshold = 3.0; };' > range.conf
-out=$("$GPTMILTER" -n -c range.conf 2>&1)
+out=$(check -c range.conf 2>&1)
 [ $? -eq 78 ] || bad "-n with a bad value: exit status not 78"
 case $out in *range.conf:1*spam_threshold*range*) ;;
 	*) bad "bad value message: $out";; esac
@@ -65,29 +68,135 @@ printf 'model = "model-thr";\n' > thr-model.conf
 printf 'model = "model-thr";\npolicy: { spam_threshold = 0.625; };\n' > thr-num.conf
 printf 'model = "model";\npolicy: { spam_threshold = "model"; };\n' > thr-none.conf
 printf 'model = "model";\npolicy: { spam_threshold = "high"; };\n' > thr-bad.conf
-out=$("$GPTMILTER" -n -c thr-model.conf 2>&1)
+out=$(check -c thr-model.conf 2>&1)
 case $out in *"spam threshold 0 (the model's)"*) ;; *) bad "threshold from the model: $out";; esac
-out=$("$GPTMILTER" -n -c thr-num.conf 2>&1)
+out=$(check -c thr-num.conf 2>&1)
 case $out in *"spam threshold 0.625"*"(the model's)"*) bad "number not used: $out";;
 	*"spam threshold 0.625"*) ;; *) bad "explicit threshold: $out";; esac
-out=$("$GPTMILTER" -n -c thr-none.conf 2>&1)
+out=$(check -c thr-none.conf 2>&1)
 case $out in *'spam threshold 0.5 ("model"; the model records none)'*) ;;
 	*) bad "no recorded threshold: $out";; esac
 # the threshold in force above a reject threshold that can fire: allowed
 # (reject wins), but warned about, also when it comes from the model
 printf 'model = "model";\npolicy: { reject_threshold = 0.3; };\n' > thr-conflict.conf
-out=$("$GPTMILTER" -n -c thr-conflict.conf 2>&1) || bad "spam above reject: -n failed: $out"
+out=$(check -c thr-conflict.conf 2>&1) || bad "spam above reject: -n failed: $out"
 case $out in *"warning: "*"policy.spam_threshold 0.5 ("*"is above policy.reject_threshold 0.3"*) ;;
 	*) bad "spam above reject: no warning: $out";; esac
-out=$("$GPTMILTER" -n -c thr-model.conf 2>&1)
+out=$(check -c thr-model.conf 2>&1)
 case $out in *warning*) bad "warning without a conflict: $out";; esac
-out=$("$GPTMILTER" -n -c thr-bad.conf 2>&1)
+out=$(check -c thr-bad.conf 2>&1)
 [ $? -eq 78 ] || bad "spam_threshold = \"high\": exit status not 78"
 case $out in *'spam_threshold must be a number or "model"'*) ;;
 	*) bad "spam_threshold = \"high\" message: $out";; esac
 echo 'polcy: { spam_threshold = 0.5; };' > typo.conf
-out=$("$GPTMILTER" -n -c typo.conf 2>&1) && bad "-n with an unknown group exited 0"
+out=$(check -c typo.conf 2>&1) && bad "-n with an unknown group exited 0"
 case $out in *'unknown group "polcy"'*) ;; *) bad "typo message: $out";; esac
+
+# -n refuses what start-up would refuse, each with a message naming the
+# setting (exit 78), so that systemd's ExecStartPre catches it
+nbad() {	# NAME NEEDLE CONF-TEXT [-n OPTIONS...]
+	_name=$1 _needle=$2; printf 'model = "%s";\n%s\n' "$tmp/model" "$3" > "$_name.conf"
+	shift 3
+	out=$("$GPTMILTER" -n -c "$_name.conf" "$@" 2>&1)
+	rc=$?
+	[ $rc -eq 78 ] || bad "-n $_name: exit status $rc, not 78: $out"
+	case $out in *"$_needle"*) ;; *) bad "-n $_name: message \"$out\" lacks \"$_needle\"";; esac
+}
+ok_sock="socket = \"unix:$tmp/n.sock\";"
+nbad bogus 'socket "bogus:foo": expected unix:/path, inet:port@host' 'socket = "bogus:foo";'
+nbad nouser 'user = "no-such-user-x": no such user' "$ok_sock user = \"no-such-user-x\";"
+nbad noowner 'socket_owner = "root:no-such-group-x": no such group' \
+	"$ok_sock socket_owner = \"root:no-such-group-x\";"
+nbad pidfile "pidfile = \"$tmp/missing/g.pid\": directory $tmp/missing: No such file" \
+	"$ok_sock pidfile = \"$tmp/missing/g.pid\";"
+nbad metrics 'metrics.listen = "nohost:abc": expected host:port' \
+	"$ok_sock metrics: { listen = \"nohost:abc\"; };"
+nbad sockdir "directory $tmp/missing: No such file or directory" \
+	"socket = \"unix:$tmp/missing/g.sock\";"
+nbad bareport 'socket "8893": a bare port is not a socket' '' -p 8893
+nbad relpath 'socket "unix:g.sock": a unix socket needs an absolute path' \
+	'socket = "unix:g.sock";'
+nbad badport 'port "99999" is not 1 .. 65535' 'socket = "inet:99999@127.0.0.1";'
+nbad badhost 'host "no-such-host.invalid"' 'socket = "inet:8893@no-such-host.invalid";'
+nbad mode 'socket_mode = "4777": expected octal permissions 0 .. 0777' \
+	"$ok_sock socket_mode = \"4777\";"
+# integers beyond 32 bits (libconfig 1.5 wraps them: 1024 and 1 s)
+nbad bigscan 'max_scan_bytes = 4294968320 is out of range [1024, 67108864]' \
+	"$ok_sock max_scan_bytes = 4294968320;"
+nbad bigtimeout 'timeout = 4294967297 is out of range' "$ok_sock timeout = 4294967297;"
+[ -e 8893 ] && bad "-p 8893 created a file named 8893"
+
+# risky settings: allowed (exit 0), each with a warning from -n
+cat > risky.conf <<EOC
+model = "$tmp/model";
+socket = "unix:$tmp/n.sock";
+socket_mode = "0777";
+metrics: { listen = "0.0.0.0:9"; };
+skip: { trusted_networks = ["0.0.0.0/0", "::/0"]; };
+EOC
+chmod 666 risky.conf
+out=$("$GPTMILTER" -n -c risky.conf 2>&1) || bad "-n with risky settings failed: $out"
+for w in 'configuration file '"$tmp"'/risky.conf is writable by every user' \
+	'socket_mode = "0777": every local user can connect' \
+	'metrics.listen = "0.0.0.0:9": /metrics is served without authentication' \
+	'"0.0.0.0/0" trusts every IPv4 client' '"::/0" trusts every IPv6 client'; do
+	case $out in *"warning: "*"$w"*) ;; *) bad "-n: no warning \"$w\": $out";; esac
+done
+out=$("$GPTMILTER" -n -c risky.conf -p inet:8893 2>&1)
+case $out in *'socket "inet:8893" listens on every interface'*) ;;
+	*) bad "-n: no warning for an inet socket on every interface: $out";; esac
+chmod 644 risky.conf
+out=$(check -c t-ham.conf 2>&1)
+case $out in *warning*) bad "-n warns about safe settings: $out";; esac
+
+# a TCP port in use: the reason from the system, for the milter socket
+# (not "directory missing") and for metrics.listen (not "port 0")
+"$PYTHON3" -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(60)' > busy.port &
+bpid=$!
+i=0
+while [ $i -lt 100 ] && ! [ -s busy.port ]; do sleep 0.1; i=$((i + 1)); done
+bport=$(cat busy.port)
+out=$(timeout 60 "$GPTMILTER" -f -c t-ham.conf -p "inet:$bport@127.0.0.1" 2>&1)
+case $out in *"cannot listen on inet:$bport@127.0.0.1: Address already in use"*) ;;
+	*) bad "socket in use: $out";; esac
+printf 'model = "model";\nmetrics: { listen = "127.0.0.1:%s"; };\n' "$bport" > busy.conf
+timeout 60 "$GPTMILTER" -f -c busy.conf -p "unix:$tmp/busy.sock" > busy.log 2>&1 &
+mpid=$!
+i=0
+while [ $i -lt 300 ] && ! grep -q 'listening on' busy.log; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $mpid; wait $mpid
+kill $bpid; wait $bpid 2>/dev/null
+grep -q "metrics.listen = \"127.0.0.1:$bport\": cannot listen: Address already in use" busy.log ||
+	bad "metrics port in use: $(cat busy.log)"
+grep -q 'port 0' busy.log && bad "metrics port in use: \"port 0\" in the log"
+echo "ok: ports in use"
+
+# the socket's mode and owner never follow a link: swap_preload.so puts a
+# symbolic link to a root-only file where the socket was, right after
+# bind(); the daemon must refuse to start and leave the file alone
+preload="$top_builddir/tests/milter/swap_preload.so"
+[ -f "$preload" ] || bad "$preload not built"
+echo secret > target
+chmod 600 target
+cat > swap.conf <<EOC
+model = "$tmp/model";
+socket = "unix:$tmp/swap.sock";
+socket_mode = "0666";
+socket_owner = "nobody";
+EOC
+SWAP_SOCKET="$tmp/swap.sock" SWAP_TARGET="$tmp/target" LD_PRELOAD="$preload" \
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+	timeout 60 "$GPTMILTER" -f -c swap.conf > swap.log 2>&1
+rc=$?
+[ -L swap.sock ] && [ -S swap.sock.moved ] || bad "symlink swap: the shim did not swap"
+[ $rc -eq 1 ] || bad "symlink swap: exit status $rc, not 1"
+grep -q "socket $tmp/swap.sock: not the socket just created (a symbolic link" swap.log ||
+	bad "symlink swap: not refused: $(cat swap.log)"
+[ "$(stat -c '%U %a' target)" = "root 600" ] ||
+	bad "symlink swap: the target became $(stat -c '%U %a' target)"
+echo "ok: a symlink swap cannot redirect the socket's mode and owner"
 
 # daemon mode: detaches, writes the pid file, drops to `nobody` (as root),
 # serves /metrics, removes the pid file on SIGTERM
@@ -118,15 +227,23 @@ PYEOF
 user=
 [ "$(id -u)" -eq 0 ] && user="-u nobody"
 chmod 755 "$tmp"
-"$GPTMILTER" -c daemon.conf -p "unix:$tmp/daemon.sock" -P "$tmp/daemon.pid" \
-	$user || bad "daemon mode: start failed"
+# socket and pid file in a directory the user may write (systemd's
+# RuntimeDirectory), so that it can remove both at exit; a descriptor
+# left open by the parent (7) must not stay open in the daemon
+mkdir run
+[ -n "$user" ] && chown nobody run
+"$GPTMILTER" -c daemon.conf -p "unix:$tmp/run/daemon.sock" \
+	-P "$tmp/run/daemon.pid" $user 7> inherited.txt ||
+	bad "daemon mode: start failed"
 i=0
-while [ $i -lt 300 ] && ! [ -s daemon.pid ]; do sleep 0.1; i=$((i + 1)); done
-pid=$(cat daemon.pid 2>/dev/null)
+while [ $i -lt 300 ] && ! [ -s run/daemon.pid ]; do sleep 0.1; i=$((i + 1)); done
+pid=$(cat run/daemon.pid 2>/dev/null)
 if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
 	bad "daemon mode: no live process in the pid file"
 else
-	[ -S daemon.sock ] || bad "daemon mode: no socket"
+	[ -S run/daemon.sock ] || bad "daemon mode: no socket"
+	ls -l /proc/$pid/fd | grep -q inherited.txt &&
+		bad "daemon mode: an inherited descriptor stayed open"
 	if [ -n "$user" ]; then
 		uid=$(awk '/^Uid:/ { print $2 }' /proc/$pid/status)
 		[ "$uid" = "$(id -u nobody)" ] || bad "daemon mode: runs as uid $uid, not nobody"
@@ -137,7 +254,7 @@ else
 	*) bad "daemon mode: /metrics: $metrics";;
 	esac
 	# detached and as another user, it still scores
-	MT_SOCK="unix:$tmp/daemon.sock" MT_EXPECT=continue timeout 60 \
+	MT_SOCK="unix:$tmp/run/daemon.sock" MT_EXPECT=continue timeout 60 \
 		miltertest -s "$MT_DIR/q-client.lua" > daemon.client.log 2>&1 ||
 		{ bad "daemon mode: message not scored"; cat daemon.client.log; }
 	# a burst of SIGHUPs: reloads, never a stop (libmilter's signal
@@ -156,9 +273,28 @@ else
 	i=0
 	while [ $i -lt 300 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
 	kill -0 "$pid" 2>/dev/null && bad "daemon mode: still running after SIGTERM"
-	[ -e daemon.pid ] && [ -z "$user" ] && bad "daemon mode: pid file left behind"
+	[ -e run/daemon.pid ] && bad "daemon mode: pid file left behind"
+	[ -e run/daemon.sock ] && bad "daemon mode: socket left behind"
 fi
 echo "ok: daemon mode"
+
+# after -u, in a directory only root may write, the socket and the pid
+# file cannot be removed at exit: said in the log, not left silently
+if [ -n "$user" ]; then
+	"$GPTMILTER" -f -c daemon.conf -p "unix:$tmp/root.sock" \
+		-P "$tmp/root.pid" -u nobody > root.log 2>&1 &
+	rpid=$!
+	i=0
+	while [ $i -lt 300 ] && ! grep -q 'listening on' root.log; do sleep 0.1; i=$((i + 1)); done
+	kill -TERM $rpid; wait $rpid
+	grep -q "socket (the next start replaces it) $tmp/root.sock left behind: Permission denied (its directory is not writable" root.log ||
+		bad "-u: socket left behind silently: $(cat root.log)"
+	grep -q "pid file $tmp/root.pid left behind: Permission denied" root.log ||
+		bad "-u: pid file left behind silently: $(cat root.log)"
+	echo "ok: what -u leaves behind is logged"
+else
+	echo "NOT RUN (needs root): the -u clean-up check"
+fi
 
 for lua in "$MT_DIR"/t-*.lua; do
 	case=$(basename "$lua" .lua)

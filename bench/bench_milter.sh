@@ -64,10 +64,10 @@ if [ -z "$MODEL" ]; then
 fi
 echo "model: $MODEL; messages: $N from $CORPUS; concurrency: $C; workers: $WORKERS; reject_threshold: $REJECT"
 
+pf_setup "$tmp/pf" "$top_srcdir/contrib/postfix/main.cf.gptmilter" || exit 1
 cat > "$tmp/gptmilter.conf" <<EOC
 model = "$MODEL";
-socket = "unix:$tmp/milter.sock";
-socket_mode = "0666";
+socket = "inet:$pf_milter_port@127.0.0.1";
 workers = $WORKERS;
 batch = 8;
 queue = 1024;
@@ -75,10 +75,9 @@ timeout = 120;
 policy: { spam_threshold = 0.5; reject_threshold = $REJECT; on_error = "tempfail"; };
 skip: { trusted_networks = []; };
 EOC
-pf_setup "$tmp/pf" "$tmp/milter.sock" || exit 1
 "$GPTMILTER" -f -c "$tmp/gptmilter.conf" > "$tmp/milter.log" 2>&1 &
 milter_pid=$!
-pf_wait 60 test -S "$tmp/milter.sock" || { cat "$tmp/milter.log"; exit 1; }
+pf_wait 60 pf_listening "$pf_milter_port" || { cat "$tmp/milter.log"; exit 1; }
 pf_start || exit 1
 
 "$PYTHON3" - "$tmp/files" "$pf_smtp_port" "$C" "$milter_pid" > "$tmp/send.out" <<'PYEOF'

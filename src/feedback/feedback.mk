@@ -9,7 +9,7 @@ spooldir = $(localstatedir)/lib/gptmilter/feedback
 feedbackmodelsdir = $(localstatedir)/lib/gptmilter/models
 bin_SCRIPTS = src/feedback/gptmilter-report
 sbin_SCRIPTS = src/feedback/gptmilter-retrain
-dist_man_MANS += man/gptmilter-report.1 man/gptmilter-retrain.8
+# (their man pages are written from man/*.in with the paths: Makefile.am)
 CLEANFILES += $(bin_SCRIPTS) $(sbin_SCRIPTS)
 EXTRA_DIST += src/feedback/gptmilter-report.in src/feedback/gptmilter-retrain.in
 

@@ -38,7 +38,7 @@ typedef struct {
 static const ConfKey keys[] = {
 	{ "model", K_STR, "\"" CONF_DEFAULT_MODEL "\"", NB, F(model),
 	  "model directory (config.json, model.safetensors, tokenizer)" },
-	{ "socket", K_STR, "\"unix:/run/gptmilter/gptmilter.sock\"", NB,
+	{ "socket", K_STR, "\"inet:8893@127.0.0.1\"", NB,
 	  F(socket), "milter socket: unix:/path or inet:port@host "
 	  "(inet6:port@host)" },
 	{ "socket_mode", K_STR, "\"0660\"", NB, F(socket_mode),

@@ -13,4 +13,3 @@ src_milter_gptmilter_SOURCES = src/milter/main.c \
 src_milter_gptmilter_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(MHD_CFLAGS)
 src_milter_gptmilter_LDADD = $(CORE_LIBS) $(LIBCONFIG_LIBS) $(MHD_LIBS) \
 	$(MILTER_LIBS)
-dist_man_MANS += man/gptmilter.8 man/gptmilter.conf.5

@@ -1,12 +1,15 @@
 # postfix-lib.sh - a private Postfix instance for tests and benchmarks
 # (sourced by tests/milter/test_postfix.sh and bench/bench_milter.sh).
 #
-# pf_setup DIR MILTER_SOCKET: write DIR/conf/{main,master}.cf for an
+# pf_setup DIR MAIN_CF_MILTER: write DIR/conf/{main,master}.cf for an
 #   instance whose queue and data live under DIR, with smtpd on
-#   127.0.0.1:$pf_smtp_port (milter: unix:MILTER_SOCKET, default action
-#   tempfail) relaying everything to smtp-sink on 127.0.0.1:$pf_sink_port,
-#   which writes each message to DIR/sink/. Every service runs unchrooted;
-#   no DNS, no TLS, log in DIR/maillog.
+#   127.0.0.1:$pf_smtp_port relaying everything to smtp-sink on
+#   127.0.0.1:$pf_sink_port, which writes each message to DIR/sink/.
+#   MAIN_CF_MILTER: a file of main.cf lines for the milter
+#   (contrib/postfix/main.cf.gptmilter, 8893 replaced by $pf_milter_port,
+#   or another file). smtpd, cleanup and the other services Debian chroots
+#   run chrooted in DIR/queue, as on Debian; no DNS, no TLS, log in
+#   DIR/maillog. $pf_milter_port is a free port for gptmilter.
 # pf_start / pf_stop: start (smtp-sink + postfix) / stop them; pf_stop is
 #   safe to call twice and from a trap.
 # Needs root (Postfix's master), $PYTHON3.
@@ -36,6 +39,10 @@ pf_setup() {
 	pf_smtp_port=$(pf_free_port)
 	pf_sink_port=$(pf_free_port)
 	while [ "$pf_sink_port" = "$pf_smtp_port" ]; do pf_sink_port=$(pf_free_port); done
+	pf_milter_port=$(pf_free_port)
+	while [ "$pf_milter_port" = "$pf_smtp_port" ] || [ "$pf_milter_port" = "$pf_sink_port" ]; do
+		pf_milter_port=$(pf_free_port)
+	done
 	cat > "$pf_dir/conf/main.cf" <<PFEOF
 compatibility_level = 3.6
 queue_directory = $pf_dir/queue
@@ -61,10 +68,6 @@ local_recipient_maps =
 syslog_name = gptm-test
 maillog_file = $pf_dir/maillog
 maillog_file_prefixes = $pf_dir
-smtpd_milters = unix:$2
-non_smtpd_milters =
-milter_default_action = tempfail
-milter_protocol = 6
 milter_connect_timeout = 5s
 smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
@@ -73,27 +76,28 @@ default_process_limit = 100
 relay_destination_concurrency_limit = 20
 message_size_limit = 0
 PFEOF
+	sed "s/8893/$pf_milter_port/g" "$2" >> "$pf_dir/conf/main.cf" || return 1
 	cat > "$pf_dir/conf/master.cf" <<PFEOF
-127.0.0.1:$pf_smtp_port inet n - n - - smtpd
-pickup    unix  n - n 60   1 pickup
-cleanup   unix  n - n -    0 cleanup
+127.0.0.1:$pf_smtp_port inet n - y - - smtpd
+pickup    unix  n - y 60   1 pickup
+cleanup   unix  n - y -    0 cleanup
 qmgr      unix  n - n 300  1 qmgr
-rewrite   unix  - - n -    - trivial-rewrite
-bounce    unix  - - n -    0 bounce
-defer     unix  - - n -    0 bounce
-trace     unix  - - n -    0 bounce
-verify    unix  - - n -    1 verify
-flush     unix  n - n 1000? 0 flush
+rewrite   unix  - - y -    - trivial-rewrite
+bounce    unix  - - y -    0 bounce
+defer     unix  - - y -    0 bounce
+trace     unix  - - y -    0 bounce
+verify    unix  - - y -    1 verify
+flush     unix  n - y 1000? 0 flush
 proxymap  unix  - - n -    - proxymap
-smtp      unix  - - n -    - smtp
-relay     unix  - - n -    - smtp
-showq     unix  n - n -    - showq
-error     unix  - - n -    - error
-retry     unix  - - n -    - error
-discard   unix  - - n -    - discard
+smtp      unix  - - y -    - smtp
+relay     unix  - - y -    - smtp
+showq     unix  n - y -    - showq
+error     unix  - - y -    - error
+retry     unix  - - y -    - error
+discard   unix  - - y -    - discard
 local     unix  - n n -    - local
-anvil     unix  - - n -    1 anvil
-scache    unix  - - n -    1 scache
+anvil     unix  - - y -    1 anvil
+scache    unix  - - y -    1 scache
 postlog   unix-dgram n - n - 1 postlogd
 PFEOF
 }

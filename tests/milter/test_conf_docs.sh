@@ -2,13 +2,13 @@
 # test_conf_docs.sh - the key table in src/milter/conf.c (printed by
 # `gptmilter --dump-keys`) against its documentation: every key must appear
 # in conf/gptmilter.conf (in its group, with its default) and in
-# man/gptmilter.conf.5; the sample file, uncommented, must parse and give
+# man/gptmilter.conf.5.in; the sample file, uncommented, must parse and give
 # exactly the built-in defaults.
 set -u
 : "${top_srcdir:?}" "${top_builddir:?}"
 GPTMILTER="${GPTMILTER:-$top_builddir/src/milter/gptmilter}"
 sample="$top_srcdir/conf/gptmilter.conf"
-man5="$top_srcdir/man/gptmilter.conf.5"
+man5="$top_srcdir/man/gptmilter.conf.5.in"
 [ -x "$GPTMILTER" ] || { echo "FAIL: $GPTMILTER not built"; exit 1; }
 
 tmp="$top_builddir/tests/tmp/conf_docs.$$"
@@ -36,7 +36,7 @@ while IFS="$(printf '\t')" read -r name type def doc; do
 		{ echo "FAIL: $name = $def is not in conf/gptmilter.conf"; fail=1; }
 	}
 	grep -qE "^\.BR? $name( |\$)" "$man5" ||
-		{ echo "FAIL: $name is not documented in man/gptmilter.conf.5"; fail=1; }
+		{ echo "FAIL: $name is not documented in man/gptmilter.conf.5.in"; fail=1; }
 done < "$tmp/keys"
 
 # no stale key in the sample

@@ -3,8 +3,11 @@
 #
 # A private Postfix instance (postfix-lib.sh: its own config, queue and data
 # directories under a scratch directory) listens on 127.0.0.1:<free port>
-# with smtpd_milters = unix:<gptmilter's socket> and relays everything to
-# smtp-sink, which writes each message it receives to a file. swaks sends.
+# and relays everything to smtp-sink, which writes each message it
+# receives to a file. swaks sends. It follows contrib/postfix/README as
+# written, on Debian's chrooted smtpd and cleanup: gptmilter on its
+# default socket inet:8893@127.0.0.1 and main.cf.gptmilter appended to
+# main.cf, the port 8893 replaced by a free one in both.
 # Checked: ham arrives with the score and status headers (and without a
 # forged X-Spam-Flag), logged with its queue id; after a SIGHUP with
 # reject_threshold = 0, mail is refused at SMTP with 550 5.7.1 and the
@@ -46,11 +49,18 @@ bad() { echo "FAIL: $*"; fail=1; }
 "$PYTHON3" "$top_srcdir/tests/gen_tiny_model.py" --out "$tmp/model" \
 	--layers 2 --heads 2 --embd 32 --ctx 64 --labels ham,spam --seed 21 \
 	--name e2e-tiny >/dev/null || { bad "gen_tiny_model.py"; exit 1; }
+# the recipe's two ends meet: gptmilter's default socket is the one
+# main.cf.gptmilter names (the test then moves both to a free port)
+"$GPTMILTER" --dump-keys | grep -q '^socket	string	"inet:8893@127.0.0.1"' ||
+	bad "the default socket is not inet:8893@127.0.0.1"
+grep -qx 'smtpd_milters = inet:127.0.0.1:8893' "$top_srcdir/contrib/postfix/main.cf.gptmilter" ||
+	bad "main.cf.gptmilter does not name inet:127.0.0.1:8893"
+pf_setup "$tmp/pf" "$top_srcdir/contrib/postfix/main.cf.gptmilter" ||
+	{ bad "pf_setup"; exit 1; }
 write_conf() {	# $1: reject_threshold
 	cat > "$tmp/gptmilter.conf" <<EOC
 model = "$tmp/model";
-socket = "unix:$tmp/milter.sock";
-socket_mode = "0666";
+socket = "inet:$pf_milter_port@127.0.0.1";
 workers = 2;
 policy: { spam_threshold = 1.005; reject_threshold = $1;
 	  unsure_low = 0.0; unsure_high = 0.0;
@@ -59,12 +69,11 @@ skip: { trusted_networks = []; };
 EOC
 }
 write_conf 1.01
-pf_setup "$tmp/pf" "$tmp/milter.sock" || { bad "pf_setup"; exit 1; }
 
 # gptmilter first: Postfix defers while its milter is missing
 "$GPTMILTER" -f -c "$tmp/gptmilter.conf" > "$tmp/milter.log" 2>&1 &
 milter_pid=$!
-pf_wait 20 test -S "$tmp/milter.sock" ||
+pf_wait 20 pf_listening "$pf_milter_port" ||
 	{ bad "gptmilter did not start"; cat "$tmp/milter.log"; exit 1; }
 pf_start || { bad "Postfix did not start"; exit 1; }
 
@@ -92,6 +101,12 @@ if pf_wait 30 delivered 1; then
 else
 	bad "ham: nothing arrived at smtp-sink"
 fi
+# the recipe's point: smtpd ran chrooted in the queue directory
+chrooted=0
+for p in $(pgrep -x smtpd); do
+	[ "$(readlink "/proc/$p/root")" = "$tmp/pf/queue" ] && chrooted=1
+done
+[ $chrooted -eq 1 ] || bad "no smtpd chrooted in $tmp/pf/queue"
 qid=$(sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p' "$tmp/ham.swaks" | head -1)
 grep -q "${qid:-none}: score=[01]\.[0-9]* threshold=1\.005 label=[a-z]* action=accept latency=" \
 	"$tmp/milter.log" || bad "ham: no log line with queue id $qid"

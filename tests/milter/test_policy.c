@@ -306,6 +306,28 @@ test_conf_load(void)
 		CHECK(c->policy.spam_threshold == CLASSIFIER_THRESHOLD_DEFAULT);
 		conf_unref(c);
 	}
+	/* the default unsure band lies below whatever threshold the model
+	 * brings (with 0.5 and 0.72 alike), so status Unsure can appear */
+	c = load_text("", &error);
+	CHECK(c != NULL);
+	if (c) {
+		static const double thr[] = { 0.5, 0.72, 0.37 };
+		for (gsize i = 0; i < G_N_ELEMENTS(thr); i++) {
+			Policy p = c->policy;
+			p.spam_threshold = policy_spam_threshold(
+				c->spam_threshold, thr[i], NULL);
+			double below = thr[i] - 0.01;
+			CHECK(policy_decide(&p, below, "ham").status ==
+			      POLICY_STATUS_UNSURE);
+			CHECK(policy_decide(&p, 0.25, "ham").status ==
+			      POLICY_STATUS_UNSURE);
+			CHECK(policy_decide(&p, thr[i], "spam").status ==
+			      POLICY_STATUS_SPAM);
+			CHECK(policy_decide(&p, 0.05, "ham").status ==
+			      POLICY_STATUS_HAM);
+		}
+		conf_unref(c);
+	}
 	c = load_text("policy: { spam_threshold = \"model\"; };", &error);
 	CHECK(c != NULL && c->spam_threshold == CONF_THRESHOLD_MODEL);
 	if (c) {

@@ -102,5 +102,62 @@ gen --out "$tmp/json"
 echo '{"n_layer": 2,' > "$tmp/json/config.json"
 bad "invalid config.json" "$tmp/json" "config.json"
 
+# 8. --json stays valid JSON whatever the file name and the error: a
+#    quote, a control character and a byte that is not UTF-8 (g_strescape,
+#    used before, wrote \001 and \377, which JSON does not have).
+odd="$tmp/$(printf 'odd"\001\377name').eml"
+"$CLASSIFY" -m "$tmp/m" --json "$DATA/ham1.eml" "$odd" > "$tmp/odd.json" 2>/dev/null; rc=$?
+if [ $rc -eq 3 ] && "$PYTHON3" - "$tmp/odd.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert len(rows) == 2, rows
+scored = [r for r in rows if "label" in r]
+errors = [r for r in rows if "error" in r]
+assert len(scored) == 1 and scored[0]["file"].endswith("ham1.eml"), rows
+e = errors[0]
+assert e["file"].endswith("name.eml") and "odd\"\x01" in e["file"], e
+assert "No such file" in e["error"], e
+PY
+then ok "--json is valid JSON for odd names and errors"
+else fail "--json with an odd unreadable name (exit $rc): $(cat "$tmp/odd.json")"; fi
+
+# 9. Directories as gptmilter-train reads them: a Maildir (cur/ and new/,
+#    not tmp/) and a tree holding an mbox of two messages; every message
+#    is scored as its own file is, duplicates included; a file the reader
+#    skips is named and makes the exit status 3.
+mkdir -p "$tmp/md/cur" "$tmp/md/new" "$tmp/md/tmp" "$tmp/tree/sub"
+cp "$DATA/ham1.eml" "$tmp/md/cur/1.host:2,S"
+cp "$DATA/spam1.eml" "$tmp/md/new/2.host"
+cp "$DATA/spam1.eml" "$tmp/md/tmp/3.host"
+{ echo "From a@example.org Mon Jan  1 00:00:00 2024"; cat "$DATA/ham1.eml"; echo
+  echo "From b@example.org Mon Jan  1 00:00:00 2024"; cat "$DATA/spam1.eml"; } > "$tmp/tree/sub/box"
+cp "$DATA/ham1.eml" "$tmp/tree/copy.eml"
+"$CLASSIFY" -m "$tmp/m" "$tmp/md" "$tmp/tree" > "$tmp/dirs.txt" 2> "$tmp/dirs.log"; rc=$?
+p_ham=$(sed -n 1p "$tmp/b8.txt" | cut -f3); p_spam=$(sed -n 2p "$tmp/b8.txt" | cut -f3)
+want="$tmp/md/cur/1.host:2,S	$p_ham
+$tmp/md/new/2.host	$p_spam
+$tmp/tree/copy.eml	$p_ham
+$tmp/tree/sub/box:1	$p_ham
+$tmp/tree/sub/box:2	$p_spam"
+got=$(cut -f1,3 "$tmp/dirs.txt")
+[ "$got" = "$want" ] && [ $rc -eq 0 ] || [ $rc -eq 1 ] && [ "$got" = "$want" ] &&
+	ok "a Maildir and a tree with an mbox" ||
+	fail "directories (exit $rc): $(cat "$tmp/dirs.txt" "$tmp/dirs.log")"
+printf 'not mail\n' > "$tmp/tree/junk"
+"$CLASSIFY" -m "$tmp/m" "$tmp/tree" > "$tmp/dirs2.txt" 2> "$tmp/dirs2.log"; rc=$?
+[ $rc -eq 3 ] && grep -q "$tmp/tree/junk: not a mail message" "$tmp/dirs2.log" &&
+	[ "$(wc -l < "$tmp/dirs2.txt")" -eq 3 ] && ok "a skipped file in a directory is named, exit 3" ||
+	fail "skipped file (exit $rc): $(cat "$tmp/dirs2.log")"
+
+# 10. Empty input (a 0-byte file, empty standard input) is refused with a
+#     message, not scored.
+: > "$tmp/empty0.eml"
+"$CLASSIFY" -m "$tmp/m" "$tmp/empty0.eml" > "$tmp/e.txt" 2> "$tmp/e.log"; rc=$?
+[ $rc -eq 3 ] && [ ! -s "$tmp/e.txt" ] && grep -q "empty0.eml: empty input" "$tmp/e.log" &&
+	ok "an empty file is refused" || fail "empty file (exit $rc): $(cat "$tmp/e.txt" "$tmp/e.log")"
+"$CLASSIFY" -m "$tmp/m" < /dev/null > "$tmp/e.txt" 2> "$tmp/e.log"; rc=$?
+[ $rc -eq 3 ] && [ ! -s "$tmp/e.txt" ] && grep -q "standard input: empty input" "$tmp/e.log" &&
+	ok "empty standard input is refused" || fail "empty stdin (exit $rc): $(cat "$tmp/e.txt" "$tmp/e.log")"
+
 echo "test_classify: $fails failure(s)"
 [ $fails -eq 0 ]

@@ -2,9 +2,12 @@
  * gptmilter-classify - score mail messages with a gptmilter classifier
  *
  * Owns: the command line (see man/gptmilter-classify.1): reading messages
- * from files or stdin, batching them through one ClassifierWorker, printing
- * a line (or a JSON object) per message, and an exit status that says
- * spam / ham / error as bogofilter's does.
+ * from files, directories (Maildirs, trees, mboxes in them: the core's
+ * corpus reader, as gptmilter-train reads them) or stdin, batching them
+ * through one ClassifierWorker, printing a line (or a JSON object, built
+ * with json-glib so that any name or error text stays valid JSON) per
+ * message, and an exit status that says spam / ham / error as bogofilter's
+ * does. Empty input is refused, not scored.
  * Not here: everything that turns bytes into a score (src/core/classifier.c).
  */
 #include "config.h"
@@ -16,6 +19,7 @@
 #include <json-glib/json-glib.h>
 
 #include "classifier.h"
+#include "corpus.h"
 #include "scripts.h"
 
 /* Exit statuses, as bogofilter's: spam 0, ham 1, error 3. */
@@ -99,6 +103,26 @@ message_clear(Message *m)
 	memset(m, 0, sizeof *m);
 }
 
+/* print_json - one object per line; names and texts are made valid UTF-8
+ * first (a file name need not be), so the line is always valid JSON */
+static void
+print_json(JsonBuilder *jb)
+{
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	g_autoptr(JsonNode) root = json_builder_get_root(jb);
+	json_generator_set_root(gen, root);
+	g_autofree char *s = json_generator_to_data(gen, NULL);
+	printf("%s\n", s);
+}
+
+static void
+add_string_member(JsonBuilder *jb, const char *name, const char *value)
+{
+	g_autofree char *valid = g_utf8_make_valid(value, -1);
+	json_builder_set_member_name(jb, name);
+	json_builder_add_string_value(jb, valid);
+}
+
 /* print_result - one message's line or JSON object; TRUE when its
  * script made a spam score unsure */
 static gboolean
@@ -126,10 +150,8 @@ print_result(const Classifier *c, const Message *m, const float *probs,
 	}
 	g_autoptr(JsonBuilder) jb = json_builder_new();
 	json_builder_begin_object(jb);
-	json_builder_set_member_name(jb, "file");
-	json_builder_add_string_value(jb, m->name);
-	json_builder_set_member_name(jb, "label");
-	json_builder_add_string_value(jb, label);
+	add_string_member(jb, "file", m->name);
+	add_string_member(jb, "label", label);
 	json_builder_set_member_name(jb, "spam_probability");
 	json_builder_add_double_value(jb, score);
 	json_builder_set_member_name(jb, "threshold");
@@ -152,23 +174,119 @@ print_result(const Classifier *c, const Message *m, const float *probs,
 	}
 	json_builder_end_object(jb);
 	json_builder_end_object(jb);
-	g_autoptr(JsonGenerator) gen = json_generator_new();
-	g_autoptr(JsonNode) root = json_builder_get_root(jb);
-	json_generator_set_root(gen, root);
-	g_autofree char *s = json_generator_to_data(gen, NULL);
-	printf("%s\n", s);
+	print_json(jb);
 	return unseen;
 }
 
+/* print_error - NAME was not scored, because of WHY */
 static void
 print_error(const char *name, const char *why)
 {
 	if (opt_json) {
-		g_autofree char *q = g_strescape(why, NULL);
-		g_autofree char *qn = g_strescape(name, NULL);
-		printf("{\"file\":\"%s\",\"error\":\"%s\"}\n", qn, q);
+		g_autoptr(JsonBuilder) jb = json_builder_new();
+		json_builder_begin_object(jb);
+		add_string_member(jb, "file", name);
+		add_string_member(jb, "error", why);
+		json_builder_end_object(jb);
+		print_json(jb);
 	}
 	fprintf(stderr, "gptmilter-classify: %s\n", why);
+}
+
+/* The messages to score, in the order named: a FILE argument is one
+ * message; a directory is read whole by the corpus reader (Maildir cur/
+ * and new/, trees of message files, mboxes split), duplicates kept, and
+ * its messages queued. */
+typedef struct {
+	const char *const *files;
+	int n_files, next;
+	GQueue pending;		/* Message *, from a directory */
+	gboolean any_error;
+} Inputs;
+
+/* read_dir - queue every message under the directory PATH; files the
+ * reader skips (empty, not mail, unreadable) are errors, named */
+static void
+read_dir(Inputs *in, const char *path)
+{
+	g_autoptr(Corpus) c = corpus_new();
+	g_autoptr(GError) error = NULL;
+
+	c->keep_duplicates = TRUE;
+	gboolean ok = corpus_add(c, path, -1, CORPUS_AUTO, NULL, &error);
+	for (guint i = 0; i < c->warnings->len; i++)
+		print_error(path, g_ptr_array_index(c->warnings, i));
+	if (c->n_warnings > c->warnings->len) {
+		g_autofree char *more = g_strdup_printf("%s: %zu more files "
+			"skipped", path, c->n_warnings - c->warnings->len);
+		print_error(path, more);
+	}
+	if (c->n_warnings > 0 || !ok)
+		in->any_error = TRUE;
+	if (!ok)
+		print_error(path, error->message);
+	for (gsize i = 0; i < corpus_n_items(c); i++) {
+		CorpusItem *it = corpus_item(c, i);
+		if (it->is_text) {	/* a .tsv holds extracted text */
+			g_autofree char *why = g_strdup_printf("%s: a line of "
+				"text, not a message: not scored", it->path);
+			print_error(it->path, why);
+			in->any_error = TRUE;
+			continue;
+		}
+		Message *m = g_new0(Message, 1);
+		m->name = g_strdup(it->path);
+		m->data = g_steal_pointer(&it->data);
+		m->len = it->len;
+		g_queue_push_tail(&in->pending, m);
+	}
+}
+
+/* blank - nothing but white space: no header, no body, nothing to score */
+static gboolean
+blank(const char *p, gsize len)
+{
+	for (gsize i = 0; i < len; i++)
+		if (!g_ascii_isspace(p[i]))
+			return FALSE;
+	return TRUE;
+}
+
+/* inputs_next - the next message into M; FALSE when there is none left.
+ * What cannot be scored is reported and makes the exit status 3. */
+static gboolean
+inputs_next(Inputs *in, Message *m)
+{
+	for (;;) {
+		Message *q = g_queue_pop_head(&in->pending);
+		if (q) {
+			*m = *q;
+			g_free(q);
+			return TRUE;
+		}
+		if (in->next >= in->n_files)
+			return FALSE;
+		const char *path = in->files[in->next++];
+		g_autoptr(GError) error = NULL;
+		if (strcmp(path, "-") != 0 &&
+		    g_file_test(path, G_FILE_TEST_IS_DIR)) {
+			read_dir(in, path);
+			continue;
+		}
+		if (!read_message(path, m, &error)) {
+			print_error(path, error->message);
+		} else if (blank(m->data, m->len)) {
+			g_autofree char *why = g_strdup_printf("%s: empty "
+				"input (%zu bytes, no header, no body): not "
+				"scored", strcmp(path, "-") ? path :
+				"standard input", m->len);
+			print_error(path, why);
+		} else {
+			return TRUE;
+		}
+		message_clear(m);
+		in->any_error = TRUE;
+	}
 }
 
 int
@@ -223,26 +341,22 @@ main(int argc, char **argv)
 	g_autofree int32_t *ids = g_new(int32_t, (gsize) opt_batch * max_tokens);
 	g_autofree int *lens = g_new(int, opt_batch);
 	g_autofree float *probs = g_new(float, (gsize) opt_batch * NL);
-	gboolean any_error = FALSE, any_spam = FALSE;
+	gboolean any_spam = FALSE, more = TRUE;
+	Inputs in = { files, n_files, 0, G_QUEUE_INIT, FALSE };
 
-	for (int next = 0; next < n_files;) {
+	while (more) {
 		int B = 0;
 		gsize off = 0;
 		/* Fill a batch with readable messages; report unreadable ones. */
-		while (B < opt_batch && next < n_files) {
-			const char *path = files[next++];
-			g_autoptr(GError) rerr = NULL;
+		while (B < opt_batch) {
 			Message *m = &batch[B];
-			if (!read_message(path, m, &rerr)) {
-				print_error(path, rerr->message);
-				message_clear(m);
-				any_error = TRUE;
-				continue;
-			}
+			if (!(more = inputs_next(&in, m)))
+				break;
 			if (opt_dump_text) {
 				gsize tl = 0;
 				g_autofree char *text = classifier_text(c, m->data, m->len, &tl);
-				if (n_files > 1)
+				if (n_files > 1 || in.pending.length > 0 ||
+				    g_file_test(files[0], G_FILE_TEST_IS_DIR))
 					printf("==> %s <==\n", m->name);
 				fwrite(text, 1, tl, stdout);
 				printf("\n");
@@ -279,7 +393,7 @@ main(int argc, char **argv)
 	}
 	fflush(stdout);
 	g_free(opt_model);
-	if (any_error)
+	if (in.any_error)
 		return EXIT_ERROR;
 	if (opt_dump_text || opt_dump_tokens)
 		return EXIT_SUCCESS;

@@ -107,7 +107,7 @@ corpus_add_message(Corpus *c, const char *data, gsize len, gboolean is_text,
 	char *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
 						(const guchar *)data, len);
 
-	if (g_hash_table_contains(c->seen, hex)) {
+	if (!c->keep_duplicates && g_hash_table_contains(c->seen, hex)) {
 		g_free(hex);
 		c->n_duplicates++;
 		return FALSE;

@@ -75,6 +75,8 @@ typedef struct {
 				 * message (not TSV text) its bare_ids */
 	int mailtext_version;	/* layout corpus_tokenize extracts (0: the
 				 * current MAILTEXT_VERSION) */
+	gboolean keep_duplicates;	/* add every message, seen or not
+					 * (gptmilter-classify scores each) */
 } Corpus;
 
 #define CORPUS_MAX_WARNINGS 100

@@ -440,5 +440,28 @@ printf 'not mail\n' > "$T/c/train/ham/groupA/junk.txt"
 grep -q "warning: .*junk.txt: not a mail message" "$T/m2.log" || die "no junk warning"
 grep -q "1 unreadable or not mail" "$T/m2.log" || die "junk not counted"
 
+# the command-line surface: MODE --help shows the data and model options
+# (not only behind --help-data and --help-model), --version answers, and
+# every usage text names every mode
+out=$("$BIN" finetune --help 2>&1) || die "finetune --help: exit $?"
+for o in --ham= --spam= --base= --init= --output= --ham-val= --max-tokens=; do
+	case $out in *"$o"*) ;; *) die "finetune --help does not show $o";; esac
+done
+"$BIN" soup --help 2>&1 | grep -q '^  gptmilter-train soup .*MODEL MODEL' ||
+	die "soup --help: the usage line does not name the MODEL arguments"
+for v in --version -V; do
+	out=$("$BIN" $v 2>&1) || die "$v: exit $?"
+	case $out in "gptmilter-train "[0-9]*) ;; *) die "$v: $out";; esac
+done
+out=$("$BIN" eval --version 2>&1) || die "eval --version: exit $?"
+case $out in "gptmilter-train "[0-9]*) ;; *) die "eval --version: $out";; esac
+for args in "" "bogus" "--help"; do
+	# shellcheck disable=SC2086
+	out=$("$BIN" $args 2>&1)
+	for m in finetune pretrain eval soup scripts; do
+		case $out in *"$m"*) ;; *) die "usage for '$args' omits $m: $out";; esac
+	done
+done
+
 [ $fail = 0 ] && rm -rf "$T" && echo "test_train: ok"
 exit $fail

@@ -15,6 +15,8 @@
  *
  * Exit status: 0 done, 1 bad input or a failed run, 2 bad usage.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -848,20 +850,29 @@ main(int argc, char **argv)
 	Run r = { 0 };
 	int mode;
 
+	static const char usage[] =
+		"Usage: gptmilter-train finetune|pretrain|eval [OPTION...]\n"
+		"       gptmilter-train soup -o OUT [OPTION...] MODEL MODEL...\n"
+		"       gptmilter-train scripts -m MODEL --ham ... --spam ...\n"
+		"       gptmilter-train --version\n"
+		"(gptmilter-train MODE --help lists every option of MODE; see "
+		"gptmilter-train(1))\n";
+
 	if (argc < 2 || (mode = parse_mode(argv[1])) < 0) {
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 				  strcmp(argv[1], "-h") == 0)) {
-			printf("Usage: gptmilter-train finetune|pretrain|eval "
-			       "[OPTION...]\n       gptmilter-train soup -o OUT "
-			       "[OPTION...] MODEL MODEL...\n       "
-			       "gptmilter-train scripts -m MODEL --ham ... "
-			       "--spam ...\n(gptmilter-train "
-			       "MODE --help lists the options; see "
-			       "gptmilter-train(1))\n");
+			fputs(usage, stdout);
 			return 0;
 		}
-		fprintf(stderr, "usage: gptmilter-train finetune|pretrain|eval|"
-			"soup|scripts [OPTION...]\n");
+		if (argc >= 2 && (strcmp(argv[1], "--version") == 0 ||
+				  strcmp(argv[1], "-V") == 0)) {
+			printf("gptmilter-train %s\n", PACKAGE_VERSION);
+			return 0;
+		}
+		if (argc >= 2)
+			fprintf(stderr, "gptmilter-train: unknown mode \"%s\"\n",
+				argv[1]);
+		fputs(usage, stderr);
 		return 2;
 	}
 	o.mode = mode;
@@ -869,8 +880,9 @@ main(int argc, char **argv)
 
 	g_autofree char *prg = g_strdup_printf("gptmilter-train %s", argv[1]);
 	g_set_prgname(prg);
-	GOptionContext *ctx = g_option_context_new("- GPT-2 mail classifier "
-						   "trainer");
+	GOptionContext *ctx = g_option_context_new(o.mode == MODE_SOUP ?
+		"MODEL MODEL... - average classifiers fine-tuned from one base" :
+		"- GPT-2 mail classifier trainer");
 	GOptionGroup *g;
 	g_option_context_set_summary(ctx, "Modes: finetune (train a "
 		"classifier), pretrain (next-token LM on mail text), eval "
@@ -889,6 +901,24 @@ main(int argc, char **argv)
 	argv[1] = argv[0];
 	argc--;
 	argv++;
+	/* MODE --help shows every group (data and model options included:
+	 * GLib's own --help would hide them behind --help-data and
+	 * --help-model); --version as at the top level */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "-?") == 0) {
+			g_autofree char *help = g_option_context_get_help(ctx,
+				FALSE, NULL);
+			fputs(help, stdout);
+			g_option_context_free(ctx);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("gptmilter-train %s\n", PACKAGE_VERSION);
+			g_option_context_free(ctx);
+			return 0;
+		}
+	}
 	if (!g_option_context_parse(ctx, &argc, &argv, &err) ||
 	    (argc > 1 && o.mode != MODE_SOUP)) {
 		usage_error(ctx, "%s", err ? err->message : "unexpected argument");

@@ -2,7 +2,7 @@
 #
 # test_policy: policy_decide() and the configuration loader, in C.
 # test_conf_docs.sh: every key of the table in conf.c is in
-#   conf/gptmilter.conf and man/gptmilter.conf.5, with its default.
+#   conf/gptmilter.conf and man/gptmilter.conf.5.in, with its default.
 # test_miltertest.sh: the milter protocol with miltertest(8), one Lua
 #   script per case (tests/milter/t-*.lua + t-*.conf, OpenDKIM style).
 # test_postfix.sh: a private Postfix instance on the loopback, smtp-sink

@@ -1,7 +1,7 @@
 /*
  * gptmilter-classify - score mail messages with a gptmilter classifier
  *
- * Owns: the command line (see man/gptmilter-classify.1): reading messages
+ * Owns: the command line (see man/gptmilter-classify.1.in): reading messages
  * from files, directories (Maildirs, trees, mboxes in them: the core's
  * corpus reader, as gptmilter-train reads them) or stdin, batching them
  * through one ClassifierWorker, printing a line (or a JSON object, built

@@ -15,7 +15,7 @@
  * reference, so SIGHUP can swap in a new one while old messages finish.
  * Threads: read-only after conf_load. Errors: conf_load sets error.
  * Checked by: tests/milter/test_conf_docs.sh (table vs conf/gptmilter.conf
- * and man/gptmilter.conf.5), tests/milter/test_conf.sh.
+ * and man/gptmilter.conf.5.in), tests/milter/test_policy.c.
  */
 #ifndef GPTM_MILTER_CONF_H
 #define GPTM_MILTER_CONF_H

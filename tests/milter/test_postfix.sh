@@ -12,7 +12,8 @@
 # forged X-Spam-Flag), logged with its queue id; after a SIGHUP with
 # reject_threshold = 0, mail is refused at SMTP with 550 5.7.1 and the
 # configured text; with gptmilter stopped, milter_default_action (tempfail)
-# applies and nothing arrives.
+# applies and nothing arrives; then the README's unix-socket variant (the
+# socket in a directory of its own inside the chroot, -u) delivers too.
 # Postfix's master must run as root: this test fails (it does not skip)
 # when not run as root. Everything started is stopped on exit.
 set -u
@@ -57,10 +58,11 @@ grep -qx 'smtpd_milters = inet:127.0.0.1:8893' "$top_srcdir/contrib/postfix/main
 	bad "main.cf.gptmilter does not name inet:127.0.0.1:8893"
 pf_setup "$tmp/pf" "$top_srcdir/contrib/postfix/main.cf.gptmilter" ||
 	{ bad "pf_setup"; exit 1; }
-write_conf() {	# $1: reject_threshold
+write_conf() {	# $1: reject_threshold, $2: socket lines (default: TCP)
+	_sock=${2:-"socket = \"inet:$pf_milter_port@127.0.0.1\";"}
 	cat > "$tmp/gptmilter.conf" <<EOC
 model = "$tmp/model";
-socket = "inet:$pf_milter_port@127.0.0.1";
+$_sock
 workers = 2;
 policy: { spam_threshold = 1.005; reject_threshold = $1;
 	  unsure_low = 0.0; unsure_high = 0.0;
@@ -134,6 +136,43 @@ grep -q '^<\*\* *4[0-9][0-9] ' "$tmp/down.swaks" ||
 	bad "milter down: no 4xx: $(grep '^<' "$tmp/down.swaks" | tail -3)"
 sleep 1
 [ "$(pf_delivered)" -eq 1 ] || bad "sink got $(pf_delivered) messages, wanted 1"
+
+# 4. The README's unix-socket variant, as written: a directory of its own
+#    in the chroot (the queue directory here, /var/spool/postfix there),
+#    the daemon's user owning it (nobody here, gptmilter there), group
+#    postfix; the socket created as root, then -u; main.cf names the path
+#    as smtpd sees it inside the chroot.
+sd="$tmp/pf/queue/gptmilter"
+install -d -o nobody -g postfix -m 0750 "$sd"
+write_conf 1.01 "socket = \"unix:$sd/gptmilter.sock\";
+socket_owner = \"nobody:postfix\";
+socket_mode = \"0660\";"
+"$GPTMILTER" -n -c "$tmp/gptmilter.conf" > "$tmp/unix-n.log" 2>&1 ||
+	bad "unix variant: gptmilter -n: $(cat "$tmp/unix-n.log")"
+grep -q warning "$tmp/unix-n.log" && bad "unix variant: -n warns: $(cat "$tmp/unix-n.log")"
+"$GPTMILTER" -f -c "$tmp/gptmilter.conf" -u nobody > "$tmp/milter2.log" 2>&1 &
+milter_pid=$!
+pf_wait 20 test -S "$sd/gptmilter.sock" ||
+	{ bad "unix variant: no socket"; cat "$tmp/milter2.log"; }
+[ "$(stat -c '%U:%G %a' "$sd/gptmilter.sock")" = "nobody:postfix 660" ] ||
+	bad "unix variant: socket is $(stat -c '%U:%G %a' "$sd/gptmilter.sock")"
+postconf -c "$tmp/pf/conf" -e "smtpd_milters = unix:/gptmilter/gptmilter.sock" &&
+	postfix -c "$tmp/pf/conf" reload > /dev/null 2>&1 || bad "postfix reload"
+sleep 2
+send unix "Through the unix socket" ||
+	bad "unix variant: swaks failed: $(tail -5 "$tmp/unix.swaks")"
+if pf_wait 30 delivered 2; then
+	f=$(grep -l '^Subject: Through the unix socket$' "$tmp"/pf/sink/* | head -1)
+	grep -q '^X-Spam-Status: No, score=' "${f:-/dev/null}" ||
+		bad "unix variant: no X-Spam-Status in the delivered message"
+else
+	bad "unix variant: nothing arrived: $(grep '^<' "$tmp/unix.swaks" | tail -3)"
+fi
+kill -TERM "$milter_pid"
+wait "$milter_pid" || bad "unix variant: exit status $?"
+milter_pid=
+[ -e "$sd/gptmilter.sock" ] && bad "unix variant: the socket stayed after exit"
+cat "$tmp/milter2.log" >> "$tmp/milter.log"
 
 if grep -q 'ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer' "$tmp/milter.log"; then
 	bad "sanitizer report"

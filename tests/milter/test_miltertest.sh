@@ -145,6 +145,17 @@ done
 out=$("$GPTMILTER" -n -c risky.conf -p inet:8893 2>&1)
 case $out in *'socket "inet:8893" listens on every interface'*) ;;
 	*) bad "-n: no warning for an inet socket on every interface: $out";; esac
+# the same warnings in the log at start
+timeout 60 "$GPTMILTER" -f -c risky.conf > risky.log 2>&1 &
+rpid=$!
+i=0
+while [ $i -lt 300 ] && ! grep -q 'listening on' risky.log; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $rpid; wait $rpid
+for w in 'configuration file '"$tmp"'/risky.conf is writable by every user' \
+	'socket_mode = "0777": every local user' \
+	'skip.trusted_networks: "::/0" trusts every IPv6 client'; do
+	grep -qF "warning: start: $w" risky.log || bad "start: no warning \"$w\": $(cat risky.log)"
+done
 chmod 644 risky.conf
 out=$(check -c t-ham.conf 2>&1)
 case $out in *warning*) bad "-n warns about safe settings: $out";; esac

@@ -253,8 +253,10 @@ if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
 	bad "daemon mode: no live process in the pid file"
 else
 	[ -S run/daemon.sock ] || bad "daemon mode: no socket"
-	ls -l /proc/$pid/fd | grep -q inherited.txt &&
-		bad "daemon mode: an inherited descriptor stayed open"
+	for fd in /proc/"$pid"/fd/*; do
+		[ "$(readlink "$fd")" = "$tmp/inherited.txt" ] &&
+			bad "daemon mode: inherited descriptor $fd stayed open"
+	done
 	if [ -n "$user" ]; then
 		uid=$(awk '/^Uid:/ { print $2 }' /proc/$pid/status)
 		[ "$uid" = "$(id -u nobody)" ] || bad "daemon mode: runs as uid $uid, not nobody"

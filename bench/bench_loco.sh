@@ -123,22 +123,19 @@ for (source, label, split), v in sorted(groups.items()):
 for left in sources + ["all"]:
     d = os.path.join(dst, left)
     os.makedirs(d, exist_ok=True)
-    score = open(os.path.join(d, "score"), "w")
+    # scored: every val and test message of the left-out source (or of
+    # the phishing set), not the sample that training uses
+    with open(os.path.join(d, "score"), "w") as score:
+        for source, label, split, path, ck in msgs:
+            if split != "train" and (source == left or (
+                    left == "all" and source == "phishing_pot")):
+                score.write(f"{source}\t{label}\t{path}\n")
     for source, label, split, path, ck in kept:
-        if source == "phishing_pot":
-            if left == "all" and split != "train":
-                score.write(f"{source}\t{label}\t{path}\n")
-            continue
-        if source == left:
-            if split != "train":
-                score.write(f"{source}\t{label}\t{path}\n")
-            continue
-        if split == "test":
+        if source in ("phishing_pot", left) or split == "test":
             continue
         ld = os.path.join(d, split, label, source)
         os.makedirs(ld, exist_ok=True)
         os.symlink(path, os.path.join(ld, os.path.basename(path)))
-    score.close()
 PY
 	echo "$params" > "$folds/.done"
 fi

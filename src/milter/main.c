@@ -18,20 +18,18 @@
  *			ones they started with
  *	SIGTERM, SIGINT	smfi_stop(), let messages under way finish, exit 0
  *	SIGUSR2		logged and ignored
- * libmilter's own signal thread waits (sigwait) for SIGHUP, SIGTERM and
- * SIGINT, and stops the milter on any of them. Linux gives a
- * process-directed signal to the main thread whenever it can take it (not
- * blocked, and running or with no signal pending), so the main thread
- * keeps SIGHUP, SIGTERM and SIGINT unblocked for good, with a handler that
+ * libmilter's own signal thread would wait (sigwait) for SIGHUP, SIGTERM
+ * and SIGINT and stop the milter on any of them, and Linux gives a
+ * process-directed signal to any thread that can take it at that moment:
+ * sigpark.c's sigwait() parks that thread for good instead. The main
+ * thread keeps SIGHUP, SIGTERM and SIGINT unblocked, with a handler that
  * only notes the signal and writes a byte to a pipe; the main thread reads
- * the pipe and acts. A second SIGHUP while one is pending merges with it;
- * SIGUSR1 and SIGUSR2, which libmilter does not watch, are taken by a
- * thread of ours in sigwait, so they never leave a signal pending on the
- * main thread. libmilter can thus take a signal only while the main thread
- * has SIGHUP, SIGTERM or SIGINT pending, and either signal is then a stop
- * request (a second SIGHUP merges with a pending one): a loop that ends
- * without our asking is taken as SIGTERM. A loop that fails exits 1, so
- * that a supervisor restarts the daemon.
+ * the pipe and acts. Every other thread blocks them, so one that arrives
+ * while the main thread is busy waits, pending, for it (a second SIGHUP
+ * merges with a pending one). SIGUSR1 and SIGUSR2 are taken by a thread of
+ * ours in sigwaitinfo. A loop that ends without our asking is taken as
+ * SIGTERM; a loop that fails exits 1, so that a supervisor restarts the
+ * daemon.
  * Errors: before detaching, a clear message on stderr and exit status 1
  * (78 for a bad configuration); afterwards, a log line and the daemon goes
  * on (a missing model makes every message take policy.on_error).
@@ -143,8 +141,9 @@ usr_signal_thread(gpointer data)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	for (;;) {
-		int sig = 0;
-		if (sigwait(&set, &sig) != 0)
+		/* sigwaitinfo: this program's sigwait() parks (sigpark.c) */
+		int sig = sigwaitinfo(&set, NULL);
+		if (sig < 0)
 			continue;
 		if (sig == SIGUSR1)
 			note_event(&ev_reload, sig);

@@ -9,7 +9,8 @@ src_milter_gptmilter_SOURCES = src/milter/main.c \
 	src/milter/pool.c src/milter/pool.h \
 	src/milter/policy.c src/milter/policy.h \
 	src/milter/stats.c src/milter/stats.h \
-	src/milter/setup.c src/milter/setup.h
+	src/milter/setup.c src/milter/setup.h \
+	src/milter/sigpark.c
 src_milter_gptmilter_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(MHD_CFLAGS)
 src_milter_gptmilter_LDADD = $(CORE_LIBS) $(LIBCONFIG_LIBS) $(MHD_LIBS) \
 	$(MILTER_LIBS)

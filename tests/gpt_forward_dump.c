@@ -27,16 +27,7 @@
 
 #include "bundle.h"
 #include "gpt.h"
-
-static int failures;
-
-#define CHECK(cond) do { \
-		if (!(cond)) { \
-			fprintf(stderr, "%s:%d: check failed: %s\n", \
-				__FILE__, __LINE__, #cond); \
-			failures++; \
-		} \
-	} while (0)
+#include "check.h"
 
 /* read_ids - the sequences of PATH as ids (N) and lens (B) */
 static gboolean
@@ -140,7 +131,7 @@ dump(const char *dir, const char *ids_path, gboolean owned, gboolean hidden)
 		print_rows("single", i, out, W);
 		p += T;
 	}
-	return failures ? 1 : 0;
+	return check_failures ? 1 : 0;
 }
 
 /* random_checks - gpt_model_new_random and gpt_model_set_head */
@@ -210,8 +201,8 @@ random_checks(void)
 	for (int i = 0; i < 4; i++)
 		CHECK(isfinite(logits[i]));
 
-	printf("random: %s\n", failures ? "FAILED" : "ok");
-	return failures ? 1 : 0;
+	printf("random: %s\n", check_failures ? "FAILED" : "ok");
+	return check_failures ? 1 : 0;
 }
 
 int

@@ -10,12 +10,7 @@
 #include "corpus.h"
 #include "bpe.h"
 #include "tokens.h"
-
-static int failures;
-
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; \
-	fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#include "check.h"
 
 static const char *data_dir;
 
@@ -216,10 +211,5 @@ main(void)
 		return 1;
 	}
 	test_tokenize(nm);
-	if (failures) {
-		fprintf(stderr, "test_corpus: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_corpus: ok\n");
-	return 0;
+	return check_summary("test_corpus");
 }

@@ -6,12 +6,7 @@
 
 #include "classifier.h"
 #include "metrics.h"
-
-static int failures;
-
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; \
-	fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#include "check.h"
 
 static void
 test_auc(void)
@@ -192,10 +187,5 @@ main(void)
 	test_confusion_softmax();
 	test_calibration();
 	test_wilson();
-	if (failures) {
-		fprintf(stderr, "test_metrics: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_metrics: ok\n");
-	return 0;
+	return check_summary("test_metrics");
 }

@@ -28,27 +28,16 @@
 #include "bundle.h"
 #include "mapfile.h"
 #include "safetensors.h"
-
-static int n_checks, n_failed;
-
-#define CHECK(cond, ...) do {						\
-	n_checks++;							\
-	if (!(cond)) {							\
-		n_failed++;						\
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-	}								\
-} while (0)
+#include "check.h"
 
 /* check_error - ERR is set and its message contains every one of the
  * NULL-terminated substrings; consumes ERR */
 static void
 check_error_at(int line, const char *what, GError **err, ...)
 {
-	n_checks++;
+	check_count++;
 	if (*err == NULL) {
-		n_failed++;
+		check_failures++;
 		fprintf(stderr, "FAIL line %d: %s: no error\n", line, what);
 		return;
 	}
@@ -56,7 +45,7 @@ check_error_at(int line, const char *what, GError **err, ...)
 	va_start(ap, err);
 	for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
 		if (strstr((*err)->message, s) == NULL) {
-			n_failed++;
+			check_failures++;
 			fprintf(stderr, "FAIL line %d: %s: error \"%s\" lacks \"%s\"\n",
 				line, what, (*err)->message, s);
 			break;
@@ -1127,6 +1116,5 @@ main(int argc, char **argv)
 	test_save(work, tok);
 	test_bad_bundles(work);
 
-	printf("test_model: %d checks, %d failed\n", n_checks, n_failed);
-	return n_failed ? 1 : 0;
+	return check_summary("test_model");
 }

@@ -8,12 +8,7 @@
 #include <stdio.h>
 
 #include "optim.h"
-
-static int failures;
-
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; \
-	fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#include "check.h"
 
 static void
 test_adamw(void)
@@ -106,10 +101,5 @@ main(void)
 	test_adamw();
 	test_schedule();
 	test_clip();
-	if (failures) {
-		fprintf(stderr, "test_optim: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_optim: ok\n");
-	return 0;
+	return check_summary("test_optim");
 }

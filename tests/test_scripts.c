@@ -8,11 +8,7 @@
 #include <string.h>
 
 #include "scripts.h"
-
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; \
-	fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#include "check.h"
 
 static const char *
 dom(const char *s)
@@ -141,7 +137,5 @@ main(void)
 {
 	test_dominant();
 	test_record();
-	if (failures == 0)
-		printf("test_scripts: ok\n");
-	return failures != 0;
+	return check_summary("test_scripts");
 }

@@ -20,19 +20,9 @@
 
 #include "gpt.h"
 #include "gpt_train.h"
+#include "check.h"
 
 #define EPS 1e-2f
-
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		failures++; \
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-	} \
-} while (0)
 
 /* normal - a standard normal deviate (Box-Muller) */
 static float
@@ -406,10 +396,5 @@ main(void)
 	check_forward(LOSS_MEAN, 2);
 	check_sampled_full();
 	check_errors();
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("all gradient checks passed\n");
-	return 0;
+	return check_summary("test_train_grad");
 }

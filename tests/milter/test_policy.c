@@ -12,15 +12,7 @@
 
 #include "conf.h"
 #include "policy.h"
-
-static int failures;
-
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
+#include "../check.h"
 
 static Policy
 base(void)
@@ -403,12 +395,9 @@ test_conf_load(void)
 			conf_unref(c);
 			continue;
 		}
-		if (strstr(error->message, bad[i].needle) == NULL) {
-			fprintf(stderr, "FAIL: \"%s\": message \"%s\" lacks "
-				"\"%s\"\n", bad[i].text, error->message,
-				bad[i].needle);
-			failures++;
-		}
+		CHECK(strstr(error->message, bad[i].needle) != NULL,
+		      "\"%s\": message \"%s\" lacks \"%s\"", bad[i].text,
+		      error->message, bad[i].needle);
 		g_clear_error(&error);
 	}
 	c = conf_load("/nonexistent/gptmilter.conf", &error);
@@ -457,10 +446,5 @@ main(void)
 	test_names();
 	test_networks();
 	test_conf_load();
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("PASS: policy and configuration\n");
-	return 0;
+	return check_summary("test_policy");
 }

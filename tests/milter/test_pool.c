@@ -11,15 +11,7 @@
 #include <string.h>
 
 #include "pool.h"
-
-static int failures;
-
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
+#include "../check.h"
 
 static const char *const messages[] = {
 	"From: a@example.org\r\nSubject: lunch\r\n\r\nSee you at noon.\r\n",
@@ -179,10 +171,5 @@ main(int argc, char **argv)
 
 	g_byte_array_unref(b);
 	classifier_unref(c);
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("PASS: pool\n");
-	return 0;
+	return check_summary("test_pool");
 }

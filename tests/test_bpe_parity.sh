@@ -9,11 +9,9 @@
 # with cmp.  Exits 77 (SKIP, said on stderr) only without node or the npm
 # package; any difference is a failure naming the text and the first id.
 set -u
-
-fail() { echo "test_bpe_parity: FAIL: $*" >&2; exit 1; }
-
 : "${top_srcdir:?}" "${top_builddir:?}" "${CORPUS_DIR:?}" "${TESTDATA:?}"
 : "${NODE_MODULES:?}"
+. "$top_srcdir/tests/lib.sh"
 enc="$NODE_MODULES/gpt-3-encoder"
 if [ -z "${NODE:-}" ] || [ ! -f "$enc/Encoder.js" ]; then
 	echo "test_bpe_parity: SKIP: needs node (NODE='${NODE:-}') and" \
@@ -21,8 +19,8 @@ if [ -z "${NODE:-}" ] || [ ! -f "$enc/Encoder.js" ]; then
 	exit 77
 fi
 dump="$top_builddir/tests/bpe_dump"
-[ -x "$dump" ] || fail "no $dump"
-[ -f "$CORPUS_DIR/index.tsv" ] || fail "no corpus: $CORPUS_DIR/index.tsv"
+[ -x "$dump" ] || die "no $dump"
+[ -f "$CORPUS_DIR/index.tsv" ] || die "no corpus: $CORPUS_DIR/index.tsv"
 
 work=$(mktemp -d "$top_builddir/tests/bpe-parity.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
@@ -57,9 +55,9 @@ rc=0
 # Hard strings.
 hard="$TESTDATA/bpe/hard.jsonl"
 "$dump" "$enc/encoder.json" "$enc/vocab.bpe" --jsonl "$hard" \
-	>"$work/hard.c" || fail "bpe_dump on $hard"
+	>"$work/hard.c" || die "bpe_dump on $hard"
 "$NODE" "$top_srcdir/tests/bpe_ref.js" --jsonl "$hard" >"$work/hard.js" ||
-	fail "node on $hard"
+	die "node on $hard"
 compare hard.jsonl "$work/hard.c" "$work/hard.js" "$hard" || rc=1
 
 # The corpus: the "path" column of index.tsv, relative to CORPUS_DIR.
@@ -67,18 +65,18 @@ awk -F '\t' -v dir="$CORPUS_DIR" '
 	NR == 1 { for (i = 1; i <= NF; i++) if ($i == "path") col = i; next }
 	col { print dir "/" $col }' "$CORPUS_DIR/index.tsv" >"$work/list"
 n=$(wc -l <"$work/list")
-[ "$n" -gt 1000 ] || fail "only $n messages in $CORPUS_DIR/index.tsv"
+[ "$n" -gt 1000 ] || die "only $n messages in $CORPUS_DIR/index.tsv"
 start=$(date +%s)
 "$dump" "$enc/encoder.json" "$enc/vocab.bpe" --files "$work/list" \
-	>"$work/corpus.c" 2>"$work/corpus.err" || fail "bpe_dump on the corpus"
+	>"$work/corpus.c" 2>"$work/corpus.err" || die "bpe_dump on the corpus"
 echo "bpe parity: C encoded the corpus in $(($(date +%s) - start)) s"
 if [ -s "$work/corpus.err" ]; then
 	# node would read U+FFFD where C keeps the bytes: not comparable
 	cat "$work/corpus.err" >&2
-	fail "corpus files that are not UTF-8"
+	die "corpus files that are not UTF-8"
 fi
 "$NODE" "$top_srcdir/tests/bpe_ref.js" --files "$work/list" \
-	>"$work/corpus.js" || fail "node on the corpus"
+	>"$work/corpus.js" || die "node on the corpus"
 compare corpus "$work/corpus.c" "$work/corpus.js" "$work/list" || rc=1
 
 exit $rc

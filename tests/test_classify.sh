@@ -7,12 +7,8 @@ set -u
 : "${top_srcdir:?}" "${top_builddir:?}" "${PYTHON3:?}"
 CLASSIFY="$top_builddir/src/classify/gptmilter-classify"
 DATA="$top_srcdir/tests/data/classify"
-tmp="$top_builddir/tests/tmp/classify.$$"
-rm -rf "$tmp" && mkdir -p "$tmp" || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+. "$top_srcdir/tests/lib.sh"
+workdir classify
 
 gen() { "$PYTHON3" "$top_srcdir/tests/gen_tiny_model.py" --layers 2 --heads 2 \
 	--embd 32 --ctx 64 --labels ham,spam --seed 7 "$@" >/dev/null || exit 1; }
@@ -159,5 +155,4 @@ printf 'not mail\n' > "$tmp/tree/junk"
 [ $rc -eq 3 ] && [ ! -s "$tmp/e.txt" ] && grep -q "standard input: empty input" "$tmp/e.log" &&
 	ok "empty standard input is refused" || fail "empty stdin (exit $rc): $(cat "$tmp/e.txt" "$tmp/e.log")"
 
-echo "test_classify: $fails failure(s)"
-[ $fails -eq 0 ]
+finish test_classify

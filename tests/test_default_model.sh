@@ -14,23 +14,22 @@ set -u
 : "${top_srcdir:?}" "${top_builddir:?}" "${PYTHON3:?}" "${CORPUS_DIR:?}"
 CLASSIFY="$top_builddir/src/classify/gptmilter-classify"
 MODEL="$top_srcdir/models/default"
-tmp="$top_builddir/tests/tmp/default-model.$$"
-rm -rf "$tmp" && mkdir -p "$tmp" || exit 1
-trap 'rm -rf "$tmp"' EXIT
+. "$top_srcdir/tests/lib.sh"
+workdir default-model
 
-[ -f "$MODEL/config.json" ] || { echo "FAIL: $MODEL/config.json missing"; exit 1; }
-[ -f "$CORPUS_DIR/index.tsv" ] || { echo "FAIL: no corpus at $CORPUS_DIR"; exit 1; }
+[ -f "$MODEL/config.json" ] || die "$MODEL/config.json missing"
+[ -f "$CORPUS_DIR/index.tsv" ] || die "no corpus at $CORPUS_DIR"
 
 # Score every message of the test split; labels come from index.tsv.
 awk -F'\t' -v d="$CORPUS_DIR" '$4 == "test" { print d "/" $5 }' "$CORPUS_DIR/index.tsv" > "$tmp/files"
 n=$(wc -l < "$tmp/files")
-[ "$n" -gt 1000 ] || { echo "FAIL: only $n test messages"; exit 1; }
+[ "$n" -gt 1000 ] || die "only $n test messages"
 # The model's own figures: --script-min-ham 0, since its script record
 # would make the one Han spam of the split unsure (a policy, not a score).
 # shellcheck disable=SC2046
 "$CLASSIFY" -m "$MODEL" --json -b 8 -T 1 --script-min-ham 0 $(cat "$tmp/files") > "$tmp/out.json"
 rc=$?
-[ $rc -le 1 ] || { echo "FAIL: gptmilter-classify exit $rc"; exit 1; }
+[ $rc -le 1 ] || die "gptmilter-classify exit $rc"
 
 "$PYTHON3" - "$MODEL/config.json" "$tmp/out.json" <<'PY'
 import json, sys
@@ -76,4 +75,4 @@ PY
 [ $? -eq 0 ] || exit 1
 size=$(cat "$MODEL"/* | wc -c)
 echo "bundle: $size bytes"
-[ "$size" -le 41943040 ] || { echo "FAIL: bundle over 40 MB"; exit 1; }
+[ "$size" -le 41943040 ] || die "bundle over 40 MB"

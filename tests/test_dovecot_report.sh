@@ -18,8 +18,7 @@
 set -u
 : "${top_srcdir:?}" "${PYTHON3:?}"
 B=${top_builddir:-.}
-fail=0
-die() { echo "FAIL: $*" >&2; fail=1; }
+. "$top_srcdir/tests/lib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "FAIL: test_dovecot_report.sh must run as root (Dovecot's master needs it)"
@@ -28,9 +27,9 @@ fi
 for p in dovecot sievec; do
 	command -v $p > /dev/null 2>&1 || PATH=$PATH:/usr/sbin:/usr/bin
 	command -v $p > /dev/null 2>&1 ||
-		{ echo "FAIL: no $p: run contrib/install-deps.sh (dovecot-imapd, dovecot-sieve)"; exit 1; }
+		die "no $p: run contrib/install-deps.sh (dovecot-imapd, dovecot-sieve)"
 done
-[ -x "$B/src/feedback/gptmilter-report" ] || { echo "FAIL: $B/src/feedback/gptmilter-report not built"; exit 1; }
+[ -x "$B/src/feedback/gptmilter-report" ] || die "$B/src/feedback/gptmilter-report not built"
 
 # nobody must be able to reach everything below the temp dir
 T=$(mktemp -d "${TMPDIR:-/tmp}/gptm-dovecot.XXXXXX") || exit 1
@@ -45,7 +44,7 @@ cleanup() {
 			i=$((i + 1))
 		done
 	fi
-	[ $fail = 0 ] && rm -rf "$T"
+	[ $fails = 0 ] && rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
@@ -121,7 +120,7 @@ EOF
 # The scripts compile (as the administrator's install step does).
 for s in report-spam report-ham; do
 	sievec -c "$T/dovecot.conf" "$T/sieve/$s.sieve" > "$T/sievec.log" 2>&1 ||
-		{ cat "$T/sievec.log"; die "sievec $s.sieve failed"; exit 1; }
+		{ cat "$T/sievec.log"; fail "sievec $s.sieve failed"; exit 1; }
 done
 
 dovecot -F -c "$T/dovecot.conf" > "$T/master.out" 2>&1 &
@@ -143,11 +142,11 @@ done
 if [ $up = 0 ]; then
 	echo "--- dovecot output:"
 	cat "$T/master.out" "$T/dovecot.log" 2> /dev/null
-	die "dovecot did not start on 127.0.0.1:$port"
+	fail "dovecot did not start on 127.0.0.1:$port"
 	exit 1
 fi
 
-$PYTHON3 - "$port" > "$T/imap.log" 2>&1 <<'PY' || die "IMAP client failed: $(cat "$T/imap.log")"
+$PYTHON3 - "$port" > "$T/imap.log" 2>&1 <<'PY' || fail "IMAP client failed: $(cat "$T/imap.log")"
 import imaplib, sys, time
 def msg(n, subject, body):
     return ("From: sender%d@example.com\r\nTo: alice@example.org\r\n"
@@ -182,25 +181,23 @@ count() { find "$T/spool/$1/new" -type f 2> /dev/null | wc -l; }
 ns=$(count spam)
 nh=$(count ham)
 echo "spool: $ns spam reports, $nh ham reports"
-[ "$ns" = 2 ] || die "want 2 spam reports, got $ns"
-[ "$nh" = 1 ] || die "want 1 ham report, got $nh"
+[ "$ns" = 2 ] || fail "want 2 spam reports, got $ns"
+[ "$nh" = 1 ] || fail "want 1 ham report, got $nh"
 grep -lq 'Subject: claim your prize now' "$T"/spool/spam/new/* ||
-	die "the moved message is not among the spam reports"
+	fail "the moved message is not among the spam reports"
 grep -lq 'Subject: cheap pills' "$T"/spool/spam/new/* ||
-	die "the copied message is not among the spam reports"
+	fail "the copied message is not among the spam reports"
 grep -q 'Subject: claim your prize now' "$T"/spool/ham/new/* ||
-	die "the message moved out of Junk is not the ham report"
-grep -q 'You won the lottery' "$T"/spool/ham/new/* || die "the ham report lacks the body"
+	fail "the message moved out of Junk is not the ham report"
+grep -q 'You won the lottery' "$T"/spool/ham/new/* || fail "the ham report lacks the body"
 left=$(find "$T/spool/spam/tmp" "$T/spool/ham/tmp" -type f | wc -l)
-[ "$left" = 0 ] || die "$left files left in the spool's tmp/"
+[ "$left" = 0 ] || fail "$left files left in the spool's tmp/"
 # the reports were written by the mail user, readable by its group
 owner=$(stat -c %U "$(find "$T/spool/spam/new" -type f | head -n 1)")
-[ "$owner" = nobody ] || die "report owned by $owner, not the mail user"
+[ "$owner" = nobody ] || fail "report owned by $owner, not the mail user"
 
-if [ $fail != 0 ]; then
+if [ $fails != 0 ]; then
 	echo "--- dovecot log:"
 	cat "$T/dovecot.log"
-else
-	echo "test_dovecot_report: ok"
 fi
-exit $fail
+finish test_dovecot_report

@@ -21,12 +21,8 @@ set -u
 FETCH="$top_srcdir/contrib/fetch-gpt2.sh"
 TRAIN="$top_builddir/src/train/gptmilter-train"
 command -v curl > /dev/null 2>&1 || { echo "FAIL: no curl (apt-get install curl)"; exit 1; }
-tmp="$top_builddir/tests/tmp/fetch.$$"
-rm -rf "$tmp" && mkdir -p "$tmp" || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+. "$top_srcdir/tests/lib.sh"
+workdir fetch
 files="config.json vocab.json merges.txt model.safetensors"
 unset GPTMILTER_TRAIN
 
@@ -232,4 +228,4 @@ for base in "$tmp/gpt2" "$tmp/cwd/distilgpt2"; do
 	fi
 done
 
-[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+finish test_fetch_gpt2

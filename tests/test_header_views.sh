@@ -13,22 +13,22 @@ DUMP="$top_builddir/tests/mailtext_dump"
 T="$top_builddir/tests/header-views.tmp"
 rm -rf "$T"
 mkdir -p "$T/bare"
-fail=0
+. "$top_srcdir/tests/lib.sh"
 
 awk -F'\t' -v d="$CORPUS_DIR" 'NR > 1 && $4 == "train" { print d "/" $5 }' \
 	"$CORPUS_DIR/index.tsv" | awk 'NR % 10 == 0' | head -n 400 > "$T/list"
-[ "$(wc -l < "$T/list")" -eq 400 ] || { echo "FAIL: corpus too small"; exit 1; }
+[ "$(wc -l < "$T/list")" -eq 400 ] || die "corpus too small"
 xargs "$PYTHON3" "$top_srcdir/bench/header_views.py" "$T/bare" < "$T/list" ||
-	{ echo "FAIL: header_views.py"; exit 1; }
+	die "header_views.py"
 
 compared=0; same=0
 while read -r f; do
 	b="$T/bare/$(basename "$f")"
-	"$DUMP" -b "$f" > "$T/view" || { echo "FAIL: mailtext_dump -b $f"; fail=1; }
-	"$DUMP" "$b" > "$T/stripped" || { echo "FAIL: mailtext_dump $b"; fail=1; }
+	"$DUMP" -b "$f" > "$T/view" || fail "mailtext_dump -b $f"
+	"$DUMP" "$b" > "$T/stripped" || fail "mailtext_dump $b"
 	# the bare view never shows an address or a version-2 line
 	if sed '/^$/q' "$T/view" | grep -Eq '^(From: .|To:|X-Mailer:|User-Agent:|Content-Type:)'; then
-		echo "FAIL: $f: header lines in the bare view"; fail=1
+		fail "$f: header lines in the bare view"
 	fi
 	# 7-bit, text/plain (or none), not multipart: compare the whole text
 	head=$(sed '/^\r\{0,1\}$/q' "$f")
@@ -40,12 +40,11 @@ while read -r f; do
 	if cmp -s "$T/view" "$T/stripped"; then
 		same=$((same + 1))
 	else
-		echo "FAIL: $f: the bare view differs from the text without the lines"
+		fail "$f: the bare view differs from the text without the lines"
 		diff "$T/view" "$T/stripped" | head -5
-		fail=1
 	fi
 done < "$T/list"
 echo "bare view = text of the stripped message: $same of $compared compared (of 400)"
-[ "$compared" -ge 100 ] || { echo "FAIL: only $compared messages compared"; fail=1; }
-[ "$fail" -eq 0 ] && rm -rf "$T"
-exit "$fail"
+[ "$compared" -ge 100 ] || fail "only $compared messages compared"
+[ "$fails" -eq 0 ] && rm -rf "$T"
+finish test_header_views

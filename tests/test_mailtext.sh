@@ -12,12 +12,8 @@ set -u
 : "${top_srcdir:?}" "${top_builddir:?}"
 DUMP="$top_builddir/tests/mailtext_dump"
 DATA="$top_srcdir/tests/data/mailtext"
-tmp="$top_builddir/tests/tmp/mailtext.$$"
-rm -rf "$tmp" && mkdir -p "$tmp" || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+. "$top_srcdir/tests/lib.sh"
+workdir mailtext
 
 # 1. Exact outputs.
 # exact WHAT WANT EML [DUMP OPTIONS]: one case; counts passes in $n
@@ -285,5 +281,4 @@ done
 [ "$n" -eq 54 ] && ok "$n charset detection cases" ||
 	fail "only $n of 54 charset detection cases passed"
 
-[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-exit 0
+finish test_mailtext

@@ -32,7 +32,7 @@ cleanup() { [ -n "$mpid" ] && kill "$mpid" 2> /dev/null; }
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 
-. "$top_srcdir/tests/train_lib.sh"	# fail, die, mk
+. "$top_srcdir/tests/train_lib.sh"	# lib.sh, mk
 mk "$T/base/ham/a" ham 40 10
 mk "$T/base/spam/s" spam 40 20
 mk "$T/base-val/ham" ham 40 30
@@ -47,7 +47,7 @@ TINY="--init random --layers 2 --heads 2 --embd 32 --ctx 64 --max-tokens 48
 # shellcheck disable=SC2086
 "$TRAIN" finetune $TINY --ham "$T/base/ham" --spam "$T/base/spam" \
 	--ham-val "$T/base-val/ham" --spam-val "$T/base-val/spam" --epochs 4 \
-	--name base0 -o "$T/m0" > "$T/m0.log" 2>&1 || { cat "$T/m0.log"; die "base model"; exit 1; }
+	--name base0 -o "$T/m0" > "$T/m0.log" 2>&1 || { cat "$T/m0.log"; fail "base model"; exit 1; }
 
 M="$T/models"
 OPTS="--models $M --trainer $TRAIN --threads 1 --min-holdout 5 --holdout 30
@@ -68,9 +68,9 @@ run() {
 }
 
 # 1. install, and a milter serving MODELS/current
-retrain install "$T/m0" > "$T/install.log" 2>&1 || { cat "$T/install.log"; die "install failed"; }
+retrain install "$T/m0" > "$T/install.log" 2>&1 || { cat "$T/install.log"; fail "install failed"; }
 first=$(readlink "$M/current")
-[ -f "$M/$first/config.json" ] || die "current ($first) is not a model"
+[ -f "$M/$first/config.json" ] || fail "current ($first) is not a model"
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 printf 'model = "%s/current";\npidfile = "%s/milter.pid";\n' "$M" "$T" > "$T/milter.conf"
 "$GPTMILTER" -f -c "$T/milter.conf" -p "inet:$port@127.0.0.1" > "$T/milter.log" 2>&1 &
@@ -78,7 +78,7 @@ mpid=$!
 i=0
 while [ ! -s "$T/milter.pid" ] || ! grep -q "model base0" "$T/milter.log"; do
 	i=$((i + 1))
-	[ $i -lt 100 ] || { cat "$T/milter.log"; die "the milter did not start"; exit 1; }
+	[ $i -lt 100 ] || { cat "$T/milter.log"; fail "the milter did not start"; exit 1; }
 	sleep 0.1
 done
 # wait_log N PATTERN - the milter's log has at least N lines matching
@@ -100,9 +100,9 @@ file_reports() {
 	for f in "$T"/fb/ham/*.eml; do
 		c=ham
 		[ "$2" = 1 ] && [ $((k % 2)) = 1 ] && c=spam
-		sh "$REPORT" --$c -d "$1" < "$f" || die "report $f"
+		sh "$REPORT" --$c -d "$1" < "$f" || fail "report $f"
 		s="$T/fb/spam/m$k.eml"
-		if [ -f "$s" ]; then sh "$REPORT" --spam -d "$1" < "$s" || die "report $s"; fi
+		if [ -f "$s" ]; then sh "$REPORT" --spam -d "$1" < "$s" || fail "report $s"; fi
 		k=$((k + 1))
 	done
 }
@@ -112,63 +112,63 @@ snap=$(cksum "$M/$first/model.safetensors")
 # mislabelling is diluted and the candidate is as good as the running model)
 run "$T/bad" > "$T/bad.log" 2>&1
 cat "$T/bad.log"
-grep -q "decision: refused(fpr-worse-on-" "$T/bad.log" || die "a candidate trained on mislabelled feedback was not refused for its false positives"
-[ "$(readlink "$M/current")" = "$first" ] || die "current changed after a refusal"
-[ -f "$M/rejected/config.json" ] || die "the refused candidate is not kept in rejected/"
-[ "$(cksum "$M/$first/model.safetensors")" = "$snap" ] || die "the running model's weights changed"
+grep -q "decision: refused(fpr-worse-on-" "$T/bad.log" || fail "a candidate trained on mislabelled feedback was not refused for its false positives"
+[ "$(readlink "$M/current")" = "$first" ] || fail "current changed after a refusal"
+[ -f "$M/rejected/config.json" ] || fail "the refused candidate is not kept in rejected/"
+[ "$(cksum "$M/$first/model.safetensors")" = "$snap" ] || fail "the running model's weights changed"
 grep -Eq 'FPR [0-9]+/[0-9]+=[0-9.]+\[[0-9.]+,[0-9.]+\]  recall [0-9]+/[0-9]+=' "$T/bad.log" ||
-	die "rates and intervals not printed"
+	fail "rates and intervals not printed"
 
 # 3. sound feedback: promoted, installed, and the milter reloads it; one
 # message first reported as spam, then (later) as ham, counts once, as ham
-sh "$REPORT" --spam -d "$T/good" < "$T/fb/ham/m0.eml" || die "report m0 as spam"
+sh "$REPORT" --spam -d "$T/good" < "$T/fb/ham/m0.eml" || fail "report m0 as spam"
 file_reports "$T/good" 0
 run "$T/good" --base-ham "$T/base/ham" --base-spam "$T/base/spam" > "$T/good.log" 2>&1
 cat "$T/good.log"
-grep -q "decision: promoted" "$T/good.log" || die "a candidate trained on sound feedback was not promoted"
+grep -q "decision: promoted" "$T/good.log" || fail "a candidate trained on sound feedback was not promoted"
 second=$(readlink "$M/current")
-[ "$second" != "$first" ] && [ -f "$M/$second/config.json" ] || die "current does not point at the new model"
-[ -L "$M/current" ] || die "current is not a symlink"
-[ "$(cksum "$M/$first/model.safetensors")" = "$snap" ] || die "the old model's files were rewritten"
-wait_log 1 "reload: model $second" || die "the milter did not load $second: $(tail -n 5 "$T/milter.log")"
+[ "$second" != "$first" ] && [ -f "$M/$second/config.json" ] || fail "current does not point at the new model"
+[ -L "$M/current" ] || fail "current is not a symlink"
+[ "$(cksum "$M/$first/model.safetensors")" = "$snap" ] || fail "the old model's files were rewritten"
+wait_log 1 "reload: model $second" || fail "the milter did not load $second: $(tail -n 5 "$T/milter.log")"
 
 # 4. rollback: the previous model again, and the milter reloads it
-retrain rollback > "$T/rb.log" 2>&1 || { cat "$T/rb.log"; die "rollback failed"; }
-[ "$(readlink "$M/current")" = "$first" ] || die "rollback did not restore $first"
-wait_log 2 "model base0 " || die "the milter did not reload $first (base0): $(tail -n 5 "$T/milter.log")"
-retrain rollback > "$T/rb2.log" 2>&1 && die "a rollback past the first model succeeded"
-grep -q "no earlier model" "$T/rb2.log" || die "rollback past the first: $(cat "$T/rb2.log")"
+retrain rollback > "$T/rb.log" 2>&1 || { cat "$T/rb.log"; fail "rollback failed"; }
+[ "$(readlink "$M/current")" = "$first" ] || fail "rollback did not restore $first"
+wait_log 2 "model base0 " || fail "the milter did not reload $first (base0): $(tail -n 5 "$T/milter.log")"
+retrain rollback > "$T/rb2.log" 2>&1 && fail "a rollback past the first model succeeded"
+grep -q "no earlier model" "$T/rb2.log" || fail "rollback past the first: $(cat "$T/rb2.log")"
 
 # 5. the history: one line per run, with counts, rates and decision
 cat "$M/history"
-[ "$(wc -l < "$M/history")" = 4 ] || die "want 4 history lines (install, refused, promoted, rollback)"
+[ "$(wc -l < "$M/history")" = 4 ] || fail "want 4 history lines (install, refused, promoted, rollback)"
 grep -Eq '^[0-9T:-]+Z run feedback=ham:30,spam:70 .*holdout=ham:9,spam:21 running=m-[^ ]* candidate=m-[^ ]* feedback:fpr=[0-9]+/[0-9]+=[0-9.]+\[[0-9.]+,[0-9.]+\],recall=.* check:fpr=.* decision=refused\(fpr-worse' "$M/history" ||
-	die "no history line of the refusal"
+	fail "no history line of the refusal"
 grep -Eq '^[0-9T:-]+Z run feedback=ham:60,spam:40 repeated=1 .*decision=promoted reload=ok$' "$M/history" ||
-	die "no history line of the promotion"
+	fail "no history line of the promotion"
 grep -Eq "^[0-9T:-]+Z rollback from=$second model=$first decision=rolled-back reload=ok\$" "$M/history" ||
-	die "no history line of the rollback"
+	fail "no history line of the rollback"
 
 # 6. too little held-out feedback: nothing done, said and recorded
-retrain run --spool "$T/good" --min-holdout 1000 > "$T/few.log" 2>&1 || die "a run with too little feedback failed"
-grep -q "not enough held-out feedback" "$T/few.log" || die "no word of too little feedback"
-tail -n 1 "$M/history" | grep -q "decision=skipped" || die "the skipped run left no history line"
-[ "$(readlink "$M/current")" = "$first" ] || die "a skipped run changed current"
-retrain run --spool "$T/good" --holdout 0 > "$T/bad-usage.log" 2>&1 && die "--holdout 0 accepted"
-grep -q "holdout must be" "$T/bad-usage.log" || die "--holdout 0: $(cat "$T/bad-usage.log")"
+retrain run --spool "$T/good" --min-holdout 1000 > "$T/few.log" 2>&1 || fail "a run with too little feedback failed"
+grep -q "not enough held-out feedback" "$T/few.log" || fail "no word of too little feedback"
+tail -n 1 "$M/history" | grep -q "decision=skipped" || fail "the skipped run left no history line"
+[ "$(readlink "$M/current")" = "$first" ] || fail "a skipped run changed current"
+retrain run --spool "$T/good" --holdout 0 > "$T/bad-usage.log" 2>&1 && fail "--holdout 0 accepted"
+grep -q "holdout must be" "$T/bad-usage.log" || fail "--holdout 0: $(cat "$T/bad-usage.log")"
 
 # 7. only the last --keep models are kept; the others' directories go
 for k in 1 2 3; do
-	retrain install "$T/m0" --keep 2 > /dev/null 2>&1 || die "install $k failed"
+	retrain install "$T/m0" --keep 2 > /dev/null 2>&1 || fail "install $k failed"
 	sleep 1
 done
-[ "$(wc -l < "$M/installed")" = 2 ] || die "--keep 2: $(wc -l < "$M/installed") models listed"
-[ "$(find "$M" -maxdepth 1 -name 'm-*' | wc -l)" = 2 ] || die "--keep 2: $(ls "$M")"
-for n in $(cat "$M/installed"); do [ -f "$M/$n/config.json" ] || die "listed $n is gone"; done
-[ "$(readlink "$M/current")" = "$(tail -n 1 "$M/installed")" ] || die "current is not the newest"
+[ "$(wc -l < "$M/installed")" = 2 ] || fail "--keep 2: $(wc -l < "$M/installed") models listed"
+[ "$(find "$M" -maxdepth 1 -name 'm-*' | wc -l)" = 2 ] || fail "--keep 2: $(ls "$M")"
+for n in $(cat "$M/installed"); do [ -f "$M/$n/config.json" ] || fail "listed $n is gone"; done
+[ "$(readlink "$M/current")" = "$(tail -n 1 "$M/installed")" ] || fail "current is not the newest"
 
 kill "$mpid"
 wait "$mpid" 2> /dev/null
 mpid=
-[ $fail = 0 ] && rm -rf "$T" && echo "test_retrain: ok"
-exit $fail
+[ $fails = 0 ] && rm -rf "$T"
+finish test_retrain

@@ -21,12 +21,8 @@ TEXT_SCORE="$top_builddir/tests/classifier_text_score"
 export MT_DIR GPTMILTER
 command -v miltertest >/dev/null ||
 	{ echo "FAIL: miltertest not found (apt-get install miltertest)"; exit 1; }
-tmp="$top_builddir/tests/tmp/agree.$$"
-rm -rf "$tmp" && mkdir -p "$tmp" || exit 1
-fails=0
-trap 'if [ $fails -eq 0 ]; then rm -rf "$tmp"; else echo "kept $tmp"; fi' EXIT
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+. "$top_srcdir/tests/lib.sh"
+workdir agree
 cd "$tmp" || exit 1
 
 gen() { "$PYTHON3" "$top_srcdir/tests/gen_tiny_model.py" --layers 2 --heads 2 \
@@ -113,4 +109,4 @@ PY
 [ $fails -eq 0 ] && ok "no <|endoftext|>: eval reads an empty text as served"
 
 [ $fails -eq 0 ] && echo "PASS: one spam score, verdict and end-of-text id"
-exit $((fails > 0))
+finish test_score_agree

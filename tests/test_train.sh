@@ -30,17 +30,17 @@ TINY="--init random --layers 2 --heads 2 --embd 32 --ctx 64 --max-tokens 48
 if ! "$BIN" finetune $TINY $DATA --epochs 4 -o "$T/m1" --json "$T/m1.json" --scores "$T/m1.scores" \
 	> "$T/m1.log" 2>&1; then
 	cat "$T/m1.log"
-	die "finetune failed"
+	fail "finetune failed"
 fi
 first=$(sed -n 's/^epoch 1: train loss \([0-9.]*\).*/\1/p' "$T/m1.log")
 last=$(sed -n 's/^epoch 4: train loss \([0-9.]*\).*/\1/p' "$T/m1.log")
 echo "train loss: epoch 1 $first, epoch 4 $last"
 awk -v a="$first" -v b="$last" 'BEGIN { exit !(a != "" && b != "" && b < a * 0.7) }' \
-	|| die "loss did not fall: $first -> $last"
+	|| fail "loss did not fall: $first -> $last"
 acc=$($PYTHON3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["test"]["accuracy"])' "$T/m1.json")
 echo "test accuracy $acc"
-awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' || die "test accuracy $acc < 0.9"
-$PYTHON3 - "$T/m1/config.json" <<'PY' || die "config.json lacks the gptmilter fields"
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' || fail "test accuracy $acc < 0.9"
+$PYTHON3 - "$T/m1/config.json" <<'PY' || fail "config.json lacks the gptmilter fields"
 import json, sys
 c = json.load(open(sys.argv[1]))
 g = c["gptmilter"]
@@ -51,15 +51,15 @@ assert 0.5 <= g["threshold"] <= 1 and g["calibration"]["temperature"] > 0
 assert g["metrics"]["test"]["n"] == 24 and "roc_auc" in g["metrics"]["validation"]
 assert "groupA" in g["metrics"]["test"]["sources"]
 PY
-grep -q "by source" "$T/m1.log" || die "no per-source breakdown"
+grep -q "by source" "$T/m1.log" || fail "no per-source breakdown"
 
 # 2. eval of the saved bundle agrees with the report made while training
 if ! "$BIN" eval -m "$T/m1" --ham "$T/c/test/ham" --spam "$T/c/test/spam" \
 	--threads 1 --json "$T/e1.json" --scores "$T/e1.scores" > "$T/e1.log" 2>&1; then
 	cat "$T/e1.log"
-	die "eval failed"
+	fail "eval failed"
 fi
-$PYTHON3 - "$T/m1.json" "$T/e1.json" <<'PY' || die "eval differs from training report"
+$PYTHON3 - "$T/m1.json" "$T/e1.json" <<'PY' || fail "eval differs from training report"
 import json, sys
 a = json.load(open(sys.argv[1]))["test"]
 b = json.load(open(sys.argv[2]))
@@ -70,7 +70,7 @@ assert abs(a["loss"] - b["loss"]) < 1e-4, (a["loss"], b["loss"])
 PY
 # --scores: one line per validation and test message, agreeing with the
 # counts at the threshold, and eval scores the test messages the same
-$PYTHON3 - "$T/m1.scores" "$T/e1.scores" "$T/m1.json" "$T/m1/config.json" <<'PY' || die "--scores wrong"
+$PYTHON3 - "$T/m1.scores" "$T/e1.scores" "$T/m1.json" "$T/m1/config.json" <<'PY' || fail "--scores wrong"
 import json, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 ev = [l.rstrip("\n").split("\t") for l in open(sys.argv[2])]
@@ -93,22 +93,22 @@ PY
 # 3. --resume: stop after 5 updates, resume, compare with one run
 R="--epochs 2 --checkpoint-every 5 --schedule cosine --warmup 2 --grad-accum 2 -q"
 # shellcheck disable=SC2086
-"$BIN" finetune $TINY $DATA $R -o "$T/full" > "$T/full.log" 2>&1 || die "full run failed"
+"$BIN" finetune $TINY $DATA $R -o "$T/full" > "$T/full.log" 2>&1 || fail "full run failed"
 # shellcheck disable=SC2086
 "$BIN" finetune $TINY $DATA $R -o "$T/part" --stop-after 5 > "$T/part.log" 2>&1 \
-	|| die "interrupted run failed"
-[ -f "$T/part/checkpoint/state.bin" ] || die "no checkpoint written"
-[ -f "$T/part/config.json" ] && die "interrupted run wrote a model"
+	|| fail "interrupted run failed"
+[ -f "$T/part/checkpoint/state.bin" ] || fail "no checkpoint written"
+[ -f "$T/part/config.json" ] && fail "interrupted run wrote a model"
 # shellcheck disable=SC2086
 "$BIN" finetune $TINY $DATA $R -o "$T/part" --resume > "$T/resume.log" 2>&1 \
-	|| { cat "$T/resume.log"; die "resume failed"; }
+	|| { cat "$T/resume.log"; fail "resume failed"; }
 cmp "$T/full/model.safetensors" "$T/part/model.safetensors" \
-	|| die "resumed weights differ from the uninterrupted run"
+	|| fail "resumed weights differ from the uninterrupted run"
 # a checkpoint of another run is refused
 # shellcheck disable=SC2086
 "$BIN" finetune $TINY $DATA $R --lr 1e-3 -o "$T/part" --resume > "$T/bad.log" 2>&1 \
-	&& die "resume with other options accepted"
-grep -q "other options" "$T/bad.log" || die "resume mismatch message: $(cat "$T/bad.log")"
+	&& fail "resume with other options accepted"
+grep -q "other options" "$T/bad.log" || fail "resume mismatch message: $(cat "$T/bad.log")"
 
 # 3b. --average-last: the mean of the weights after each of the last N
 # updates; 1 is the plain run; the running mean survives a resume; and it
@@ -116,32 +116,32 @@ grep -q "other options" "$T/bad.log" || die "resume mismatch message: $(cat "$T/
 # (constant schedule, so the cut runs follow the same path).
 # shellcheck disable=SC2086
 "$BIN" finetune $TINY $DATA $R --average-last 1 -o "$T/avg1" > /dev/null 2>&1 \
-	|| die "--average-last 1 failed"
+	|| fail "--average-last 1 failed"
 cmp -s "$T/full/model.safetensors" "$T/avg1/model.safetensors" \
-	|| die "--average-last 1 differs from the plain run"
+	|| fail "--average-last 1 differs from the plain run"
 # shellcheck disable=SC2086
 "$BIN" finetune $TINY $DATA $R --average-last 8 -o "$T/avgf" > /dev/null 2>&1 \
-	|| die "--average-last 8 failed"
+	|| fail "--average-last 8 failed"
 cmp -s "$T/full/model.safetensors" "$T/avgf/model.safetensors" \
-	&& die "--average-last 8 saved the plain weights"
+	&& fail "--average-last 8 saved the plain weights"
 # shellcheck disable=SC2086
 "$BIN" finetune $TINY $DATA $R --average-last 8 -o "$T/avgp" --stop-after 5 \
-	> /dev/null 2>&1 || die "interrupted averaged run failed"
+	> /dev/null 2>&1 || fail "interrupted averaged run failed"
 # shellcheck disable=SC2086
 "$BIN" finetune $TINY $DATA $R --average-last 8 -o "$T/avgp" --resume \
-	> /dev/null 2>&1 || die "resumed averaged run failed"
+	> /dev/null 2>&1 || fail "resumed averaged run failed"
 cmp -s "$T/avgf/model.safetensors" "$T/avgp/model.safetensors" \
-	|| die "resumed averaged weights differ from the uninterrupted run"
+	|| fail "resumed averaged weights differ from the uninterrupted run"
 C="--epochs 2 --grad-accum 2 -q"
 for k in 9 10 11 12; do
 	# shellcheck disable=SC2086
 	"$BIN" finetune $TINY $DATA $C --max-steps $k -o "$T/cut$k" > /dev/null 2>&1 \
-		|| die "run cut after $k updates failed"
+		|| fail "run cut after $k updates failed"
 done
 # shellcheck disable=SC2086
 "$BIN" finetune $TINY $DATA $C --average-last 4 -o "$T/avg4" > /dev/null 2>&1 \
-	|| die "--average-last 4 failed"
-$PYTHON3 - "$T" "$top_srcdir/tests" <<'PY' || die "--average-last 4 is not the mean of the last 4 weights"
+	|| fail "--average-last 4 failed"
+$PYTHON3 - "$T" "$top_srcdir/tests" <<'PY' || fail "--average-last 4 is not the mean of the last 4 weights"
 import json, sys
 import numpy as np
 sys.path.insert(0, sys.argv[2])
@@ -164,13 +164,13 @@ if "$BIN" pretrain $TINY --data "$T/c/train/ham" --data-val "$T/c/val" --epochs 
 	v3=$(sed -n 's/^epoch 3: .*val loss \([0-9.]*\).*/\1/p' "$T/lm.log")
 	echo "pretrain val loss: epoch 1 $v1, epoch 3 $v3"
 	awk -v a="$v1" -v b="$v3" 'BEGIN { exit !(a != "" && b != "" && b < a) }' \
-		|| die "pretrain val loss did not fall: $v1 -> $v3"
+		|| fail "pretrain val loss did not fall: $v1 -> $v3"
 	"$BIN" finetune --base "$T/lm" $DATA --epochs 1 --max-steps 2 --threads 1 \
 		-o "$T/m3" > "$T/m3.log" 2>&1 \
-		|| { cat "$T/m3.log"; die "finetune from the pretrained base failed"; }
+		|| { cat "$T/m3.log"; fail "finetune from the pretrained base failed"; }
 else
 	cat "$T/lm.log"
-	die "pretrain failed"
+	fail "pretrain failed"
 fi
 
 # 4d. pretrain --lm-samples 64: a sampled softmax (test_train_grad checks
@@ -183,20 +183,20 @@ if "$BIN" pretrain $TINY --data "$T/c/train/ham" --data-val "$T/c/val" --epochs 
 	v3=$(sed -n 's/^epoch 3: .*val loss \([0-9.]*\).*/\1/p' "$T/lms.log")
 	echo "pretrain --lm-samples 64 val loss: epoch 1 $v1, epoch 3 $v3"
 	awk -v a="$v1" -v b="$v3" 'BEGIN { exit !(a != "" && b != "" && b < a) }' \
-		|| die "pretrain --lm-samples: val loss did not fall: $v1 -> $v3"
+		|| fail "pretrain --lm-samples: val loss did not fall: $v1 -> $v3"
 	grep -q '"lm_samples" : 64' "$T/lms/config.json" ||
-		die "config.json does not record --lm-samples 64"
+		fail "config.json does not record --lm-samples 64"
 	if cmp -s "$T/lms/model.safetensors" "$T/lm/model.safetensors"; then
-		die "--lm-samples 64 trained the full softmax's weights"
+		fail "--lm-samples 64 trained the full softmax's weights"
 	fi
 else
 	cat "$T/lms.log"
-	die "pretrain --lm-samples failed"
+	fail "pretrain --lm-samples failed"
 fi
 # shellcheck disable=SC2086
 if "$BIN" finetune $TINY $DATA --lm-samples 8 -o "$T/lmsf" > "$T/lmsf.log" 2>&1 ||
 	! grep -q 'lm-samples is for pretrain' "$T/lmsf.log"; then
-	die "finetune --lm-samples was not refused with a clear message"
+	fail "finetune --lm-samples was not refused with a clear message"
 fi
 
 # 4c. pretrain --windows 3: each training message gives its head and up to
@@ -228,17 +228,17 @@ want=$(for f in "$T"/long/*.eml; do "$top_builddir/tests/mailtext_dump" "$f"; pr
 # shellcheck disable=SC2086
 "$BIN" pretrain $TINY --data "$T/long" --data-val "$T/longval" --windows 3 \
 	--max-steps 1 \
-	-o "$T/lmw" > "$T/lmw.log" 2>&1 || { cat "$T/lmw.log"; die "pretrain --windows failed"; }
+	-o "$T/lmw" > "$T/lmw.log" 2>&1 || { cat "$T/lmw.log"; fail "pretrain --windows failed"; }
 got=$(sed -n 's/^pretrain: \([0-9]*\) examples.*/\1/p' "$T/lmw.log")
 echo "pretrain --windows 3: $got examples, reference encoder $want"
 if ! { [ -n "$want" ] && [ "$got" = "$want" ] && [ "$want" -gt 5 ]; }; then
-	die "pretrain --windows 3: $got examples, want $want"
+	fail "pretrain --windows 3: $got examples, want $want"
 fi
-grep -q '"windows" : 3' "$T/lmw/config.json" || die "config.json does not record --windows 3"
+grep -q '"windows" : 3' "$T/lmw/config.json" || fail "config.json does not record --windows 3"
 # shellcheck disable=SC2086
 if "$BIN" finetune $TINY $DATA --windows 2 -o "$T/mw" > "$T/mw.log" 2>&1 ||
 	! grep -q 'windows is for pretrain' "$T/mw.log"; then
-	die "finetune --windows 2 was not refused with a clear message"
+	fail "finetune --windows 2 was not refused with a clear message"
 fi
 
 # 4a. finetune --header-dropout P: every training message also gets its
@@ -250,26 +250,26 @@ fi
 for p in 0 1 0.5; do
 	"$BIN" finetune $TINY $DATA --epochs 1 --max-steps 3 --header-dropout $p \
 		-o "$T/hd$p" > "$T/hd$p.log" 2>&1 ||
-		{ cat "$T/hd$p.log"; die "finetune --header-dropout $p failed"; }
+		{ cat "$T/hd$p.log"; fail "finetune --header-dropout $p failed"; }
 done
 grep -q 'header dropout: 96 of 96 training messages have a bare-header view' \
-	"$T/hd0.5.log" || die "--header-dropout 0.5: no count of the bare views"
+	"$T/hd0.5.log" || fail "--header-dropout 0.5: no count of the bare views"
 grep -q '"header_dropout" : 0.5' "$T/hd0.5/config.json" ||
-	die "config.json does not record --header-dropout 0.5"
+	fail "config.json does not record --header-dropout 0.5"
 ! grep -q 'header_dropout' "$T/hd0/config.json" ||
-	die "--header-dropout 0 recorded as if it had been used"
+	fail "--header-dropout 0 recorded as if it had been used"
 if cmp -s "$T/hd0/model.safetensors" "$T/hd1/model.safetensors"; then
-	die "--header-dropout 1 trained the same weights as 0: the views are unused"
+	fail "--header-dropout 1 trained the same weights as 0: the views are unused"
 fi
 # shellcheck disable=SC2086
 if "$BIN" pretrain $TINY --data "$T/long" --header-dropout 0.5 -o "$T/hdp" \
 	> "$T/hdp.log" 2>&1 || ! grep -q 'header-dropout is for finetune' "$T/hdp.log"; then
-	die "pretrain --header-dropout was not refused with a clear message"
+	fail "pretrain --header-dropout was not refused with a clear message"
 fi
 # shellcheck disable=SC2086
 if "$BIN" finetune $TINY $DATA --header-dropout 1.5 -o "$T/hdx" > "$T/hdx.log" 2>&1 ||
 	! grep -q 'header-dropout: a chance in' "$T/hdx.log"; then
-	die "--header-dropout 1.5 was not refused with a clear message"
+	fail "--header-dropout 1.5 was not refused with a clear message"
 fi
 
 # 4b. soup: two fine-tunes of the pretrained base averaged; the weights
@@ -282,18 +282,18 @@ for s in 1 2; do
 	"$BIN" finetune --base "$T/lm" $DATA --epochs 2 --threads 1 --seed $s \
 		--trainable-blocks all --pooling mean --name member$s \
 		-o "$T/member$s" > "$T/member$s.log" 2>&1 \
-		|| { cat "$T/member$s.log"; die "soup member $s failed"; }
+		|| { cat "$T/member$s.log"; fail "soup member $s failed"; }
 done
 # shellcheck disable=SC2086
 "$BIN" soup -o "$T/soup" $EVAL --threads 1 --json "$T/soup.json" \
 	"$T/member1" "$T/member2" > "$T/soup.log" 2>&1 \
-	|| { cat "$T/soup.log"; die "soup failed"; }
+	|| { cat "$T/soup.log"; fail "soup failed"; }
 # shellcheck disable=SC2086
 "$BIN" soup -o "$T/soup11" $EVAL --threads 1 "$T/member1" "$T/member1" \
-	> /dev/null 2>&1 || die "soup of a model with itself failed"
+	> /dev/null 2>&1 || fail "soup of a model with itself failed"
 cmp -s "$T/member1/model.safetensors" "$T/soup11/model.safetensors" \
-	|| die "a soup of a model with itself changed its weights"
-$PYTHON3 - "$T" "$top_srcdir/tests" <<'PY' || die "soup weights or config.json wrong"
+	|| fail "a soup of a model with itself changed its weights"
+$PYTHON3 - "$T" "$top_srcdir/tests" <<'PY' || fail "soup weights or config.json wrong"
 import json, sys
 import numpy as np
 sys.path.insert(0, sys.argv[2])
@@ -324,9 +324,9 @@ expect_soup_error() {	# substring, args...
 	want="$1"
 	shift
 	if "$BIN" soup -o "$T/x" "$@" > "$T/err.log" 2>&1; then
-		die "soup accepted: $*"
+		fail "soup accepted: $*"
 	elif ! grep -q -- "$want" "$T/err.log"; then
-		die "soup message for [$*] lacks [$want]: $(cat "$T/err.log")"
+		fail "soup message for [$*] lacks [$want]: $(cat "$T/err.log")"
 	fi
 }
 # shellcheck disable=SC2086
@@ -350,9 +350,9 @@ awk 'BEGIN { for (i = 0; i < 60; i++)
 # shellcheck disable=SC2086
 "$BIN" finetune $TINY --data "$T/set.tsv" --split 60/20/20 --epochs 1 \
 	--dtype bf16 -o "$T/m4" > "$T/m4.log" 2>&1 \
-	|| { cat "$T/m4.log"; die "TSV run failed"; }
-grep -q "corpus: 60 messages" "$T/m4.log" || die "TSV: not 60 messages"
-$PYTHON3 - "$T/m4/config.json" <<'PY' || die "TSV/bf16 bundle wrong"
+	|| { cat "$T/m4.log"; fail "TSV run failed"; }
+grep -q "corpus: 60 messages" "$T/m4.log" || fail "TSV: not 60 messages"
+$PYTHON3 - "$T/m4/config.json" <<'PY' || fail "TSV/bf16 bundle wrong"
 import json, sys
 c = json.load(open(sys.argv[1]))
 assert c["torch_dtype"] == "bfloat16", c["torch_dtype"]
@@ -366,12 +366,12 @@ if $PYTHON3 "$top_srcdir/tests/gen_tiny_model.py" --out "$T/hf" --layers 2 \
 	# shellcheck disable=SC2086
 	"$BIN" finetune --base "$T/hf" $DATA --epochs 1 --max-steps 2 \
 		--threads 1 --max-tokens 48 -o "$T/m5" > "$T/m5.log" 2>&1 \
-		|| { cat "$T/m5.log"; die "finetune from a Python-written base failed"; }
+		|| { cat "$T/m5.log"; fail "finetune from a Python-written base failed"; }
 	grep -q "model: $T/hf, 2 blocks, 2 heads, width 16" "$T/m5.log" \
-		|| die "base not described: $(grep model: "$T/m5.log")"
+		|| fail "base not described: $(grep model: "$T/m5.log")"
 else
 	cat "$T/hf.log"
-	die "gen_tiny_model.py failed"
+	fail "gen_tiny_model.py failed"
 fi
 
 # 6b. a mean-pooled base classifier keeps mean pooling unless told
@@ -382,14 +382,14 @@ if $PYTHON3 "$top_srcdir/tests/gen_tiny_model.py" --out "$T/meanbase" \
 		# shellcheck disable=SC2086
 		"$BIN" finetune --base "$T/meanbase" $DATA --max-steps 1 \
 			--threads 1 --max-tokens 48 ${p:+--pooling $p} \
-			-o "$T/mb$p" > "$T/mb$p.log" 2>&1 || die "finetune of a mean base failed"
+			-o "$T/mb$p" > "$T/mb$p.log" 2>&1 || fail "finetune of a mean base failed"
 	done
 	grep -q "max 48 tokens, mean pooling" "$T/mb.log" ||
-		die "mean base lost its pooling: $(grep model: "$T/mb.log")"
+		fail "mean base lost its pooling: $(grep model: "$T/mb.log")"
 	grep -q "max 48 tokens, last pooling" "$T/mblast.log" ||
-		die "--pooling last ignored: $(grep model: "$T/mblast.log")"
+		fail "--pooling last ignored: $(grep model: "$T/mblast.log")"
 else
-	die "gen_tiny_model.py --pooling mean failed"
+	fail "gen_tiny_model.py --pooling mean failed"
 fi
 
 # 7. bad input: non-zero exit and a clear message, before any training
@@ -397,11 +397,11 @@ expect_error() {	# substring, args...
 	want="$1"
 	shift
 	if "$BIN" "$@" > "$T/err.log" 2>&1; then
-		die "accepted: $*"
+		fail "accepted: $*"
 	elif ! grep -q -- "$want" "$T/err.log"; then
-		die "message for [$*] lacks [$want]: $(cat "$T/err.log")"
+		fail "message for [$*] lacks [$want]: $(cat "$T/err.log")"
 	elif grep -q "^epoch" "$T/err.log"; then
-		die "training started before the error: $*"
+		fail "training started before the error: $*"
 	fi
 }
 # shellcheck disable=SC2086
@@ -430,38 +430,38 @@ if $PYTHON3 "$top_srcdir/tests/gen_tiny_model.py" --out "$T/notok" --layers 1 \
 	expect_error "tokenizer" finetune --base "$T/notok" \
 		--ham "$T/c/train/ham" --spam "$T/c/train/spam" -o "$T/x"
 else
-	die "gen_tiny_model.py failed"
+	fail "gen_tiny_model.py failed"
 fi
 # a garbage file among good ones is a warning, not an error
 printf 'not mail\n' > "$T/c/train/ham/groupA/junk.txt"
 # shellcheck disable=SC2086
 "$BIN" finetune $TINY $DATA --epochs 1 --max-steps 1 -o "$T/m2" > "$T/m2.log" 2>&1 \
-	|| die "a junk file made the run fail"
-grep -q "warning: .*junk.txt: not a mail message" "$T/m2.log" || die "no junk warning"
-grep -q "1 unreadable or not mail" "$T/m2.log" || die "junk not counted"
+	|| fail "a junk file made the run fail"
+grep -q "warning: .*junk.txt: not a mail message" "$T/m2.log" || fail "no junk warning"
+grep -q "1 unreadable or not mail" "$T/m2.log" || fail "junk not counted"
 
 # the command-line surface: MODE --help shows the data and model options
 # (not only behind --help-data and --help-model), --version answers, and
 # every usage text names every mode
-out=$("$BIN" finetune --help 2>&1) || die "finetune --help: exit $?"
+out=$("$BIN" finetune --help 2>&1) || fail "finetune --help: exit $?"
 for o in --ham= --spam= --base= --init= --output= --ham-val= --max-tokens=; do
-	case $out in *"$o"*) ;; *) die "finetune --help does not show $o";; esac
+	case $out in *"$o"*) ;; *) fail "finetune --help does not show $o";; esac
 done
 "$BIN" soup --help 2>&1 | grep -q '^  gptmilter-train soup .*MODEL MODEL' ||
-	die "soup --help: the usage line does not name the MODEL arguments"
+	fail "soup --help: the usage line does not name the MODEL arguments"
 for v in --version -V; do
-	out=$("$BIN" $v 2>&1) || die "$v: exit $?"
-	case $out in "gptmilter-train "[0-9]*) ;; *) die "$v: $out";; esac
+	out=$("$BIN" $v 2>&1) || fail "$v: exit $?"
+	case $out in "gptmilter-train "[0-9]*) ;; *) fail "$v: $out";; esac
 done
-out=$("$BIN" eval --version 2>&1) || die "eval --version: exit $?"
-case $out in "gptmilter-train "[0-9]*) ;; *) die "eval --version: $out";; esac
+out=$("$BIN" eval --version 2>&1) || fail "eval --version: exit $?"
+case $out in "gptmilter-train "[0-9]*) ;; *) fail "eval --version: $out";; esac
 for args in "" "bogus" "--help"; do
 	# shellcheck disable=SC2086
 	out=$("$BIN" $args 2>&1)
 	for m in finetune pretrain eval soup scripts; do
-		case $out in *"$m"*) ;; *) die "usage for '$args' omits $m: $out";; esac
+		case $out in *"$m"*) ;; *) fail "usage for '$args' omits $m: $out";; esac
 	done
 done
 
-[ $fail = 0 ] && rm -rf "$T" && echo "test_train: ok"
-exit $fail
+[ $fails = 0 ] && rm -rf "$T"
+finish test_train

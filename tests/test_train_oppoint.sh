@@ -39,15 +39,15 @@ print("%.6g %.6g %s" % (g["calibration"]["temperature"], g["threshold"],
 # and too little to fit one, so temperature 1 and threshold 0.5
 # shellcheck disable=SC2086
 "$BIN" finetune --init random $TINY $DATA -o "$T/base" > "$T/base.log" 2>&1 \
-	|| { cat "$T/base.log"; die "base finetune failed"; }
+	|| { cat "$T/base.log"; fail "base finetune failed"; }
 got=$(cal "$T/base/config.json")
-[ "$got" = "1 0.5 default" ] || die "random base: got '$got', want '1 0.5 default'"
+[ "$got" = "1 0.5 default" ] || fail "random base: got '$got', want '1 0.5 default'"
 grep -q "validation has 12 ham and 12 spam, fewer than 200 and 50" "$T/base.log" \
-	|| die "the trainer does not say why it kept the defaults"
+	|| fail "the trainer does not say why it kept the defaults"
 
 # The base as a calibrated classifier, as models/default is: a temperature
 # and a threshold that no 24 validation messages could have measured.
-$PYTHON3 - "$T/base/config.json" <<'PY' || die "cannot edit the base"
+$PYTHON3 - "$T/base/config.json" <<'PY' || fail "cannot edit the base"
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["gptmilter"]["calibration"]["temperature"] = 0.7
@@ -59,13 +59,13 @@ PY
 # is kept bit for bit, the log says so, and config.json records why
 # shellcheck disable=SC2086
 "$BIN" finetune --base "$T/base" $TINY $DATA --json "$T/kept.json" -o "$T/kept" \
-	> "$T/kept.log" 2>&1 || { cat "$T/kept.log"; die "retrain failed"; }
+	> "$T/kept.log" 2>&1 || { cat "$T/kept.log"; fail "retrain failed"; }
 got=$(cal "$T/kept/config.json")
-[ "$got" = "0.7 0.8125 base" ] || die "small retrain: got '$got', want '0.7 0.8125 base'"
+[ "$got" = "0.7 0.8125 base" ] || fail "small retrain: got '$got', want '0.7 0.8125 base'"
 grep -q "too few to measure an operating point, so the base's temperature 0.7 and threshold 0.8125 are kept" \
-	"$T/kept.log" || die "the retrain does not say it kept the base's"
+	"$T/kept.log" || fail "the retrain does not say it kept the base's"
 # the reports use that operating point and give Wilson intervals
-$PYTHON3 - "$T/kept.json" <<'PY' || die "reports lack the kept threshold or Wilson intervals"
+$PYTHON3 - "$T/kept.json" <<'PY' || fail "reports lack the kept threshold or Wilson intervals"
 import json, sys
 v = json.load(open(sys.argv[1]))["validation"]
 assert v["threshold"] == 0.8125 and abs(v["temperature"] - 0.7) < 1e-6, v
@@ -75,14 +75,14 @@ lo, hi = v["recall_ci95"]
 assert lo <= v["recall"] <= hi, (lo, v["recall"], hi)
 PY
 grep -q "95% Wilson: FPR .* of 12 ham, recall .* of 12 spam" "$T/kept.log" \
-	|| die "no Wilson line in the report"
+	|| fail "no Wilson line in the report"
 
 # 3. told that 10 of each are enough: the temperature is fitted within its
 # bounds, and --target-fpr 0.001 (unmeasurable on 12 ham) is raised to 3/12
 # shellcheck disable=SC2086
 "$BIN" finetune --base "$T/base" $TINY $DATA --min-val-ham 10 --min-val-spam 10 \
-	-o "$T/fit" > "$T/fit.log" 2>&1 || { cat "$T/fit.log"; die "fitted retrain failed"; }
-$PYTHON3 - "$T/fit/config.json" <<'PY' || die "fitted calibration wrong"
+	-o "$T/fit" > "$T/fit.log" 2>&1 || { cat "$T/fit.log"; fail "fitted retrain failed"; }
+$PYTHON3 - "$T/fit/config.json" <<'PY' || fail "fitted calibration wrong"
 import json, sys
 g = json.load(open(sys.argv[1]))["gptmilter"]
 t = g["calibration"]["temperature"]
@@ -92,12 +92,12 @@ assert g["target_fpr"] == 0.001 and abs(g["target_fpr_used"] - 0.25) < 1e-12, g
 assert 0.5 <= g["threshold"] <= 1
 PY
 grep -q "target-fpr 0.001 is below 3/12, the least this many ham can measure" \
-	"$T/fit.log" || die "the clamp of --target-fpr is not reported"
+	"$T/fit.log" || fail "the clamp of --target-fpr is not reported"
 
 # 4. scripts: the training messages' record, by class; `scripts` rewrites
 # it from other mail and leaves every other field alone; gptmilter-classify
 # calls a spam score on Cyrillic mail (no Cyrillic ham) unsure
-$PYTHON3 - "$T/kept/config.json" <<'PY' || die "no scripts record after finetune"
+$PYTHON3 - "$T/kept/config.json" <<'PY' || fail "no scripts record after finetune"
 import json, sys
 s = json.load(open(sys.argv[1]))["gptmilter"]["scripts"]
 assert s == {"ham": {"messages": 40, "by_script": {"Latn": 40}},
@@ -117,8 +117,8 @@ Content-Type: text/plain; charset=utf-8
 cp -r "$T/kept" "$T/rec"
 "$BIN" scripts -m "$T/rec" --ham "$T/cyr/ham" --ham "$T/c/val/ham" \
 	--spam "$T/c/val/spam" --threads 1 > "$T/rec.log" 2>&1 \
-	|| { cat "$T/rec.log"; die "scripts failed"; }
-$PYTHON3 - "$T/kept/config.json" "$T/rec/config.json" <<'PY' || die "scripts rewrote config.json wrong"
+	|| { cat "$T/rec.log"; fail "scripts failed"; }
+$PYTHON3 - "$T/kept/config.json" "$T/rec/config.json" <<'PY' || fail "scripts rewrote config.json wrong"
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:])
 assert b["gptmilter"].pop("scripts") == {
@@ -130,26 +130,26 @@ PY
 CL="${top_builddir:-.}/src/classify/gptmilter-classify"
 out=$("$CL" -m "$T/kept" -T 1 --threshold 0 "$T/cyr/ham/c1.eml" "$T/c/val/ham/m1.eml")
 echo "$out" | grep -q "c1.eml	unsure:Cyrl	[0-9.]*$" \
-	|| die "classify: Cyrillic not unsure: $out"
-echo "$out" | grep -q "m1.eml	spam	" || die "classify: Latin not spam: $out"
+	|| fail "classify: Cyrillic not unsure: $out"
+echo "$out" | grep -q "m1.eml	spam	" || fail "classify: Latin not spam: $out"
 "$CL" -m "$T/kept" -T 1 --threshold 0 "$T/cyr/ham/c1.eml" > /dev/null
-[ $? = 1 ] || die "classify: an unsure message made the exit status spam"
+[ $? = 1 ] || fail "classify: an unsure message made the exit status spam"
 "$CL" -m "$T/kept" -T 1 --threshold 0 --script-min-ham 0 "$T/cyr/ham/c1.eml" \
-	| grep -q "	spam	" || die "classify --script-min-ham 0: not spam"
+	| grep -q "	spam	" || fail "classify --script-min-ham 0: not spam"
 "$CL" -m "$T/kept" -T 1 --threshold 0 --json "$T/cyr/ham/c1.eml" | $PYTHON3 -c '
 import json, sys
 o = json.loads(sys.stdin.read())
 assert o["label"] == "unsure" and o["script"] == "Cyrl" and o["unseen_script"] \
-    and o["script_training_ham"] == 0, o' || die "classify --json: no script fields"
+    and o["script_training_ham"] == 0, o' || fail "classify --json: no script fields"
 # the record the model had (rec) knows one Cyrillic ham: under 20, unsure
 "$CL" -m "$T/rec" -T 1 --threshold 0 "$T/cyr/ham/c1.eml" \
-	| grep -q "unsure:Cyrl" || die "classify: rec's count not used"
+	| grep -q "unsure:Cyrl" || fail "classify: rec's count not used"
 "$CL" -m "$T/rec" -T 1 --threshold 0 --script-min-ham 1 "$T/cyr/ham/c1.eml" \
-	| grep -q "	spam	" || die "classify: 1 Cyrillic ham recorded, --script-min-ham 1: not spam"
+	| grep -q "	spam	" || fail "classify: 1 Cyrillic ham recorded, --script-min-ham 1: not spam"
 
 # 5. bad counts are a usage error
 "$BIN" finetune --base "$T/base" $DATA --min-val-ham 0 -o "$T/x" > "$T/x.log" 2>&1
-[ $? = 2 ] || die "--min-val-ham 0 accepted"
+[ $? = 2 ] || fail "--min-val-ham 0 accepted"
 
-[ $fail = 0 ] && rm -rf "$T" && echo "test_train_oppoint: ok"
-exit $fail
+[ $fails = 0 ] && rm -rf "$T"
+finish test_train_oppoint

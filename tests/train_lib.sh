@@ -1,8 +1,7 @@
-# tests/train_lib.sh - sourced by the gptmilter-train tests: the failure
-# counter and a generator of easy synthetic mail.
+# tests/train_lib.sh - sourced by the gptmilter-train tests: lib.sh (the
+# failure counter, fail/die/ok, finish) and a generator of easy synthetic mail.
 # shellcheck shell=sh
-fail=0
-die() { echo "FAIL: $*" >&2; fail=1; }
+. "$top_srcdir/tests/lib.sh"
 
 # mk DIR LABEL N SEED [MIX] - N messages of LABEL (ham or spam) in DIR:
 # ham talks about meetings, spam about prizes; with MIX (< 1) each word is

@@ -9,16 +9,14 @@ set -u
 GPTMILTER="${GPTMILTER:-$top_builddir/src/milter/gptmilter}"
 sample="$top_srcdir/conf/gptmilter.conf"
 man5="$top_srcdir/man/gptmilter.conf.5.in"
-[ -x "$GPTMILTER" ] || { echo "FAIL: $GPTMILTER not built"; exit 1; }
+[ -x "$GPTMILTER" ] || die "$GPTMILTER not built"
 
-tmp="$top_builddir/tests/tmp/conf_docs.$$"
-mkdir -p "$tmp" || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail=0
+. "$top_srcdir/tests/lib.sh"
+workdir conf_docs
 
-"$GPTMILTER" --dump-keys > "$tmp/keys" || { echo "FAIL: --dump-keys"; exit 1; }
+"$GPTMILTER" --dump-keys > "$tmp/keys" || die "--dump-keys"
 n=$(wc -l < "$tmp/keys")
-[ "$n" -ge 20 ] || { echo "FAIL: only $n keys"; exit 1; }
+[ "$n" -ge 20 ] || die "only $n keys"
 
 # the sample's (commented) settings as "group.key = value" lines
 awk '
@@ -33,32 +31,31 @@ awk '
 while IFS="$(printf '\t')" read -r name type def doc; do
 	grep -qxF "$name = $def" "$tmp/sample" || {
 		[ "$name" = model ] && grep -q '^model = "' "$tmp/sample" ||
-		{ echo "FAIL: $name = $def is not in conf/gptmilter.conf"; fail=1; }
+		fail "$name = $def is not in conf/gptmilter.conf"
 	}
 	grep -qE "^\.BR? $name( |\$)" "$man5" ||
-		{ echo "FAIL: $name is not documented in man/gptmilter.conf.5.in"; fail=1; }
+		fail "$name is not documented in man/gptmilter.conf.5.in"
 done < "$tmp/keys"
 
 # no stale key in the sample
 cut -d' ' -f1 "$tmp/sample" | while read -r name; do
 	cut -f1 "$tmp/keys" | grep -qxF "$name" ||
-		{ echo "FAIL: conf/gptmilter.conf has unknown key $name"; exit 1; }
-done || fail=1
+		die "conf/gptmilter.conf has unknown key $name"
+done || fail "stale keys in conf/gptmilter.conf"
 
 # uncommented, the sample parses and equals the defaults (model aside:
 # its default depends on --datadir)
 sed 's/^\([ \t]*\)#\([a-z_]* = \)/\1\2/' "$sample" > "$tmp/all.conf"
 : > "$tmp/empty.conf"
 "$GPTMILTER" -c "$tmp/all.conf" --dump-config > "$tmp/all.out" 2>&1 ||
-	{ echo "FAIL: the uncommented sample does not load:"; cat "$tmp/all.out"; fail=1; }
+	{ fail "the uncommented sample does not load:"; cat "$tmp/all.out"; }
 "$GPTMILTER" -c "$tmp/empty.conf" --dump-config > "$tmp/empty.out" 2>&1 ||
-	{ echo "FAIL: an empty file does not load"; fail=1; }
+	fail "an empty file does not load"
 if ! diff "$tmp/empty.out" "$tmp/all.out" | grep '^[<>]' | grep -v '^[<>] model = '; then
 	:
 else
-	echo "FAIL: the sample's values differ from the built-in defaults"
-	fail=1
+	fail "the sample's values differ from the built-in defaults"
 fi
 
-[ $fail -eq 0 ] && echo "PASS: $n configuration keys documented"
-exit $fail
+[ $fails -eq 0 ] && echo "PASS: $n configuration keys documented"
+finish test_conf_docs

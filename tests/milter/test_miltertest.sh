@@ -14,11 +14,8 @@ command -v miltertest >/dev/null ||
 	{ echo "FAIL: miltertest not found (apt-get install miltertest)"; exit 1; }
 [ -x "$GPTMILTER" ] || { echo "FAIL: $GPTMILTER not built"; exit 1; }
 
-tmp="$top_builddir/tests/tmp/milter.$$"
-rm -rf "$tmp"
-mkdir -p "$tmp" || exit 1
-trap 'if [ $fail -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$tmp"; else echo "kept $tmp"; fi' EXIT
-fail=0
+. "$top_srcdir/tests/lib.sh"
+workdir milter
 cd "$tmp" || exit 1
 
 gen="$top_srcdir/tests/gen_tiny_model.py"
@@ -41,22 +38,20 @@ PYEOF
 head -c 1000 model/model.safetensors > badmodel/model.safetensors
 cp "$MT_DIR"/t-*.conf .
 
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
 # check ARGS...: gptmilter -n with a socket in the scratch directory (the
 # default one's directory need not exist here)
 check() { "$GPTMILTER" -n -p "unix:$tmp/check.sock" "$@"; }
 
 # -n: configuration and model check
-out=$(check -c t-ham.conf 2>&1) || bad "-n with a good model: $out"
-case $out in *"configuration OK"*tiny-test*) ;; *) bad "-n output: $out";; esac
-out=$(check -c t-nomodel.conf 2>&1) && bad "-n without a model exited 0"
-case $out in *no-such-model*) ;; *) bad "-n message names the model: $out";; esac
+out=$(check -c t-ham.conf 2>&1) || fail "-n with a good model: $out"
+case $out in *"configuration OK"*tiny-test*) ;; *) fail "-n output: $out";; esac
+out=$(check -c t-nomodel.conf 2>&1) && fail "-n without a model exited 0"
+case $out in *no-such-model*) ;; *) fail "-n message names the model: $out";; esac
 echo 'policy: { spam_threshold = 3.0; };' > range.conf
 out=$(check -c range.conf 2>&1)
-[ $? -eq 78 ] || bad "-n with a bad value: exit status not 78"
+[ $? -eq 78 ] || fail "-n with a bad value: exit status not 78"
 case $out in *range.conf:1*spam_threshold*range*) ;;
-	*) bad "bad value message: $out";; esac
+	*) fail "bad value message: $out";; esac
 # spam_threshold "model" (the default): the model's recorded threshold,
 # 0.5 when it records none; a number overrides; other strings are refused
 "$PYTHON3" "$gen" --out model-thr --layers 2 --heads 2 --embd 32 --ctx 64 \
@@ -69,28 +64,28 @@ printf 'model = "model-thr";\npolicy: { spam_threshold = 0.625; };\n' > thr-num.
 printf 'model = "model";\npolicy: { spam_threshold = "model"; };\n' > thr-none.conf
 printf 'model = "model";\npolicy: { spam_threshold = "high"; };\n' > thr-bad.conf
 out=$(check -c thr-model.conf 2>&1)
-case $out in *"spam threshold 0 (the model's)"*) ;; *) bad "threshold from the model: $out";; esac
+case $out in *"spam threshold 0 (the model's)"*) ;; *) fail "threshold from the model: $out";; esac
 out=$(check -c thr-num.conf 2>&1)
-case $out in *"spam threshold 0.625"*"(the model's)"*) bad "number not used: $out";;
-	*"spam threshold 0.625"*) ;; *) bad "explicit threshold: $out";; esac
+case $out in *"spam threshold 0.625"*"(the model's)"*) fail "number not used: $out";;
+	*"spam threshold 0.625"*) ;; *) fail "explicit threshold: $out";; esac
 out=$(check -c thr-none.conf 2>&1)
 case $out in *'spam threshold 0.5 ("model"; the model records none)'*) ;;
-	*) bad "no recorded threshold: $out";; esac
+	*) fail "no recorded threshold: $out";; esac
 # the threshold in force above a reject threshold that can fire: allowed
 # (reject wins), but warned about, also when it comes from the model
 printf 'model = "model";\npolicy: { reject_threshold = 0.3; };\n' > thr-conflict.conf
-out=$(check -c thr-conflict.conf 2>&1) || bad "spam above reject: -n failed: $out"
+out=$(check -c thr-conflict.conf 2>&1) || fail "spam above reject: -n failed: $out"
 case $out in *"warning: "*"policy.spam_threshold 0.5 ("*"is above policy.reject_threshold 0.3"*) ;;
-	*) bad "spam above reject: no warning: $out";; esac
+	*) fail "spam above reject: no warning: $out";; esac
 out=$(check -c thr-model.conf 2>&1)
-case $out in *warning*) bad "warning without a conflict: $out";; esac
+case $out in *warning*) fail "warning without a conflict: $out";; esac
 out=$(check -c thr-bad.conf 2>&1)
-[ $? -eq 78 ] || bad "spam_threshold = \"high\": exit status not 78"
+[ $? -eq 78 ] || fail "spam_threshold = \"high\": exit status not 78"
 case $out in *'spam_threshold must be a number or "model"'*) ;;
-	*) bad "spam_threshold = \"high\" message: $out";; esac
+	*) fail "spam_threshold = \"high\" message: $out";; esac
 echo 'polcy: { spam_threshold = 0.5; };' > typo.conf
-out=$(check -c typo.conf 2>&1) && bad "-n with an unknown group exited 0"
-case $out in *'unknown group "polcy"'*) ;; *) bad "typo message: $out";; esac
+out=$(check -c typo.conf 2>&1) && fail "-n with an unknown group exited 0"
+case $out in *'unknown group "polcy"'*) ;; *) fail "typo message: $out";; esac
 
 # -n refuses what start-up would refuse, each with a message naming the
 # setting (exit 78), so that systemd's ExecStartPre catches it
@@ -99,8 +94,8 @@ nbad() {	# NAME NEEDLE CONF-TEXT [-n OPTIONS...]
 	shift 3
 	out=$("$GPTMILTER" -n -c "$_name.conf" "$@" 2>&1)
 	rc=$?
-	[ $rc -eq 78 ] || bad "-n $_name: exit status $rc, not 78: $out"
-	case $out in *"$_needle"*) ;; *) bad "-n $_name: message \"$out\" lacks \"$_needle\"";; esac
+	[ $rc -eq 78 ] || fail "-n $_name: exit status $rc, not 78: $out"
+	case $out in *"$_needle"*) ;; *) fail "-n $_name: message \"$out\" lacks \"$_needle\"";; esac
 }
 ok_sock="socket = \"unix:$tmp/n.sock\";"
 nbad bogus 'socket "bogus:foo": expected unix:/path, inet:port@host' 'socket = "bogus:foo";'
@@ -124,7 +119,7 @@ nbad mode 'socket_mode = "4777": expected octal permissions 0 .. 0777' \
 nbad bigscan 'max_scan_bytes = 4294968320 is out of range [1024, 67108864]' \
 	"$ok_sock max_scan_bytes = 4294968320;"
 nbad bigtimeout 'timeout = 4294967297 is out of range' "$ok_sock timeout = 4294967297;"
-[ -e 8893 ] && bad "-p 8893 created a file named 8893"
+[ -e 8893 ] && fail "-p 8893 created a file named 8893"
 
 # risky settings: allowed (exit 0), each with a warning from -n
 cat > risky.conf <<EOC
@@ -135,16 +130,16 @@ metrics: { listen = "0.0.0.0:9"; };
 skip: { trusted_networks = ["0.0.0.0/0", "::/0"]; };
 EOC
 chmod 666 risky.conf
-out=$("$GPTMILTER" -n -c risky.conf 2>&1) || bad "-n with risky settings failed: $out"
+out=$("$GPTMILTER" -n -c risky.conf 2>&1) || fail "-n with risky settings failed: $out"
 for w in 'configuration file '"$tmp"'/risky.conf is writable by every user' \
 	'socket_mode = "0777": every local user can connect' \
 	'metrics.listen = "0.0.0.0:9": /metrics is served without authentication' \
 	'"0.0.0.0/0" trusts every IPv4 client' '"::/0" trusts every IPv6 client'; do
-	case $out in *"warning: "*"$w"*) ;; *) bad "-n: no warning \"$w\": $out";; esac
+	case $out in *"warning: "*"$w"*) ;; *) fail "-n: no warning \"$w\": $out";; esac
 done
 out=$("$GPTMILTER" -n -c risky.conf -p inet:8893 2>&1)
 case $out in *'socket "inet:8893" listens on every interface'*) ;;
-	*) bad "-n: no warning for an inet socket on every interface: $out";; esac
+	*) fail "-n: no warning for an inet socket on every interface: $out";; esac
 # the same warnings in the log at start
 timeout 60 "$GPTMILTER" -f -c risky.conf > risky.log 2>&1 &
 rpid=$!
@@ -154,11 +149,11 @@ kill -TERM $rpid; wait $rpid
 for w in 'configuration file '"$tmp"'/risky.conf is writable by every user' \
 	'socket_mode = "0777": every local user' \
 	'skip.trusted_networks: "::/0" trusts every IPv6 client'; do
-	grep -qF "warning: start: $w" risky.log || bad "start: no warning \"$w\": $(cat risky.log)"
+	grep -qF "warning: start: $w" risky.log || fail "start: no warning \"$w\": $(cat risky.log)"
 done
 chmod 644 risky.conf
 out=$(check -c t-ham.conf 2>&1)
-case $out in *warning*) bad "-n warns about safe settings: $out";; esac
+case $out in *warning*) fail "-n warns about safe settings: $out";; esac
 
 # a TCP port in use: the reason from the system, for the milter socket
 # (not "directory missing") and for metrics.listen (not "port 0")
@@ -171,7 +166,7 @@ while [ $i -lt 100 ] && ! [ -s busy.port ]; do sleep 0.1; i=$((i + 1)); done
 bport=$(cat busy.port)
 out=$(timeout 60 "$GPTMILTER" -f -c t-ham.conf -p "inet:$bport@127.0.0.1" 2>&1)
 case $out in *"cannot listen on inet:$bport@127.0.0.1: Address already in use"*) ;;
-	*) bad "socket in use: $out";; esac
+	*) fail "socket in use: $out";; esac
 printf 'model = "model";\nmetrics: { listen = "127.0.0.1:%s"; };\n' "$bport" > busy.conf
 timeout 60 "$GPTMILTER" -f -c busy.conf -p "unix:$tmp/busy.sock" > busy.log 2>&1 &
 mpid=$!
@@ -180,15 +175,15 @@ while [ $i -lt 300 ] && ! grep -q 'listening on' busy.log; do sleep 0.1; i=$((i 
 kill -TERM $mpid; wait $mpid
 kill $bpid; wait $bpid 2>/dev/null
 grep -q "metrics.listen = \"127.0.0.1:$bport\": cannot listen: Address already in use" busy.log ||
-	bad "metrics port in use: $(cat busy.log)"
-grep -q 'port 0' busy.log && bad "metrics port in use: \"port 0\" in the log"
+	fail "metrics port in use: $(cat busy.log)"
+grep -q 'port 0' busy.log && fail "metrics port in use: \"port 0\" in the log"
 echo "ok: ports in use"
 
 # the socket's mode and owner never follow a link: swap_preload.so puts a
 # symbolic link to a root-only file where the socket was, right after
 # bind(); the daemon must refuse to start and leave the file alone
 preload="$top_builddir/tests/milter/swap_preload.so"
-[ -f "$preload" ] || bad "$preload not built"
+[ -f "$preload" ] || fail "$preload not built"
 echo secret > target
 chmod 600 target
 cat > swap.conf <<EOC
@@ -201,12 +196,12 @@ SWAP_SOCKET="$tmp/swap.sock" SWAP_TARGET="$tmp/target" LD_PRELOAD="$preload" \
 	ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
 	timeout 60 "$GPTMILTER" -f -c swap.conf > swap.log 2>&1
 rc=$?
-[ -L swap.sock ] && [ -S swap.sock.moved ] || bad "symlink swap: the shim did not swap"
-[ $rc -eq 1 ] || bad "symlink swap: exit status $rc, not 1"
+[ -L swap.sock ] && [ -S swap.sock.moved ] || fail "symlink swap: the shim did not swap"
+[ $rc -eq 1 ] || fail "symlink swap: exit status $rc, not 1"
 grep -q "socket $tmp/swap.sock: not the socket just created (a symbolic link" swap.log ||
-	bad "symlink swap: not refused: $(cat swap.log)"
+	fail "symlink swap: not refused: $(cat swap.log)"
 [ "$(stat -c '%U %a' target)" = "root 600" ] ||
-	bad "symlink swap: the target became $(stat -c '%U %a' target)"
+	fail "symlink swap: the target became $(stat -c '%U %a' target)"
 echo "ok: a symlink swap cannot redirect the socket's mode and owner"
 
 # daemon mode: detaches, writes the pid file, drops to `nobody` (as root),
@@ -245,31 +240,31 @@ mkdir run
 [ -n "$user" ] && chown nobody run
 "$GPTMILTER" -c daemon.conf -p "unix:$tmp/run/daemon.sock" \
 	-P "$tmp/run/daemon.pid" $user 7> inherited.txt ||
-	bad "daemon mode: start failed"
+	fail "daemon mode: start failed"
 i=0
 while [ $i -lt 300 ] && ! [ -s run/daemon.pid ]; do sleep 0.1; i=$((i + 1)); done
 pid=$(cat run/daemon.pid 2>/dev/null)
 if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
-	bad "daemon mode: no live process in the pid file"
+	fail "daemon mode: no live process in the pid file"
 else
-	[ -S run/daemon.sock ] || bad "daemon mode: no socket"
+	[ -S run/daemon.sock ] || fail "daemon mode: no socket"
 	for fd in /proc/"$pid"/fd/*; do
 		[ "$(readlink "$fd")" = "$tmp/inherited.txt" ] &&
-			bad "daemon mode: inherited descriptor $fd stayed open"
+			fail "daemon mode: inherited descriptor $fd stayed open"
 	done
 	if [ -n "$user" ]; then
 		uid=$(awk '/^Uid:/ { print $2 }' /proc/$pid/status)
-		[ "$uid" = "$(id -u nobody)" ] || bad "daemon mode: runs as uid $uid, not nobody"
+		[ "$uid" = "$(id -u nobody)" ] || fail "daemon mode: runs as uid $uid, not nobody"
 	fi
 	metrics=$(fetch_metrics 'gptmilter_uptime_seconds')
 	case $metrics in
 	*'gptmilter_messages_total{action="accept"} 0'*'gptmilter_unseen_script_total 0'*gptmilter_latency_seconds_bucket*gptmilter_uptime_seconds*) ;;
-	*) bad "daemon mode: /metrics: $metrics";;
+	*) fail "daemon mode: /metrics: $metrics";;
 	esac
 	# detached and as another user, it still scores
 	MT_SOCK="unix:$tmp/run/daemon.sock" MT_EXPECT=continue timeout 60 \
 		miltertest -s "$MT_DIR/q-client.lua" > daemon.client.log 2>&1 ||
-		{ bad "daemon mode: message not scored"; cat daemon.client.log; }
+		{ fail "daemon mode: message not scored"; cat daemon.client.log; }
 	# a burst of SIGHUPs: reloads, never a stop (libmilter's signal
 	# thread also waits for SIGHUP; see main.c)
 	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
@@ -277,17 +272,17 @@ else
 	done
 	# the reload loads the model again: seconds in a sanitizer build
 	metrics=$(fetch_metrics 'gptmilter_reloads_total{result="ok"} [1-9]')
-	kill -0 "$pid" 2>/dev/null || bad "daemon mode: a SIGHUP burst stopped it"
+	kill -0 "$pid" 2>/dev/null || fail "daemon mode: a SIGHUP burst stopped it"
 	case $metrics in
 	*'gptmilter_reloads_total{result="ok"} '[1-9]*) ;;
-	*) bad "daemon mode: no reload counted after SIGHUP: $metrics";;
+	*) fail "daemon mode: no reload counted after SIGHUP: $metrics";;
 	esac
 	kill -TERM "$pid"
 	i=0
 	while [ $i -lt 300 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
-	kill -0 "$pid" 2>/dev/null && bad "daemon mode: still running after SIGTERM"
-	[ -e run/daemon.pid ] && bad "daemon mode: pid file left behind"
-	[ -e run/daemon.sock ] && bad "daemon mode: socket left behind"
+	kill -0 "$pid" 2>/dev/null && fail "daemon mode: still running after SIGTERM"
+	[ -e run/daemon.pid ] && fail "daemon mode: pid file left behind"
+	[ -e run/daemon.sock ] && fail "daemon mode: socket left behind"
 fi
 echo "ok: daemon mode"
 
@@ -301,9 +296,9 @@ if [ -n "$user" ]; then
 	while [ $i -lt 300 ] && ! grep -q 'listening on' root.log; do sleep 0.1; i=$((i + 1)); done
 	kill -TERM $rpid; wait $rpid
 	grep -q "socket (the next start replaces it) $tmp/root.sock left behind: Permission denied (its directory is not writable" root.log ||
-		bad "-u: socket left behind silently: $(cat root.log)"
+		fail "-u: socket left behind silently: $(cat root.log)"
 	grep -q "pid file $tmp/root.pid left behind: Permission denied" root.log ||
-		bad "-u: pid file left behind silently: $(cat root.log)"
+		fail "-u: pid file left behind silently: $(cat root.log)"
 	echo "ok: what -u leaves behind is logged"
 else
 	echo "NOT RUN (needs root): the -u clean-up check"
@@ -317,22 +312,22 @@ for lua in "$MT_DIR"/t-*.lua; do
 		>"$case.log" 2>&1
 	rc=$?
 	if [ $rc -ne 0 ]; then
-		bad "$case (miltertest exit $rc)"
+		fail "$case (miltertest exit $rc)"
 		sed 's/^/    /' "$case.log"
 		continue
 	fi
 	grep -q 'gptmilter\[[0-9]*\]: stopped' "$case.log" ||
-		{ bad "$case: no clean shutdown"; sed 's/^/    /' "$case.log"; }
+		{ fail "$case: no clean shutdown"; sed 's/^/    /' "$case.log"; }
 	if grep -q 'ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer' \
 		"$case.log"; then
-		bad "$case: sanitizer report"
+		fail "$case: sanitizer report"
 		sed 's/^/    /' "$case.log"
 	fi
 	echo "ok: $case"
 done
 # the log line of the Cyrillic message names its script
 grep -q 'action=accept .*unseen_script=Cyrl' t-script.log ||
-	{ bad "t-script: no unseen_script field in the log"; sed 's/^/    /' t-script.log; }
+	{ fail "t-script: no unseen_script field in the log"; sed 's/^/    /' t-script.log; }
 
 # queue full: one worker, a queue of one, each batch slowed to 3 s; of
 # three messages sent together, one occupies the worker, one waits, one
@@ -356,14 +351,14 @@ for c in 1 2 3; do
 	sleep 0.3
 done
 for c in 1 2 3; do
-	eval "wait \$q$c" || { bad "queue full: client $c"; cat "queue.$c.log"; }
+	eval "wait \$q$c" || { fail "queue full: client $c"; cat "queue.$c.log"; }
 done
-kill -TERM $qpid; wait $qpid || bad "queue full: daemon exit status"
+kill -TERM $qpid; wait $qpid || fail "queue full: daemon exit status"
 n_ok=$(cat queue.1.log queue.2.log queue.3.log | grep -c 'OUTCOME continue')
 n_tf=$(cat queue.1.log queue.2.log queue.3.log | grep -c 'OUTCOME tempfail')
 [ "$n_ok" -eq 2 ] && [ "$n_tf" -eq 1 ] ||
-	bad "queue full: $n_ok scored and $n_tf tempfailed, wanted 2 and 1"
-grep -q 'cannot score: queue full' queue.log || bad "queue full: not logged"
+	fail "queue full: $n_ok scored and $n_tf tempfailed, wanted 2 and 1"
+grep -q 'cannot score: queue full' queue.log || fail "queue full: not logged"
 echo "ok: queue full"
 
 # SIGTERM while a message is being scored: it still gets its verdict
@@ -382,9 +377,9 @@ while [ $i -lt 300 ] && ! grep -q . drain.client.log 2>/dev/null &&
 	# the message is at end of data once the worker sleeps: give it 0.5 s
 	[ $i -eq 5 ] && kill -TERM $dpid
 done
-wait $cpid || { bad "drain: the message in flight lost its verdict"; cat drain.client.log; }
-wait $dpid || bad "drain: daemon exit status"
-grep -q 'score=.*action=accept' drain.log || bad "drain: no verdict logged"
+wait $cpid || { fail "drain: the message in flight lost its verdict"; cat drain.client.log; }
+wait $dpid || fail "drain: daemon exit status"
+grep -q 'score=.*action=accept' drain.log || fail "drain: no verdict logged"
 echo "ok: SIGTERM drains"
 
 # SIGTERM while a message is still open (MAIL FROM and headers sent, the
@@ -406,13 +401,13 @@ cpid=$!
 i=0
 while [ $i -lt 300 ] && ! [ -e open.ready ]; do sleep 0.1; i=$((i + 1)); done
 kill -TERM $opid
-wait $cpid || { bad "open message: no verdict after SIGTERM"; cat open.client.log; }
+wait $cpid || { fail "open message: no verdict after SIGTERM"; cat open.client.log; }
 wait $opid
 rc=$?
-[ $rc -eq 0 ] || { bad "open message: daemon exit status $rc"; cat open.log; }
-grep -q 'score=.*action=accept' open.log || bad "open message: no verdict logged"
-grep -q 'gptmilter\[[0-9]*\]: stopped' open.log || bad "open message: no last log line"
-[ -e open.sock ] && bad "open message: socket left behind"
+[ $rc -eq 0 ] || { fail "open message: daemon exit status $rc"; cat open.log; }
+grep -q 'score=.*action=accept' open.log || fail "open message: no verdict logged"
+grep -q 'gptmilter\[[0-9]*\]: stopped' open.log || fail "open message: no last log line"
+[ -e open.sock ] && fail "open message: socket left behind"
 echo "ok: SIGTERM with a message open"
 
 # Signal storm (issue 17): SIGHUP, SIGUSR1 and SIGUSR2 every 10 ms from
@@ -448,25 +443,25 @@ for c in 1 2 3; do
 	eval "s$c=\$!"
 done
 for c in 1 2 3; do
-	eval "wait \$s$c" || { bad "signal storm: client $c"; cat "storm.$c.log"; }
+	eval "wait \$s$c" || { fail "signal storm: client $c"; cat "storm.$c.log"; }
 done
 wait $stpid
 [ "$(cat storm.rounds)" = 300 ] ||
-	bad "signal storm: daemon gone after $(cat storm.rounds) of 300 rounds"
+	fail "signal storm: daemon gone after $(cat storm.rounds) of 300 rounds"
 if kill -TERM $spid 2>/dev/null; then
 	wait $spid
 	rc=$?
-	[ $rc -eq 0 ] || bad "signal storm: exit status $rc after SIGTERM"
+	[ $rc -eq 0 ] || fail "signal storm: exit status $rc after SIGTERM"
 else
 	wait $spid
-	bad "signal storm: the daemon died (status $?)"
+	fail "signal storm: the daemon died (status $?)"
 fi
-grep -q 'signal 10\?: reloading' storm.log || bad "signal storm: no reload"
+grep -q 'signal 10\?: reloading' storm.log || fail "signal storm: no reload"
 grep -q 'reload: configuration .* applied' storm.log ||
-	bad "signal storm: no reload done"
-grep -q 'signal 12: ignored' storm.log || bad "signal storm: SIGUSR2 not logged"
+	fail "signal storm: no reload done"
+grep -q 'signal 12: ignored' storm.log || fail "signal storm: SIGUSR2 not logged"
 [ "$(grep -c 'action=accept' storm.log)" -eq 15 ] ||
-	{ bad "signal storm: not 15 verdicts"; cat storm.log; }
+	{ fail "signal storm: not 15 verdicts"; cat storm.log; }
 echo "ok: signal storm"
 
 # The descriptor limit (issue 17): each MTA connection holds a descriptor
@@ -479,13 +474,13 @@ fpid=$!
 i=0
 while [ $i -lt 300 ] && ! [ -S fd.sock ]; do sleep 0.1; i=$((i + 1)); done
 n=$("$PYTHON3" "$MT_DIR/conn-hold.py" "$tmp/fd.sock" 40 1)
-[ "$n" = 40 ] || bad "descriptor limit: $n of 40 connections negotiated"
+[ "$n" = 40 ] || fail "descriptor limit: $n of 40 connections negotiated"
 kill -TERM $fpid
-wait $fpid || bad "descriptor limit: exit status $?"
+wait $fpid || fail "descriptor limit: exit status $?"
 grep -q 'descriptor limit 64 (RLIMIT_NOFILE), [0-9]* in use: room for about [0-9]* MTA connections at once' \
-	fd.log || bad "descriptor limit: the room not logged at start"
+	fd.log || fail "descriptor limit: the room not logged at start"
 [ "$(grep -c 'warning: [0-9]* MTA connections open, room for about' fd.log)" -eq 1 ] ||
-	{ bad "descriptor limit: not one warning"; cat fd.log; }
+	{ fail "descriptor limit: not one warning"; cat fd.log; }
 echo "ok: descriptor limit"
 
 # The model overwritten in place under a running daemon (issue 17: the
@@ -507,13 +502,13 @@ live_status() {
 		miltertest -s "$MT_DIR/q-client.lua" 2>&1 | sed -n 's/^STATUS //p'
 }
 s1=$(live_status)
-case $s1 in *model=tiny-test*) ;; *) bad "model overwrite: first message: $s1";; esac
+case $s1 in *model=tiny-test*) ;; *) fail "model overwrite: first message: $s1";; esac
 : > live/model.safetensors
 s2=$(live_status)
-[ "$s2" = "$s1" ] || bad "model overwrite: after truncation: '$s2', wanted '$s1'"
+[ "$s2" = "$s1" ] || fail "model overwrite: after truncation: '$s2', wanted '$s1'"
 cp model-b/model.safetensors model-b/config.json live/
 s3=$(live_status)
-[ "$s3" = "$s1" ] || bad "model overwrite: after cp over it: '$s3', wanted '$s1'"
+[ "$s3" = "$s1" ] || fail "model overwrite: after cp over it: '$s3', wanted '$s1'"
 kill -HUP $lpid 2>/dev/null
 i=0
 s4=
@@ -523,49 +518,49 @@ while [ $i -lt 60 ] && kill -0 $lpid 2>/dev/null; do
 	sleep 0.5
 	i=$((i + 1))
 done
-case $s4 in *model=tiny-b*) ;; *) bad "model overwrite: reload did not take the new model: $s4";; esac
+case $s4 in *model=tiny-b*) ;; *) fail "model overwrite: reload did not take the new model: $s4";; esac
 if kill -TERM $lpid 2>/dev/null; then
-	wait $lpid || bad "model overwrite: exit status $?"
+	wait $lpid || fail "model overwrite: exit status $?"
 else
 	wait $lpid
-	bad "model overwrite: the daemon died (status $?)"
+	fail "model overwrite: the daemon died (status $?)"
 fi
 echo "ok: model overwritten in place"
 
 # log lines the scripts cannot see
 grep -q 'score=[01]\.[0-9]* threshold=1\.01 label=.* action=accept latency=.* truncated' \
-	t-large.log || bad "t-large: no 'truncated' log line"
+	t-large.log || fail "t-large: no 'truncated' log line"
 grep -q 'removing 2 incoming X-Spam-Flag' t-forged.log ||
-	bad "t-forged: removal not logged"
+	fail "t-forged: removal not logged"
 grep -q 'cannot score: no score within' t-timeout.log ||
-	bad "t-timeout: timeout not logged"
+	fail "t-timeout: timeout not logged"
 grep -q 'cannot score: no model loaded; action=tempfail' t-nomodel.log ||
-	bad "t-nomodel: error not logged"
+	fail "t-nomodel: error not logged"
 grep -q 'reload: configuration .* applied' t-reload.log ||
-	bad "t-reload: reload not logged"
+	fail "t-reload: reload not logged"
 grep -q 'keeping the old configuration' t-reload.log ||
-	bad "t-reload: bad configuration not refused"
+	fail "t-reload: bad configuration not refused"
 grep -q 'AUTHQ1: from 192\.0\.2\.10: authenticated as alice, not scanned' \
-	t-auth.log || bad "t-auth: skip not logged"
+	t-auth.log || fail "t-auth: skip not logged"
 grep -q 'removing 1 incoming X-Spam-Flag' t-auth.log ||
-	bad "t-auth: removal not logged"
-grep -q '^00:00:00\|^FAKEQ' t-auth.log && bad "t-auth: a macro wrote a log line"
+	fail "t-auth: removal not logged"
+grep -q '^00:00:00\|^FAKEQ' t-auth.log && fail "t-auth: a macro wrote a log line"
 grep -qF 'AUTHQ2\r\nFAKEQ: from 192.0.2.10: authenticated as mallory\n00:00:00.000 gptmilter[1]: FAKE line\x01, not scanned' \
-	t-auth.log || bad "t-auth: control characters not escaped"
+	t-auth.log || fail "t-auth: control characters not escaped"
 [ "$(grep -c 'from 192\.0\.2\.77: trusted network, not scanned' t-trusted.log)" -eq 1 ] &&
 [ "$(grep -c 'from 2001:db8::25: trusted network, not scanned' t-trusted.log)" -eq 1 ] ||
-	bad "t-trusted: not one line per skipped message"
+	fail "t-trusted: not one line per skipped message"
 grep -q "start: model .*spam threshold 0 (the model's)" t-modelthr.log ||
-	bad "t-modelthr: the model's threshold not logged at start"
+	fail "t-modelthr: the model's threshold not logged at start"
 grep -q 'score=[01]\.[0-9]* threshold=0 label=' t-modelthr.log ||
-	bad "t-modelthr: the threshold in force not in the message log line"
+	fail "t-modelthr: the threshold in force not in the message log line"
 grep -q "reload: model tiny-thr37 .*spam threshold 0.37 (the model's)" \
-	t-thrreload.log || bad "t-thrreload: the new model's threshold not logged"
+	t-thrreload.log || fail "t-thrreload: the new model's threshold not logged"
 grep -q 'score=[01]\.[0-9]* threshold=0.6 label=' t-thrreload.log ||
-	bad "t-thrreload: the configured threshold not in the log line"
+	fail "t-thrreload: the configured threshold not in the log line"
 grep -q "reload: keeping the old model tiny-thr37; spam threshold 0.37 (the model's)" \
 	t-thrreload.log ||
-	bad "t-thrreload: a failed model load does not log the threshold in force"
+	fail "t-thrreload: a failed model load does not log the threshold in force"
 
-[ $fail -eq 0 ] && echo "PASS: milter protocol"
-exit $fail
+[ $fails -eq 0 ] && echo "PASS: milter protocol"
+finish test_miltertest

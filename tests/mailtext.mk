@@ -39,3 +39,11 @@ tests_fuzz_mailtext_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_mailtext_LDADD = $(GMIME_LIBS) $(LIBXML_LIBS) $(UCHARDET_LIBS) \
 	$(GLIB_LIBS)
 endif
+# replay_mailtext: the fuzz target's entry point on every seed of
+# tests/fuzz/mailtext, built with the normal compiler.
+check_PROGRAMS += tests/replay_mailtext
+TESTS += tests/replay_mailtext
+tests_replay_mailtext_SOURCES = tests/fuzz_mailtext.c tests/fuzz_replay.c
+tests_replay_mailtext_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DREPLAY_SEEDS=\"$(abs_top_srcdir)/tests/fuzz/mailtext\"
+tests_replay_mailtext_LDADD = $(CORE_LIBS)

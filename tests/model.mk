@@ -29,3 +29,11 @@ tests_fuzz_safetensors_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_safetensors_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_safetensors_LDADD = $(JSONGLIB_LIBS) $(GLIB_LIBS)
 endif
+# replay_safetensors: the fuzz target's entry point on every seed of
+# tests/fuzz/safetensors, built with the normal compiler.
+check_PROGRAMS += tests/replay_safetensors
+TESTS += tests/replay_safetensors
+tests_replay_safetensors_SOURCES = tests/fuzz_safetensors.c tests/fuzz_replay.c
+tests_replay_safetensors_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DREPLAY_SEEDS=\"$(abs_top_srcdir)/tests/fuzz/safetensors\"
+tests_replay_safetensors_LDADD = $(CORE_LIBS)

@@ -7,10 +7,10 @@ Owns: the PyTorch side of bench/bench_forward.sh. The same model shape
 head on the last token), random fp32 weights, messages of --tokens tokens,
 1 and 8 messages per call, torch.set_num_threads(--threads) (the threads of
 torch's own kernels; its matrix products go to OpenBLAS, whose threads are
-OPENBLAS_NUM_THREADS, set by bench_forward.sh). Written the
-way Hugging Face's GPT2ForSequenceClassification computes it (Conv1D as
-addmm, masked softmax attention, tanh GELU), with no dependency beyond
-torch (Debian's python3-torch 1.13: no scaled_dot_product_attention).
+OPENBLAS_NUM_THREADS, set by bench_forward.sh). The model is
+tests/gpt_torch.py (Hugging Face's Conv1D layout, masked softmax attention,
+tanh GELU), with no dependency beyond torch (Debian's python3-torch 1.13:
+no scaled_dot_product_attention).
 
 Configurations, each timed (best of --reps runs):
     no_grad         eager, torch.no_grad()
@@ -24,66 +24,27 @@ Usage: bench_forward_torch.py [--tokens 256] [--threads 2] [--reps 3]
 """
 
 import argparse
-import math
 import os
+import sys
 import time
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests"))
+import gpt_torch  # noqa: E402
 
 
-class Block(nn.Module):
-    def __init__(self, C, NH, ctx):
+class Last(nn.Module):
+    """the model with its last block on the last token only (traceable)"""
+
+    def __init__(self, m):
         super().__init__()
-        self.NH = NH
-        self.ln_1 = nn.LayerNorm(C, eps=1e-5)
-        self.c_attn = nn.Linear(C, 3 * C)
-        self.c_proj = nn.Linear(C, C)
-        self.ln_2 = nn.LayerNorm(C, eps=1e-5)
-        self.c_fc = nn.Linear(C, 4 * C)
-        self.mlp_proj = nn.Linear(4 * C, C)
-        self.register_buffer("mask", torch.tril(torch.ones(ctx, ctx, dtype=torch.bool)))
-
-    def forward(self, x, last: bool):
-        B, T, C = x.shape
-        hs = C // self.NH
-        q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
-        q = q.view(B, T, self.NH, hs).transpose(1, 2)
-        k = k.view(B, T, self.NH, hs).transpose(1, 2)
-        v = v.view(B, T, self.NH, hs).transpose(1, 2)
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))
-        att = att.masked_fill(~self.mask[:T, :T], float("-inf"))
-        att = F.softmax(att, dim=-1)
-        y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
-        if last:
-            y = y[:, -1:]
-            x = x[:, -1:]
-        x = x + self.c_proj(y)
-        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
-
-
-class GPT(nn.Module):
-    def __init__(self, L=12, C=768, NH=12, V=50257, ctx=1024, NL=2, last=False):
-        super().__init__()
-        self.last = last
-        self.wte = nn.Embedding(V, C)
-        self.wpe = nn.Embedding(ctx, C)
-        self.h = nn.ModuleList([Block(C, NH, ctx) for _ in range(L)])
-        self.ln_f = nn.LayerNorm(C, eps=1e-5)
-        self.score = nn.Linear(C, NL, bias=False)
-        for p in self.parameters():
-            nn.init.normal_(p, 0.0, 0.02)
+        self.m = m
 
     def forward(self, ids):
-        B, T = ids.shape
-        pos = torch.arange(T, device=ids.device)
-        x = self.wte(ids) + self.wpe(pos)
-        n = len(self.h)
-        for i, blk in enumerate(self.h):
-            x = blk(x, self.last and i == n - 1)
-        x = self.ln_f(x)
-        return self.score(x[:, -1])
+        return self.m(ids, last_only=True)
 
 
 def timeit(fn, reps):
@@ -112,8 +73,10 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    models = {False: GPT(last=False).eval(), True: GPT(last=True).eval()}
-    models[True].load_state_dict(models[False].state_dict())
+    m = gpt_torch.GPT(12, 12, 768, 1024).eval()
+    for p in m.parameters():
+        nn.init.normal_(p, 0.0, 0.02)
+    models = {False: m, True: Last(m).eval()}
     print("torch %s, set_num_threads(%d), OPENBLAS_NUM_THREADS=%s, %d tokens "
           "per message%s" % (torch.__version__, torch.get_num_threads(),
                              os.environ.get("OPENBLAS_NUM_THREADS", "unset"),

@@ -3,9 +3,9 @@
 bench_train_torch.py - PyTorch counterpart of bench_train.c: the same GPT-2
 shape, batch, trainable part and optimizer, fp32 on the CPU.
 
-A minimal GPT-2 written here (pre-LayerNorm blocks, tanh GELU, causal
-attention, classification head on the last real token), random weights and
-ids.
+The model is tests/gpt_torch.py (pre-LayerNorm blocks, tanh GELU, causal
+attention), its classification head on the last real token; random weights
+and ids.
 Usage: bench_train_torch.py [--layers 12 --heads 12 --embd 768 --ctx 1024]
        [--batch 8 --tokens 120] [--corpus-lengths FILE] [--max-tokens 256]
        [--trainable-blocks 1|all] [--steps 5] [--threads N]
@@ -16,57 +16,16 @@ Batch 0 is untimed warm-up. GFLOP/s counts the same real-token FLOPs as
 bench_train.c (see its header): padded positions are not useful work.
 """
 import argparse
-import math
 import os
+import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, C, NH):
-        super().__init__()
-        self.NH = NH
-        self.ln_1 = nn.LayerNorm(C, eps=1e-5)
-        self.c_attn = nn.Linear(C, 3 * C)
-        self.c_proj = nn.Linear(C, C)
-        self.ln_2 = nn.LayerNorm(C, eps=1e-5)
-        self.c_fc = nn.Linear(C, 4 * C)
-        self.mlp_proj = nn.Linear(4 * C, C)
-
-    def forward(self, x):
-        B, T, C = x.shape
-        q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
-        q = q.view(B, T, self.NH, C // self.NH).transpose(1, 2)
-        k = k.view(B, T, self.NH, C // self.NH).transpose(1, 2)
-        v = v.view(B, T, self.NH, C // self.NH).transpose(1, 2)
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(C // self.NH)
-        mask = torch.ones(T, T, dtype=torch.bool).tril()
-        att = att.masked_fill(~mask, float("-inf")).softmax(-1)
-        y = (att @ v).transpose(1, 2).reshape(B, T, C)
-        x = x + self.c_proj(y)
-        h = F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh")
-        return x + self.mlp_proj(h)
-
-
-class GPT(nn.Module):
-    def __init__(self, L, NH, C, ctx, V=50257, NL=2):
-        super().__init__()
-        self.wte = nn.Embedding(V, C)
-        self.wpe = nn.Embedding(ctx, C)
-        self.h = nn.ModuleList(Block(C, NH) for _ in range(L))
-        self.ln_f = nn.LayerNorm(C, eps=1e-5)
-        self.score = nn.Linear(C, NL, bias=False)
-
-    def forward(self, ids, last):
-        # ids: (B, T) padded; last: (B) index of each last real token
-        B, T = ids.shape
-        x = self.wte(ids) + self.wpe(torch.arange(T))
-        for b in self.h:
-            x = b(x)
-        return self.score(self.ln_f(x)[torch.arange(B), last])
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests"))
+import gpt_torch  # noqa: E402
 
 
 def flops_step(lens, L, k, C):
@@ -89,7 +48,7 @@ def main():
     threads = a.threads or os.cpu_count()
     torch.set_num_threads(threads)
     torch.manual_seed(1)
-    m = GPT(a.layers, a.heads, a.embd, a.ctx)
+    m = gpt_torch.GPT(a.layers, a.heads, a.embd, a.ctx)
     if a.trainable_blocks != "all":
         k = int(a.trainable_blocks)
         for p in m.parameters():
@@ -125,7 +84,7 @@ def main():
             t0 = time.perf_counter()
         ids, last, _ = batches[i]
         opt.zero_grad()
-        loss = F.cross_entropy(m(ids, last), y)
+        loss = F.cross_entropy(m(ids, last=last), y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()

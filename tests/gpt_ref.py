@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """
-gpt_ref.py - an independent numpy forward pass of a GPT-2 classifier bundle
+gpt_ref.py - an independent forward pass of a GPT-2 classifier bundle
 
 Owns: the reference that the C forward pass (src/core/gpt.c, layers.c) and
 the programs built on it are checked against. It shares no code with them:
 its own safetensors reader (F32/F16/BF16 decoded by numpy), its own reading
-of config.json, and the forward pass written the plain way, one sequence at
-a time with full (T, T) attention and a mask, in float64.
+of config.json, and the forward pass of tests/gpt_torch.py (the tests' and
+benchmarks' one PyTorch GPT-2), one sequence at a time with full (T, T)
+attention and a mask, in float64.
 
     import gpt_ref
     ref = gpt_ref.load("model_dir")
@@ -24,6 +25,10 @@ import struct
 import sys
 
 import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gpt_torch  # noqa: E402
 
 
 def read_safetensors(path):
@@ -59,90 +64,44 @@ class Ref:
 
 
 def load(model_dir):
-    """The config and weights of MODEL_DIR (a Hugging Face GPT-2 bundle)."""
+    """The config and weights of MODEL_DIR (a Hugging Face GPT-2 bundle) in
+    tests/gpt_torch.py's GPT, float64: Ref.model; Ref.wte, Ref.wpe and
+    Ref.pooling for the callers."""
     with open(os.path.join(model_dir, "config.json")) as f:
         cfg = json.load(f)
     w = read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    # drop the "transformer." prefix of some exports
+    w = {n[len("transformer."):] if n.startswith("transformer.") else n: a
+         for n, a in w.items()}
     r = Ref()
-    r.L = cfg["n_layer"]
-    r.NH = cfg["n_head"]
-    r.C = cfg["n_embd"]
-    r.eps = cfg.get("layer_norm_epsilon", 1e-5)
     g = cfg.get("gptmilter") or {}
     r.pooling = g.get("pooling", "last")
-
-    def get(name):
-        if "transformer." + name in w:
-            return w["transformer." + name]
-        return w[name]
-
-    r.wte, r.wpe = get("wte.weight"), get("wpe.weight")
-    r.layers = []
-    for l in range(r.L):
-        p = "h.%d." % l
-        r.layers.append({k: get(p + k) for k in (
-            "ln_1.weight", "ln_1.bias", "attn.c_attn.weight",
-            "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias",
-            "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
-            "mlp.c_proj.weight", "mlp.c_proj.bias")})
-    r.ln_f_w, r.ln_f_b = get("ln_f.weight"), get("ln_f.bias")
-    r.score_w = w.get("score.weight", w.get("transformer.score.weight"))
-    r.score_b = w.get("score.bias", w.get("transformer.score.bias"))
-    if r.score_w is not None and "id2label" in cfg:
-        assert r.score_w.shape[0] == len(cfg["id2label"])
+    r.wte, r.wpe = w["wte.weight"], w["wpe.weight"]
+    score = w.get("score.weight")
+    if score is not None and "id2label" in cfg:
+        assert score.shape[0] == len(cfg["id2label"])
+    r.model = gpt_torch.GPT(
+        cfg["n_layer"], cfg["n_head"], cfg["n_embd"], r.wpe.shape[0],
+        V=r.wte.shape[0], NL=0 if score is None else score.shape[0],
+        bias="score.bias" in w, eps=cfg.get("layer_norm_epsilon", 1e-5),
+        dtype=torch.float64)
+    want = r.model.state_dict().keys()
+    r.model.load_state_dict({n: torch.from_numpy(w[n]) for n in want})
     return r
-
-
-def layernorm(x, w, b, eps):
-    m = x.mean(axis=-1, keepdims=True)
-    v = ((x - m) ** 2).mean(axis=-1, keepdims=True)
-    return (x - m) / np.sqrt(v + eps) * w + b
-
-
-def gelu(x):
-    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
-
-
-def block(r, p, x):
-    T, C = x.shape
-    hs = C // r.NH
-    h = layernorm(x, p["ln_1.weight"], p["ln_1.bias"], r.eps)
-    qkv = h @ p["attn.c_attn.weight"] + p["attn.c_attn.bias"]
-    q, k, v = np.split(qkv, 3, axis=1)
-    q = q.reshape(T, r.NH, hs).transpose(1, 0, 2)
-    k = k.reshape(T, r.NH, hs).transpose(1, 0, 2)
-    v = v.reshape(T, r.NH, hs).transpose(1, 0, 2)
-    att = q @ k.transpose(0, 2, 1) / np.sqrt(hs)          # (NH, T, T)
-    mask = np.tril(np.ones((T, T), dtype=bool))
-    att = np.where(mask, att, -np.inf)
-    att = np.exp(att - att.max(axis=-1, keepdims=True))
-    att = att / att.sum(axis=-1, keepdims=True)
-    y = (att @ v).transpose(1, 0, 2).reshape(T, C)
-    x = x + y @ p["attn.c_proj.weight"] + p["attn.c_proj.bias"]
-    h = layernorm(x, p["ln_2.weight"], p["ln_2.bias"], r.eps)
-    h = gelu(h @ p["mlp.c_fc.weight"] + p["mlp.c_fc.bias"])
-    return x + h @ p["mlp.c_proj.weight"] + p["mlp.c_proj.bias"]
 
 
 def hidden(r, ids):
     """The pooled final hidden state (C,) after ln_f, of one sequence."""
-    ids = np.asarray(ids, dtype=np.int64)
-    T = len(ids)
-    assert 1 <= T <= r.wpe.shape[0]
-    x = r.wte[ids] + r.wpe[:T]
-    for p in r.layers:
-        x = block(r, p, x)
-    x = layernorm(x, r.ln_f_w, r.ln_f_b, r.eps)
-    return x.mean(axis=0) if r.pooling == "mean" else x[-1]
+    assert 1 <= len(ids) <= r.wpe.shape[0]
+    with torch.no_grad():
+        h = r.model.hidden(torch.tensor([ids], dtype=torch.long))[0]
+    return (h.mean(dim=0) if r.pooling == "mean" else h[-1]).numpy()
 
 
 def classify(r, ids):
     """The logits (NL,) of one sequence."""
-    h = hidden(r, ids)
-    logits = r.score_w @ h
-    if r.score_b is not None:
-        logits = logits + r.score_b
-    return logits
+    with torch.no_grad():
+        return r.model.score(torch.from_numpy(hidden(r, ids))).numpy()
 
 
 def main():

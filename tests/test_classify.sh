@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_classify.sh - gptmilter-classify end to end on tiny generated models:
-# probabilities against the independent numpy forward pass (tests/gpt_ref.py)
+# probabilities against the independent forward pass (tests/gpt_ref.py)
 # for the ids the program reads, batched == one at a time, the output
 # formats, bogofilter-style exit statuses, and clear errors on bad bundles.
 set -u
@@ -21,7 +21,7 @@ msgs="$DATA/ham1.eml $DATA/spam1.eml $DATA/empty.eml $DATA/garbage.eml"
 "$CLASSIFY" -m "$tmp/m" --json $msgs > "$tmp/out.json"
 rc=$?
 [ $rc -eq 0 ] || [ $rc -eq 1 ] || fail "classify exit $rc"
-"$PYTHON3" - "$tmp/m" "$tmp/ids.tsv" "$tmp/out.json" "$top_srcdir/tests" <<'PY' || fail "probabilities differ from the numpy reference"
+"$PYTHON3" - "$tmp/m" "$tmp/ids.tsv" "$tmp/out.json" "$top_srcdir/tests" <<'PY' || fail "probabilities differ from the reference"
 import json, sys
 sys.path.insert(0, sys.argv[4])
 import numpy as np
@@ -42,7 +42,7 @@ for (name, ids), o in zip(rows, outs):
     assert err < 1e-4, name
     assert o["file"] == name and abs(o["spam_probability"] - got[1]) < 1e-12
 PY
-[ $fails -eq 0 ] && ok "probabilities match the numpy reference"
+[ $fails -eq 0 ] && ok "probabilities match the reference"
 
 # 2. Batched and one at a time agree (plain output, 4 decimals).
 "$CLASSIFY" -m "$tmp/m" -b 1 $msgs > "$tmp/b1.txt"

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-test_gpt_forward.py - the C forward pass against the numpy reference
+test_gpt_forward.py - the C forward pass against the reference
 
 Owns: the forward tests. For tiny random bundles written by
 tests/gen_tiny_model.py (F32/F16/BF16, with and without the "transformer."
@@ -8,7 +8,7 @@ prefix and score.bias, last-token and mean pooling, a language model, old
 exports with attention-mask buffers that leave the weights unaligned) it
 runs tests/gpt_forward_dump (the C pass, batched and one sequence at a
 time, zero-copy and owned) and compares with tests/gpt_ref.py:
-    C vs numpy          max |diff| <= 1e-4 * max |ref|
+    C vs reference      max |diff| <= 1e-4 * max |ref|
     batched vs single   max |diff| <= 1e-5 * max |ref|
     zero-copy vs owned  max |diff| <= 1e-6 * max |ref|
 (a few cases with GPTMILTER_NO_SIMD=1: layers.c's plain C loops),
@@ -89,7 +89,7 @@ def sequences(rng, V, ctx, lens):
 
 def forward_case(name, gen_args, lens, hidden=False, expect_zero_copy=None,
                  expect_bias=None, no_simd=False):
-    """One bundle: C against numpy, batched against single, both loads."""
+    """One bundle: C against the reference, batched against single, both loads."""
     d = gen(name, *gen_args)
     ref = gpt_ref.load(d)
     V, ctx = ref.wte.shape[0], ref.wpe.shape[0]
@@ -115,9 +115,9 @@ def forward_case(name, gen_args, lens, hidden=False, expect_zero_copy=None,
         info, (batched, single) = parse(out)
         outs[mode] = batched
         e = np.abs(batched - want).max() / scale
-        check(e <= 1e-4, "%s (%s): C vs numpy, rel err %.2e" % (name, mode, e))
+        check(e <= 1e-4, "%s (%s): C vs reference, rel err %.2e" % (name, mode, e))
         e = np.abs(single - want).max() / scale
-        check(e <= 1e-4, "%s (%s): C single vs numpy, rel err %.2e" %
+        check(e <= 1e-4, "%s (%s): C single vs reference, rel err %.2e" %
               (name, mode, e))
         e = np.abs(batched - single).max() / scale
         check(e <= 1e-5, "%s (%s): batched vs single, rel diff %.2e" %

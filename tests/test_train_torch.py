@@ -6,9 +6,9 @@ Owns: the end-to-end check of training (gpt_train.c, layers_backward.c,
 optim.c's adamw_step). tests/train_step_dump builds a tiny GPT-2 with random
 weights, runs one step (loss, every gradient, one AdamW update with lr 1e-3,
 betas 0.9/0.999, eps 1e-8, weight decay 0.1) and writes everything out; this
-script recomputes the same step with its own GPT-2 written with torch
-functional ops on Hugging Face layouts, in float64 and one sequence at a
-time (no packing), with torch.autograd and torch.optim.AdamW, and compares:
+script recomputes the same step with tests/gpt_torch.py (the tests' one
+PyTorch GPT-2, Hugging Face names and layouts) in float64, one sequence at
+a time (no packing), with torch.autograd and torch.optim.AdamW, and compares:
 loss, logits, every gradient, every updated weight (frozen ones unchanged).
 
 Cases: last-token and mean-pooled classifiers and the language model, each
@@ -17,7 +17,6 @@ Hugging Face bundle from tests/gen_tiny_model.py loaded with GPT_LOAD_OWNED.
 Exit status: 0 pass, 1 fail, 77 (skip) when torch is missing.
 """
 
-import math
 import os
 import struct
 import subprocess
@@ -31,6 +30,9 @@ try:
 except ImportError as e:  # pragma: no cover
     print("SKIP: test_train_torch.py needs numpy and torch (%s)" % e)
     sys.exit(77)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gpt_torch  # noqa: E402
 
 TOL = 1e-4
 
@@ -58,37 +60,6 @@ def read_dump(path):
     return recs
 
 
-def gelu_tanh(x):
-    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) *
-                                       (x + 0.044715 * x ** 3)))
-
-
-def hidden(P, ids, cfg):
-    """Final hidden states (T, C) after ln_f of one sequence."""
-    L, NH, C, eps = cfg["L"], cfg["NH"], cfg["C"], 1e-5
-    hs = C // NH
-    T = len(ids)
-    x = P["wte.weight"][torch.as_tensor(ids, dtype=torch.long)] + \
-        P["wpe.weight"][:T]
-    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
-    for l in range(L):
-        p = "h.%d." % l
-        h = F.layer_norm(x, (C,), P[p + "ln_1.weight"], P[p + "ln_1.bias"], eps)
-        qkv = h @ P[p + "attn.c_attn.weight"] + P[p + "attn.c_attn.bias"]
-        q, k, v = qkv.split(C, dim=1)
-        q = q.view(T, NH, hs).transpose(0, 1)
-        k = k.view(T, NH, hs).transpose(0, 1)
-        v = v.view(T, NH, hs).transpose(0, 1)
-        att = (q @ k.transpose(1, 2)) / math.sqrt(hs)
-        att = att.masked_fill(mask, float("-inf")).softmax(dim=-1)
-        y = (att @ v).transpose(0, 1).reshape(T, C)
-        x = x + y @ P[p + "attn.c_proj.weight"] + P[p + "attn.c_proj.bias"]
-        h = F.layer_norm(x, (C,), P[p + "ln_2.weight"], P[p + "ln_2.bias"], eps)
-        h = gelu_tanh(h @ P[p + "mlp.c_fc.weight"] + P[p + "mlp.c_fc.bias"])
-        x = x + h @ P[p + "mlp.c_proj.weight"] + P[p + "mlp.c_proj.bias"]
-    return F.layer_norm(x, (C,), P["ln_f.weight"], P["ln_f.bias"], eps)
-
-
 def reference(d):
     """(loss, logits or None, grads {name: array}, new {name: array})."""
     c = d["config"]
@@ -97,7 +68,12 @@ def reference(d):
                lm=bool(c[9]))
     lr, b1, b2, eps, wd = [float(v) for v in d["hyper"]]
     names = [n[len("param/"):] for n in d if n.startswith("param/")]
-    P = {n: torch.tensor(d["param/" + n], dtype=torch.float64) for n in names}
+    m = gpt_torch.GPT(cfg["L"], cfg["NH"], cfg["C"], cfg["ctx"], V=cfg["V"],
+                      NL=cfg["NL"] if "score.weight" in names else 0,
+                      bias="score.bias" in names, dtype=torch.float64)
+    m.load_state_dict({n: torch.tensor(d["param/" + n], dtype=torch.float64)
+                       for n in names})
+    P = dict(m.named_parameters())
     k, L = cfg["k"], cfg["L"]
 
     def trainable(n):
@@ -108,25 +84,20 @@ def reference(d):
         return n.startswith("ln_f.") or n.startswith("score.")
 
     train = [n for n in names if trainable(n)]
-    for n in train:
-        P[n].requires_grad_(True)
+    for n in names:
+        P[n].requires_grad_(n in train)
 
     ids, lens = d["ids"].tolist(), d["lens"].tolist()
     seqs, off = [], 0
     for T in lens:
-        seqs.append(ids[off:off + T])
+        seqs.append(torch.tensor([ids[off:off + T]], dtype=torch.long))
         off += T
     B = len(lens)
     logits = None
     if not cfg["lm"]:
-        pooled = []
-        for s in seqs:
-            h = hidden(P, s, cfg)
-            pooled.append(h[-1] if cfg["pooling"] == 0 else h.mean(dim=0))
-        pooled = torch.stack(pooled)
-        logits = pooled @ P["score.weight"].T
-        if "score.bias" in P:
-            logits = logits + P["score.bias"]
+        # one sequence at a time: no padding
+        pooling = "mean" if cfg["pooling"] else "last"
+        logits = torch.cat([m(s, pooling=pooling) for s in seqs])
         y = torch.as_tensor(d["labels"], dtype=torch.long)
         w = torch.tensor(d["class_weights"], dtype=torch.float64)
         ce = F.cross_entropy(logits, y, reduction="none")
@@ -134,13 +105,12 @@ def reference(d):
     else:
         total, npred = 0.0, 0
         for s in seqs:
-            if len(s) < 2:
+            T = s.shape[1]
+            if T < 2:
                 continue
-            h = hidden(P, s, cfg)
-            lg = h[:-1] @ P["wte.weight"].T
-            tgt = torch.as_tensor(s[1:], dtype=torch.long)
-            total = total + F.cross_entropy(lg, tgt, reduction="sum")
-            npred += len(s) - 1
+            lg = m.lm_logits(s)[0, :-1]
+            total = total + F.cross_entropy(lg, s[0, 1:], reduction="sum")
+            npred += T - 1
         loss = total / npred
     loss.backward()
     for n in train:

@@ -4,10 +4,13 @@ src_core_libgptmilter_a_SOURCES += \
 	src/core/mapfile.c src/core/safetensors.c src/core/bundle.c
 
 # test_model.sh writes tiny bundles with gen_tiny_model.py (numpy only; the
-# forward tests use the same generator) and runs test_model on them.
-check_PROGRAMS += tests/test_model
-tests_test_model_SOURCES = tests/test_model.c
-tests_test_model_LDADD = $(CORE_LIBS)
+# forward tests use the same generator) and runs test_bundle on them, and
+# test_safetensors (its own data).
+check_PROGRAMS += tests/test_safetensors tests/test_bundle
+tests_test_safetensors_SOURCES = tests/test_safetensors.c tests/st_util.h
+tests_test_safetensors_LDADD = $(CORE_LIBS)
+tests_test_bundle_SOURCES = tests/test_bundle.c tests/st_util.h
+tests_test_bundle_LDADD = $(CORE_LIBS)
 TESTS += tests/test_model.sh
 dist_check_SCRIPTS += tests/test_model.sh tests/gen_tiny_model.py
 

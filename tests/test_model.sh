@@ -1,8 +1,9 @@
 #!/bin/sh
-# test_model.sh - generate tiny bundles with tests/gen_tiny_model.py and run
-# tests/test_model on them (model I/O: mapfile, safetensors, bundle).
+# test_model.sh - the model I/O tests: tests/test_safetensors (mapfile,
+# safetensors) and tests/test_bundle (bundle), the latter on tiny bundles
+# generated here with tests/gen_tiny_model.py.
 # Environment (set by make check): top_srcdir, top_builddir, PYTHON3,
-# NODE_MODULES. Exit status: that of test_model (non-zero on any failure).
+# NODE_MODULES. Exit status: non-zero when any of them fails.
 set -e
 : "${top_srcdir:=.}" "${top_builddir:=.}" "${PYTHON3:=/usr/bin/python3}"
 : "${NODE_MODULES:=$top_srcdir/.node/node_modules}"
@@ -21,7 +22,8 @@ g f16 --dtype f16 --seed 2 --vocab 512 --no-prefix
 g bf16 --dtype bf16 --seed 3 --vocab 512 --hf-buffers BOOL --bias
 g lm --dtype f32 --seed 4 --vocab 512 --lm --hf-buffers F32
 
-"$top_builddir/tests/test_model" "$work" "$tok"
+"$top_builddir/tests/test_safetensors" "$work"
+"$top_builddir/tests/test_bundle" "$work" "$tok"
 
 # What bundle_save wrote, read back by an independent reader with the rules
 # of Hugging Face's safetensors crate (offsets contiguous from 0 to the end

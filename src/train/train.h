@@ -128,6 +128,19 @@ typedef struct {
 	JsonArray *soup;	/* soup: each member's name and training */
 } Run;
 
+/* train_by_model - eval and scripts: the classes are the model's, and
+ * every message given is one set (the test split) */
+static inline gboolean
+train_by_model(const TrainOptions *o)
+{
+	return o->mode == MODE_EVAL || o->mode == MODE_SCRIPTS;
+}
+
+/* data.c: data_load - every message given into r->corpus, split and
+ * checked, tokenized by r->bpe with end-of-text EOT, as r->split (and
+ * r->windows); FALSE with error on bad input, before any training */
+gboolean data_load(Run *r, int32_t eot, GError **error);
+
 /* main.c: B (a classifier) as the base's operating point */
 void run_base_calibration(Run *r, const Bundle *b);
 

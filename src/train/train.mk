@@ -14,7 +14,8 @@ src_core_libgptmilter_a_SOURCES += \
 
 # gptmilter-train
 bin_PROGRAMS += src/train/gptmilter-train
-src_train_gptmilter_train_SOURCES = src/train/main.c src/train/loop.c \
+src_train_gptmilter_train_SOURCES = src/train/main.c src/train/data.c \
+	src/train/loop.c \
 	src/train/report.c src/train/soup.c src/train/train.h
 src_train_gptmilter_train_LDADD = $(CORE_LIBS)
 dist_man_MANS += man/gptmilter-train.1

@@ -326,23 +326,6 @@ save_model(Run *r, JsonObject *extra, GError **error)
 			   r->tokenizer_dir, error);
 }
 
-static gboolean
-write_json(const char *path, JsonObject *o, GError **error)
-{
-	g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
-	g_autoptr(JsonGenerator) gen = json_generator_new();
-
-	json_node_set_object(root, o);
-	json_generator_set_root(gen, root);
-	json_generator_set_pretty(gen, TRUE);
-	if (strcmp(path, "-") == 0) {
-		g_autofree char *s = json_generator_to_data(gen, NULL);
-		printf("%s\n", s);
-		return TRUE;
-	}
-	return json_generator_to_file(gen, path, error);
-}
-
 /* train_finish_classifier - see train.h */
 gboolean
 train_finish_classifier(Run *r, JsonObject *trn, GError **error)
@@ -415,7 +398,7 @@ train_finish_classifier(Run *r, JsonObject *trn, GError **error)
 	}
 	gboolean ok = save_model(r, extra, error);
 	if (ok && o->json)
-		ok = write_json(o->json, metrics, error);
+		ok = report_write_json(o->json, metrics, error);
 	if (ok && !o->quiet)
 		printf("\nwrote %s\n", o->out);
 	json_object_unref(metrics);

@@ -19,7 +19,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +28,6 @@
 #include "bundle.h"
 #include "classifier.h"
 #include "mailtext.h"
-#include "mapfile.h"
 #include "tokens.h"
 
 #define DEF_MAX_TOKENS 256
@@ -508,40 +506,6 @@ load_model(Run *r)
 	m->cfg.pooling = o.pooling;
 }
 
-/* write_scripts - gptmilter-train scripts: the record of S's scripts into
- * the config.json of -m MODEL, every other field kept */
-static int
-write_scripts(Run *r, const Split *s)
-{
-	g_autoptr(GError) err = NULL;
-	g_autofree char *path = g_build_filename(o.model, "config.json", NULL);
-	g_autoptr(JsonParser) jp = json_parser_new();
-	JsonNode *root;
-
-	if (!json_parser_load_from_file(jp, path, &err))
-		die("%s: %s", path, err->message);
-	root = json_parser_get_root(jp);
-	JsonObject *top = JSON_NODE_HOLDS_OBJECT(root) ?
-			  json_node_get_object(root) : NULL;
-	JsonNode *gn = top ? json_object_get_member(top, "gptmilter") : NULL;
-	if (gn == NULL || !JSON_NODE_HOLDS_OBJECT(gn))
-		die("%s: no gptmilter object (not a gptmilter classifier)",
-		    path);
-	json_object_set_object_member(json_node_get_object(gn), "scripts",
-				      report_scripts(r, s));
-	g_autoptr(JsonGenerator) gen = json_generator_new();
-	json_generator_set_root(gen, root);
-	json_generator_set_pretty(gen, TRUE);
-	gsize len;
-	g_autofree char *txt = json_generator_to_data(gen, &len);
-	g_autofree char *nl = g_strconcat(txt, "\n", NULL);
-	if (!mapfile_write_atomic(path, nl, len + 1, &err))
-		die("%s", err->message);
-	if (!o.quiet)
-		printf("wrote the scripts of %zu messages into %s\n", s->n, path);
-	return 0;
-}
-
 /* run_eval - score a labelled corpus with a trained bundle (eval), or
  * record its scripts in the model (scripts) */
 static int
@@ -549,6 +513,7 @@ run_eval(Run *r)
 {
 	g_autoptr(GError) err = NULL;
 	g_autoptr(Classifier) cl = classifier_load(o.model, &err);
+	gboolean ok;
 
 	if (cl == NULL)
 		die("-m %s: %s", o.model, err->message);
@@ -564,74 +529,22 @@ run_eval(Run *r)
 		die_error(err);
 	r->nl = classifier_num_labels(cl);
 	if (o.mode == MODE_SCRIPTS) {
-		int rc = write_scripts(r, &r->split[CORPUS_TEST]);
-		for (int k = 0; k < CORPUS_N_SPLITS; k++)
-			g_clear_pointer(&r->split[k].items, g_free);
-		r->model = NULL;
-		r->bpe = NULL;
-		return rc;
+		ok = report_write_scripts(r, o.model, &r->split[CORPUS_TEST],
+					  &err);
+	} else {
+		r->classifier = classifier_ref(cl);	/* the reports score
+							 * with it */
+		gpt_set_threads(o.threads);
+		ok = report_eval(r, &err);
 	}
-	r->classifier = classifier_ref(cl);	/* the reports score with it */
-	gpt_set_threads(o.threads);
-
-	Split *s = &r->split[CORPUS_TEST];
-	double t0 = train_now();
-	g_autofree float *logits = report_logits(r, s, NULL);
-	double secs = train_now() - t0;
-	double T = classifier_temperature(cl);
-	double thr = o.threshold >= 0 ? o.threshold :
-		     classifier_threshold(cl);
-	if (!o.quiet)
-		printf("scored %zu messages in %.1f s (%.1f messages/s)\n", s->n,
-		       secs, (double)s->n / MAX(secs, 1e-9));
-	JsonObject *rep = report_evaluate(r, o.model, s, logits, T, thr);
-	report_scores(r, "test", s, logits, T);
-	if (!report_scores_close(r, &err))
-		die_error(err);
-
-	/* What this set alone would recommend, for comparison. */
-	double *scores = g_new(double, s->n + 1);
-	gboolean *pos = g_new(gboolean, s->n + 1);
-	report_spam_scores(r, s, logits, T, scores, pos);
-	double fpr;
-	double t_fpr = metrics_threshold_for_fpr(scores, pos, s->n, o.target_fpr,
-						 &fpr);
-	MetricsBinary mb;
-	metrics_binary(scores, pos, s->n, t_fpr, &mb);
-	JsonObject *tf = json_object_new();
-	json_object_set_double_member(tf, "target_fpr", o.target_fpr);
-	json_object_set_double_member(tf, "threshold", t_fpr);
-	json_object_set_double_member(tf, "fpr", isnan(fpr) ? 0 : fpr);
-	json_object_set_double_member(tf, "recall", isnan(mb.recall) ? 0 : mb.recall);
-	json_object_set_object_member(rep, "threshold_for_target_fpr", tf);
-	if (!o.quiet)
-		printf("  on this set, threshold %.6g gives FPR %.5f (target %.5g)"
-		       " with recall %.4f\n", t_fpr, fpr, o.target_fpr, mb.recall);
-	g_free(scores);
-	g_free(pos);
-
-	int rc = 0;
-	if (o.json) {
-		g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
-		g_autoptr(JsonGenerator) gen = json_generator_new();
-		json_node_set_object(root, rep);
-		json_generator_set_root(gen, root);
-		json_generator_set_pretty(gen, TRUE);
-		if (strcmp(o.json, "-") == 0) {
-			g_autofree char *txt = json_generator_to_data(gen, NULL);
-			printf("%s\n", txt);
-		} else if (!json_generator_to_file(gen, o.json, &err)) {
-			fprintf(stderr, "gptmilter-train: %s\n", err->message);
-			rc = 1;
-		}
-	}
-	json_object_unref(rep);
 	for (int k = 0; k < CORPUS_N_SPLITS; k++)
 		g_clear_pointer(&r->split[k].items, g_free);
 	g_clear_pointer(&r->classifier, classifier_unref);
 	r->model = NULL;
 	r->bpe = NULL;
-	return rc;
+	if (!ok)
+		fprintf(stderr, "gptmilter-train: %s\n", err->message);
+	return ok ? 0 : 1;
 }
 
 /* print_model - the one line about the model a run trains or writes */

@@ -6,7 +6,9 @@
  * ham against ham, scored by the classifier's spam score through a
  * Classifier around the model, as gptmilter scores), the per-source
  * breakdown (errors by the source group of each message), and the JSON
- * object stored under gptmilter.metrics of a trained bundle.
+ * object stored under gptmilter.metrics of a trained bundle; the eval
+ * mode (a bundle scored on a labelled set) and the scripts mode (the
+ * record of the scripts written into a bundle's config.json).
  * Not here: the arithmetic (metrics.c), the model (gpt.c, gpt_train.c).
  */
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "train.h"
+#include "mapfile.h"
 #include "scripts.h"
 
 /* pack - the ids of items [start, start + B) one after another */
@@ -417,4 +420,124 @@ report_evaluate(Run *r, const char *title, const Split *s, const float *logits,
 	g_free(probs);
 	g_free(cm);
 	return o;
+}
+
+/* report_write_json - see train.h */
+gboolean
+report_write_json(const char *path, JsonObject *o, GError **error)
+{
+	g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+
+	json_node_set_object(root, o);
+	json_generator_set_root(gen, root);
+	json_generator_set_pretty(gen, TRUE);
+	if (strcmp(path, "-") == 0) {
+		g_autofree char *s = json_generator_to_data(gen, NULL);
+		printf("%s\n", s);
+		return TRUE;
+	}
+	return json_generator_to_file(gen, path, error);
+}
+
+/* target_fpr_threshold - what the scored set S alone would recommend at
+ * --target-fpr, for comparison with the model's threshold: recorded in
+ * REP as threshold_for_target_fpr, printed unless quiet */
+static void
+target_fpr_threshold(Run *r, const Split *s, const float *logits,
+		     double temperature, JsonObject *rep)
+{
+	const TrainOptions *o = r->o;
+	double *scores = g_new(double, s->n + 1);
+	gboolean *pos = g_new(gboolean, s->n + 1);
+	double fpr;
+	MetricsBinary mb;
+
+	report_spam_scores(r, s, logits, temperature, scores, pos);
+	double t_fpr = metrics_threshold_for_fpr(scores, pos, s->n,
+						 o->target_fpr, &fpr);
+	metrics_binary(scores, pos, s->n, t_fpr, &mb);
+	JsonObject *tf = json_object_new();
+	json_object_set_double_member(tf, "target_fpr", o->target_fpr);
+	json_object_set_double_member(tf, "threshold", t_fpr);
+	json_object_set_double_member(tf, "fpr", isnan(fpr) ? 0 : fpr);
+	json_object_set_double_member(tf, "recall",
+				      isnan(mb.recall) ? 0 : mb.recall);
+	json_object_set_object_member(rep, "threshold_for_target_fpr", tf);
+	if (!o->quiet)
+		printf("  on this set, threshold %.6g gives FPR %.5f (target "
+		       "%.5g) with recall %.4f\n", t_fpr, fpr, o->target_fpr,
+		       mb.recall);
+	g_free(scores);
+	g_free(pos);
+}
+
+/* report_eval - see train.h */
+gboolean
+report_eval(Run *r, GError **error)
+{
+	const TrainOptions *o = r->o;
+	const Classifier *cl = r->classifier;
+	const Split *s = &r->split[CORPUS_TEST];
+	double t0 = train_now();
+	g_autofree float *logits = report_logits(r, s, NULL);
+	double secs = train_now() - t0;
+	double T = classifier_temperature(cl);
+	double thr = o->threshold >= 0 ? o->threshold :
+		     classifier_threshold(cl);
+
+	if (!o->quiet)
+		printf("scored %zu messages in %.1f s (%.1f messages/s)\n", s->n,
+		       secs, (double)s->n / MAX(secs, 1e-9));
+	JsonObject *rep = report_evaluate(r, o->model, s, logits, T, thr);
+	report_scores(r, "test", s, logits, T);
+	gboolean ok = report_scores_close(r, error);
+	if (ok) {
+		target_fpr_threshold(r, s, logits, T, rep);
+		if (o->json)
+			ok = report_write_json(o->json, rep, error);
+	}
+	json_object_unref(rep);
+	return ok;
+}
+
+/* report_write_scripts - see train.h */
+gboolean
+report_write_scripts(Run *r, const char *model_dir, const Split *s,
+		     GError **error)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *path = g_build_filename(model_dir, "config.json",
+						 NULL);
+	g_autoptr(JsonParser) jp = json_parser_new();
+	JsonNode *root;
+
+	if (!json_parser_load_from_file(jp, path, &err)) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s",
+			    path, err->message);
+		return FALSE;
+	}
+	root = json_parser_get_root(jp);
+	JsonObject *top = JSON_NODE_HOLDS_OBJECT(root) ?
+			  json_node_get_object(root) : NULL;
+	JsonNode *gn = top ? json_object_get_member(top, "gptmilter") : NULL;
+	if (gn == NULL || !JSON_NODE_HOLDS_OBJECT(gn)) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "%s: no gptmilter object (not a gptmilter "
+			    "classifier)", path);
+		return FALSE;
+	}
+	json_object_set_object_member(json_node_get_object(gn), "scripts",
+				      report_scripts(r, s));
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	json_generator_set_root(gen, root);
+	json_generator_set_pretty(gen, TRUE);
+	gsize len;
+	g_autofree char *txt = json_generator_to_data(gen, &len);
+	g_autofree char *nl = g_strconcat(txt, "\n", NULL);
+	if (!mapfile_write_atomic(path, nl, len + 1, error))
+		return FALSE;
+	if (!r->o->quiet)
+		printf("wrote the scripts of %zu messages into %s\n", s->n, path);
+	return TRUE;
 }

@@ -199,6 +199,18 @@ void report_calibrate(Run *r, const Split *val, const float *logits,
  * class (scripts.h), printed unless quiet */
 JsonObject *report_scripts(Run *r, const Split *s);
 
+/* report_eval - gptmilter-train eval: score the test split (every message
+ * given) with r->classifier at its temperature and threshold (or
+ * --threshold), print the report with the threshold that this set alone
+ * recommends at --target-fpr, write --scores and --json */
+gboolean report_eval(Run *r, GError **error);
+/* report_write_scripts - gptmilter-train scripts: the record of S's
+ * scripts into MODEL_DIR's config.json, every other field kept */
+gboolean report_write_scripts(Run *r, const char *model_dir, const Split *s,
+			      GError **error);
+/* report_write_json - O as pretty JSON to PATH, or to stdout for "-" */
+gboolean report_write_json(const char *path, JsonObject *o, GError **error);
+
 /* report_scores - append one line per item of S to r->scores (if open):
  * split name, path, source, true class, calibrated spam score */
 void report_scores(Run *r, const char *split_name, const Split *s,

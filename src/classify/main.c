@@ -25,8 +25,6 @@
 /* Exit statuses, as bogofilter's: spam 0, ham 1, error 3. */
 enum { EXIT_SPAM = 0, EXIT_HAM = 1, EXIT_ERROR = 3 };
 
-#define DEFAULT_MODEL GPTM_DATADIR "/models/default"
-
 static char *opt_model;
 static gboolean opt_json;
 static gboolean opt_dump_text;
@@ -39,7 +37,7 @@ static gboolean opt_version;
 
 static GOptionEntry entries[] = {
 	{ "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
-	  "Model directory (default: $GPTMILTER_MODEL, else " DEFAULT_MODEL ")", "DIR" },
+	  "Model directory (default: $GPTMILTER_MODEL, else " CLASSIFIER_DEFAULT_MODEL ")", "DIR" },
 	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
 	  "Print one JSON object per message", NULL },
 	{ "dump-text", 0, 0, G_OPTION_ARG_NONE, &opt_dump_text,
@@ -318,7 +316,7 @@ main(int argc, char **argv)
 	}
 	if (opt_model == NULL)
 		opt_model = g_strdup(g_getenv("GPTMILTER_MODEL") ?
-				     g_getenv("GPTMILTER_MODEL") : DEFAULT_MODEL);
+				     g_getenv("GPTMILTER_MODEL") : CLASSIFIER_DEFAULT_MODEL);
 	if (opt_threads <= 0)
 		opt_threads = (int) sysconf(_SC_NPROCESSORS_ONLN);
 	gpt_set_threads(opt_threads > 0 ? opt_threads : 1);

@@ -28,6 +28,14 @@
 typedef struct Classifier Classifier;
 typedef struct ClassifierWorker ClassifierWorker;
 
+/* Where make install puts the default model (classify.mk): the model of
+ * gptmilter and gptmilter-classify unless told, and the tokenizer of
+ * gptmilter-train --init random. */
+#ifndef GPTM_DATADIR
+#define GPTM_DATADIR "/usr/local/share/gptmilter"
+#endif
+#define CLASSIFIER_DEFAULT_MODEL GPTM_DATADIR "/models/default"
+
 /* The spam threshold of a model that records none (gptmilter.threshold):
  * for two labels, the argmax rule. */
 #define CLASSIFIER_THRESHOLD_DEFAULT 0.5

@@ -27,15 +27,12 @@
 
 #include "policy.h"
 
-#ifndef GPTM_DATADIR
-#define GPTM_DATADIR "/usr/local/share/gptmilter"
-#endif
 #ifndef GPTM_SYSCONFDIR
 #define GPTM_SYSCONFDIR "/usr/local/etc"
 #endif
 
 #define CONF_DEFAULT_PATH GPTM_SYSCONFDIR "/gptmilter.conf"
-#define CONF_DEFAULT_MODEL GPTM_DATADIR "/models/default"
+#define CONF_DEFAULT_MODEL CLASSIFIER_DEFAULT_MODEL
 
 /* policy.spam_threshold = "model" (the field's value): the threshold the
  * model that scores recommends (gptmilter.threshold in its config.json),

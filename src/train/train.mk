@@ -18,7 +18,8 @@ src_train_gptmilter_train_SOURCES = src/train/main.c src/train/data.c \
 	src/train/loop.c \
 	src/train/report.c src/train/soup.c src/train/train.h
 src_train_gptmilter_train_LDADD = $(CORE_LIBS)
-dist_man_MANS += man/gptmilter-train.1
+# (its man page, man/gptmilter-train.1.in, is written with the paths:
+# Makefile.am)
 
 # Training throughput vs PyTorch: make bench/bench_train, then
 # sh $(top_srcdir)/bench/bench_train.sh from the build directory.

@@ -65,62 +65,40 @@ choose(const Choice *choices, const char *option, const char *word,
 	return FALSE;
 }
 
-static gboolean
-parse_balance(const char *option, const char *word, gpointer data,
-	      GError **error)
-{
-	static const Choice c[] = { { "none", BALANCE_NONE },
-		{ "undersample", BALANCE_UNDERSAMPLE },
-		{ "weights", BALANCE_WEIGHTS }, { NULL, 0 } };
-	int v;
+static const Choice balances[] = { { "none", BALANCE_NONE },
+	{ "undersample", BALANCE_UNDERSAMPLE }, { "weights", BALANCE_WEIGHTS },
+	{ NULL, 0 } };
+static const Choice poolings[] = { { "last", GPT_POOL_LAST },
+	{ "mean", GPT_POOL_MEAN }, { NULL, 0 } };
+static const Choice schedules[] = { { "constant", OPTIM_SCHED_CONSTANT },
+	{ "cosine", OPTIM_SCHED_COSINE }, { NULL, 0 } };
+static const Choice dtypes[] = { { "f32", ST_F32 }, { "bf16", ST_BF16 },
+	{ NULL, 0 } };
 
-	if (!choose(c, option, word, &v, error))
-		return FALSE;
-	((TrainOptions *)data)->balance = (Balance)v;
-	return TRUE;
-}
-
+/* parse_choice - --balance, --pooling, --schedule or --dtype (OPTION) into
+ * its field of DATA (TrainOptions) */
 static gboolean
-parse_pooling(const char *option, const char *word, gpointer data,
-	      GError **error)
+parse_choice(const char *option, const char *word, gpointer data,
+	     GError **error)
 {
-	static const Choice c[] = { { "last", GPT_POOL_LAST },
-		{ "mean", GPT_POOL_MEAN }, { NULL, 0 } };
 	TrainOptions *o = data;
+	const char *name = option + 2;	/* past "--" */
+	const Choice *c = strcmp(name, "balance") == 0 ? balances :
+			  strcmp(name, "pooling") == 0 ? poolings :
+			  strcmp(name, "schedule") == 0 ? schedules : dtypes;
 	int v;
 
 	if (!choose(c, option, word, &v, error))
 		return FALSE;
-	o->pooling = (GptPooling)v;
-	o->pooling_given = TRUE;
-	return TRUE;
-}
-
-static gboolean
-parse_schedule(const char *option, const char *word, gpointer data,
-	       GError **error)
-{
-	static const Choice c[] = { { "constant", OPTIM_SCHED_CONSTANT },
-		{ "cosine", OPTIM_SCHED_COSINE }, { NULL, 0 } };
-	int v;
-
-	if (!choose(c, option, word, &v, error))
-		return FALSE;
-	((TrainOptions *)data)->schedule = (OptimSchedKind)v;
-	return TRUE;
-}
-
-static gboolean
-parse_dtype(const char *option, const char *word, gpointer data,
-	    GError **error)
-{
-	static const Choice c[] = { { "f32", ST_F32 }, { "bf16", ST_BF16 },
-		{ NULL, 0 } };
-	int v;
-
-	if (!choose(c, option, word, &v, error))
-		return FALSE;
-	((TrainOptions *)data)->dtype = (StDtype)v;
+	if (c == balances)
+		o->balance = (Balance)v;
+	else if (c == poolings) {
+		o->pooling = (GptPooling)v;
+		o->pooling_given = TRUE;
+	} else if (c == schedules)
+		o->schedule = (OptimSchedKind)v;
+	else
+		o->dtype = (StDtype)v;
 	return TRUE;
 }
 
@@ -184,7 +162,7 @@ static GOptionEntry data_entries[] = {
 	{ "split", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_split,
 	  "Split by content hash when no -val/-test sets are given "
 	  "(default 70/10/20)", "TRAIN/VAL/TEST" },
-	{ "balance", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_balance,
+	{ "balance", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_choice,
 	  "Class balance: none (default), undersample, weights", "MODE" },
 	{ "max-tokens", 0, 0, G_OPTION_ARG_INT, &o.max_tokens,
 	  "Tokens read of each message (default 256, at most n_ctx)", "N" },
@@ -226,7 +204,7 @@ static GOptionEntry train_entries[] = {
 	{ "trainable-blocks", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_trainable,
 	  "Last N blocks train (+ ln_f + head), or all (default 1; pretrain "
 	  "all)", "N|all" },
-	{ "pooling", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_pooling,
+	{ "pooling", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_choice,
 	  "last (default; a --base keeps its own) or mean", "MODE" },
 	{ "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o.lr,
 	  "Peak learning rate (5e-5; pretrain 3e-4)", "LR" },
@@ -241,7 +219,7 @@ static GOptionEntry train_entries[] = {
 	  "Batches per update (1)", "N" },
 	{ "warmup", 0, 0, G_OPTION_ARG_INT, &o.warmup,
 	  "Updates of linear warm-up (0)", "N" },
-	{ "schedule", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_schedule,
+	{ "schedule", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_choice,
 	  "constant (default) or cosine", "KIND" },
 	{ "average-last", 0, 0, G_OPTION_ARG_INT64, &o.average_last,
 	  "Save the mean of the weights after each of the last N updates "
@@ -251,7 +229,7 @@ static GOptionEntry train_entries[] = {
 	{ "seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "Random seed (1)", "N" },
 	{ "threads", 0, 0, G_OPTION_ARG_INT, &o.threads,
 	  "BLAS and tokenizer threads (all cores)", "N" },
-	{ "dtype", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_dtype,
+	{ "dtype", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_choice,
 	  "Saved weights: f32 (default) or bf16", "TYPE" },
 	{ "target-fpr", 0, 0, G_OPTION_ARG_DOUBLE, &o.target_fpr,
 	  "Recommended threshold keeps the validation FPR under this (0.001; "

@@ -35,6 +35,7 @@
 #define DEF_LR_FINETUNE 5e-5
 #define DEF_LR_PRETRAIN 3e-4
 
+/* The run's options: the GOption entries below parse into its fields. */
 static TrainOptions o;
 
 /* A word an option takes, and the value it stands for. */

@@ -178,6 +178,30 @@ test_wilson(void)
 	CHECK(isnan(lo) && isnan(hi), "0/0 is NaN");
 }
 
+static void
+test_psi(void)
+{
+	/* by hand: shares .5 .3 .2 against .3 .3 .4:
+	 * -.2 ln(.6) + 0 + .2 ln 2 = .102165 + .138629 */
+	double e1[] = { 50, 30, 20 }, a1[] = { 30, 30, 40 };
+	double p = metrics_psi(e1, a1, 3);
+	CHECK(fabs(p - 0.240794) < 1e-6, "PSI .5/.3/.2 vs .3/.3/.4: %g", p);
+	/* an empty reference bin counts as the floor 1e-4, not as infinity:
+	 * -.01 ln(.99) + (.01 - 1e-4) ln(.01 / 1e-4) */
+	double e2[] = { 100, 0 }, a2[] = { 99, 1 };
+	p = metrics_psi(e2, a2, 2);
+	CHECK(fabs(p - 0.0456917) < 1e-7, "PSI with an empty bin: %g", p);
+	CHECK(metrics_psi(e1, e1, 3) == 0.0, "PSI of a histogram with itself");
+	double z[] = { 0, 0, 0 };
+	CHECK(isnan(metrics_psi(z, a1, 3)) && isnan(metrics_psi(e1, z, 3)),
+	      "PSI against an empty histogram is NaN");
+	/* the bins: "le" edges, 0 in the first, 1 in the last */
+	CHECK(metrics_score_bin(0.0) == 0 && metrics_score_bin(0.1) == 0 &&
+	      metrics_score_bin(0.1001) == 1 && metrics_score_bin(1.0) == 9 &&
+	      metrics_score_bin(1.5) == 9 && metrics_score_bin(-1) == 0,
+	      "score bins");
+}
+
 int
 main(void)
 {
@@ -187,5 +211,6 @@ main(void)
 	test_confusion_softmax();
 	test_calibration();
 	test_wilson();
+	test_psi();
 	return check_summary("test_metrics");
 }

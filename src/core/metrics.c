@@ -264,3 +264,32 @@ metrics_wilson(gsize k, gsize n, double *lo, double *hi)
 	*hi = k == n ? 1.0 : fmin(1.0, centre + half);
 }
 
+
+/* metrics_score_bin - see metrics.h; the 1e-9 puts a score on an edge
+ * (0.1 exactly) in the bin below, as "le" says */
+int
+metrics_score_bin(double score)
+{
+	int b = (int)(score * METRICS_SCORE_BINS - 1e-9);
+	return CLAMP(b, 0, METRICS_SCORE_BINS - 1);
+}
+
+/* metrics_psi - see metrics.h */
+double
+metrics_psi(const double *expected, const double *actual, int n)
+{
+	double te = 0, ta = 0, psi = 0;
+
+	for (int i = 0; i < n; i++) {
+		te += expected[i];
+		ta += actual[i];
+	}
+	if (!(te > 0) || !(ta > 0))
+		return NAN;
+	for (int i = 0; i < n; i++) {
+		double e = fmax(expected[i] / te, METRICS_PSI_FLOOR);
+		double a = fmax(actual[i] / ta, METRICS_PSI_FLOOR);
+		psi += (a - e) * log(a / e);
+	}
+	return psi;
+}

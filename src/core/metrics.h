@@ -7,7 +7,9 @@
  * ties counted as half (the Mann-Whitney statistic), the lowest threshold
  * keeping the false-positive rate under a target, and the temperature T that
  * minimises the negative log-likelihood of softmax(logits / T), and the
- * Wilson interval of a measured rate.
+ * Wilson interval of a measured rate; the fixed score histogram that the
+ * trainer records and the milter compares against (population stability
+ * index).
  * Not here: where scores come from and the calibrated softmax
  * (classifier.c, gptmilter-train).
  *	MetricsBinary mb;
@@ -71,5 +73,22 @@ double metrics_fit_temperature(const float *logits, const int *labels,
 /* metrics_wilson - the 95% Wilson score interval [*LO, *HI] of a rate of K
  * in N (NaN when N is 0) */
 void metrics_wilson(gsize k, gsize n, double *lo, double *hi);
+
+/* The score histogram: METRICS_SCORE_BINS equal bins of [0, 1], bin b
+ * holding the scores s with b/10 < s <= (b+1)/10 (bin 0 also holds 0):
+ * Prometheus "le" buckets, the same in config.json
+ * (gptmilter.score_histogram) and on /metrics (gptmilter_score). */
+#define METRICS_SCORE_BINS 10
+
+/* metrics_score_bin - the bin of SCORE (clamped to [0, 1]) */
+int metrics_score_bin(double score);
+
+/* metrics_psi - population stability index of ACTUAL against EXPECTED
+ * (counts, N bins): the sum of (a - e) ln(a / e) over the bins, a and e
+ * the shares of each total, a share under METRICS_PSI_FLOOR taken as the
+ * floor (an empty bin would make it infinite); NaN if either total is 0.
+ * Rule of thumb: < 0.1 stable, 0.1 .. 0.25 moving, > 0.25 shifted. */
+#define METRICS_PSI_FLOOR 1e-4
+double metrics_psi(const double *expected, const double *actual, int n);
 
 #endif

@@ -38,6 +38,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,7 +48,11 @@
 #include <unistd.h>
 
 #include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 
+#include "bundle.h"
+#include "metrics.h"
 #include "milter.h"
 #include "setup.h"
 
@@ -291,6 +296,72 @@ load_model(const MilterConf *c, double *ms, char **why)
 	return cl;
 }
 
+/* score_reference - the training score histogram that B records
+ * (gptmilter.score_histogram: "le", the METRICS_SCORE_BINS upper edges,
+ * and "counts") into REF; FALSE without one, with a warning when one is
+ * there but unusable (the milter scores on, without a drift figure) */
+static gboolean
+score_reference(const Bundle *b, double *ref)
+{
+	g_autoptr(JsonNode) n = bundle_extra_copy(b, "score_histogram");
+	const char *why = NULL;
+
+	if (n == NULL)
+		return FALSE;
+	JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) :
+			NULL;
+	JsonNode *le = o ? json_object_get_member(o, "le") : NULL;
+	JsonNode *counts = o ? json_object_get_member(o, "counts") : NULL;
+	if (le == NULL || counts == NULL || !JSON_NODE_HOLDS_ARRAY(le) ||
+	    !JSON_NODE_HOLDS_ARRAY(counts)) {
+		why = "not an object with arrays \"le\" and \"counts\"";
+	} else if (json_array_get_length(json_node_get_array(le)) !=
+		   METRICS_SCORE_BINS ||
+		   json_array_get_length(json_node_get_array(counts)) !=
+		   METRICS_SCORE_BINS) {
+		why = "not " G_STRINGIFY(METRICS_SCORE_BINS) " bins";
+	} else {
+		JsonArray *la = json_node_get_array(le);
+		JsonArray *ca = json_node_get_array(counts);
+		for (int i = 0; i < METRICS_SCORE_BINS && why == NULL; i++) {
+			JsonNode *e = json_array_get_element(la, i);
+			JsonNode *c = json_array_get_element(ca, i);
+			if (json_node_get_value_type(e) != G_TYPE_DOUBLE &&
+			    json_node_get_value_type(e) != G_TYPE_INT64)
+				why = "an edge is not a number";
+			else if (fabs(json_node_get_double(e) -
+				      (i + 1.0) / METRICS_SCORE_BINS) > 1e-9)
+				why = "edges other than 0.1, 0.2, .. 1";
+			else if (json_node_get_value_type(c) != G_TYPE_INT64 ||
+				 json_node_get_int(c) < 0)
+				why = "a count is not a whole number >= 0";
+			else
+				ref[i] = (double) json_node_get_int(c);
+		}
+	}
+	if (why) {
+		g_warning("model %s: gptmilter.score_histogram: %s; no drift "
+			  "figure (gptmilter_score_psi)", b->name, why);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* model_to_stats - tell the counters which model scores now */
+static void
+model_to_stats(const Classifier *cl)
+{
+	const Bundle *b = classifier_bundle(cl);
+	g_autofree char *cfg = g_build_filename(b->dir, "config.json", NULL);
+	GStatBuf st;
+	double ref[METRICS_SCORE_BINS];
+
+	gint64 mtime = g_stat(cfg, &st) == 0 ? (gint64) st.st_mtime : 0;
+	gboolean has_ref = score_reference(b, ref);
+	stats_set_model(milter.stats, b->name, b->dir, mtime,
+			has_ref ? ref : NULL);
+}
+
 /* threshold_conflict - a warning when T, the spam threshold in force
  * (from SRC), is above a reject threshold that can fire, else NULL. Not
  * a configuration error (the policy is well defined: reject wins), and
@@ -359,6 +430,7 @@ reload(void)
 	Classifier *cl = load_model(nc, &ms, &why);
 	log_model("reload", nc, cl, ms, why);
 	if (cl) {
+		model_to_stats(cl);
 		pool_set_classifier(milter.pool, cl);
 		classifier_unref(cl);
 	} else {
@@ -583,6 +655,8 @@ main(int argc, char **argv)
 		g_critical("start: running without a model: every message "
 			   "gets policy.on_error (%s) until a reload "
 			   "succeeds", conf->on_error);
+	if (cl)
+		model_to_stats(cl);
 	pool_set_classifier(milter.pool, cl);
 	g_clear_pointer(&cl, classifier_unref);	/* the pool has its own */
 	if (*conf->metrics_listen) {

@@ -477,7 +477,7 @@ apply_error(SMFICTX *ctx, MsgCtx *m, const char *qid, const char *why,
 	PolicyAction a = m->conf->policy.on_error;
 	g_warning("%s: cannot score: %s; action=%s (policy.on_error) "
 		  "latency=%.1fms", qid, why, policy_action_name(a), ms);
-	stats_record(milter.stats, a, -1, ms);
+	stats_record(milter.stats, a, -1, -1, ms);
 	switch (a) {
 	case POLICY_REJECT:
 		mw_setreply(ctx, qid, "550", "5.7.1",
@@ -517,9 +517,10 @@ check_script(const MsgCtx *m, const Classifier *c, const Policy *pol,
 		return;
 	const char *script = scripts_of_message(c, (const char *) m->buf->data,
 						m->buf->len);
-	if (scripts_unseen(classifier_bundle(c), script, pol->script_min_ham,
-			   NULL) && policy_unseen_script(d, script))
-		stats_unseen_script(milter.stats);
+	gboolean unsure = scripts_unseen(classifier_bundle(c), script,
+					 pol->script_min_ham, NULL) &&
+			  policy_unseen_script(d, script);
+	stats_script(milter.stats, script, unsure);
 }
 
 /* verdict - add the headers and answer for decision D, made at spam
@@ -604,7 +605,7 @@ eom_skipped(SMFICTX *ctx, ConnCtx *cc)
 		else
 			g_message("%s: from %s: trusted network, not scanned "
 				  "(skip.trusted_networks)", qid, cc->addr);
-		stats_record(milter.stats, POLICY_SKIP, -1, -1);
+		stats_record(milter.stats, POLICY_SKIP, -1, -1, -1);
 	}
 	msg_done(cc);
 	return ret;
@@ -690,7 +691,7 @@ mlfi_eom(SMFICTX *ctx)
 				  " truncated" : "",
 				  d.unseen_script ? " unseen_script=" : "",
 				  d.unseen_script ? d.unseen_script : "");
-			stats_record(milter.stats, d.action, score, ms);
+			stats_record(milter.stats, d.action, d.status, score, ms);
 		}
 		pool_result_clear(&r);
 	}

@@ -3,25 +3,49 @@
  *
  * Owns: the numbers behind `gptmilter_*` metrics. Histograms use fixed
  * buckets (Prometheus "le" semantics: a count of observations <= bound),
- * kept per bucket and summed when shown.
+ * kept per bucket and summed when shown. Drift: the scores of the last
+ * 24 hours in 24 hourly slots (bounded: 24 x 10 counts, a slot reused when
+ * its hour has passed), compared with the running model's training
+ * histogram by metrics_psi.
  * Not here: when to count (milter.c).
  * Threads: one GMutex guards everything; updates are a few adds.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "stats.h"
 
 static const double latency_bounds[] = {	/* seconds */
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 };
 #define N_LAT G_N_ELEMENTS(latency_bounds)
-#define N_SCORE 10		/* buckets 0.1, 0.2, .. 1.0 */
+#define N_SCORE METRICS_SCORE_BINS	/* buckets 0.1, 0.2, .. 1.0 */
+#define N_SLOTS 24		/* hours in the drift window */
+#define N_STATUS 3		/* PolicyStatus: ham, unsure, spam */
+
+static const char *const status_names[N_STATUS] = {
+	[POLICY_STATUS_HAM] = "ham",
+	[POLICY_STATUS_UNSURE] = "unsure",
+	[POLICY_STATUS_SPAM] = "spam",
+};
+
+/* One hour of the drift window. */
+typedef struct {
+	gint64 hour;		/* hours since the epoch; 0: never used */
+	guint64 n[N_SCORE];
+} ScoreSlot;
+
+/* A script's spam-scored messages, kept and made Unsure. */
+typedef struct {
+	guint64 spam, unsure;
+} ScriptCount;
 
 static const char *const error_names[STATS_ERR_N] = {
 	[STATS_ERR_MODEL] = "model",
@@ -37,6 +61,13 @@ struct Stats {
 	guint64 errors[STATS_ERR_N];
 	guint64 reloads, reload_failures;
 	guint64 unseen_script;
+	guint64 status[N_STATUS];
+	GHashTable *scripts;	/* code -> ScriptCount; ISO 15924 bounds it */
+	char *model_name, *model_dir;
+	gint64 model_mtime;	/* 0: no model yet */
+	gboolean has_ref;
+	double ref[N_SCORE];	/* the model's training histogram */
+	ScoreSlot slots[N_SLOTS];
 	guint64 lat[N_LAT + 1];	/* last: +Inf */
 	double lat_sum;
 	guint64 lat_count;
@@ -52,6 +83,8 @@ stats_new(void)
 	Stats *s = g_new0(Stats, 1);
 	g_mutex_init(&s->lock);
 	s->start_us = g_get_monotonic_time();
+	s->scripts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					   g_free);
 	return s;
 }
 
@@ -61,13 +94,17 @@ stats_free(Stats *s)
 	if (s == NULL)
 		return;
 	stats_http_stop(s);
+	g_hash_table_destroy(s->scripts);
+	g_free(s->model_name);
+	g_free(s->model_dir);
 	g_mutex_clear(&s->lock);
 	g_free(s);
 }
 
 /* stats_record - one message */
 void
-stats_record(Stats *s, PolicyAction action, double score, double latency_ms)
+stats_record(Stats *s, PolicyAction action, int status, double score,
+	     double latency_ms)
 {
 	double sec = latency_ms / 1000.0;
 	gsize b = 0;
@@ -77,16 +114,25 @@ stats_record(Stats *s, PolicyAction action, double score, double latency_ms)
 	g_mutex_lock(&s->lock);
 	if ((int) action >= 0 && action < POLICY_N_ACTIONS)
 		s->actions[action]++;
+	if (status >= 0 && status < N_STATUS)
+		s->status[status]++;
 	if (latency_ms >= 0) {
 		s->lat[b]++;
 		s->lat_sum += sec;
 		s->lat_count++;
 	}
 	if (score >= 0) {
-		int sb = (int) (score * N_SCORE - 1e-9);
-		s->score[CLAMP(sb, 0, N_SCORE - 1)]++;
+		int sb = metrics_score_bin(score);
+		gint64 hour = g_get_real_time() / G_TIME_SPAN_HOUR;
+		ScoreSlot *slot = &s->slots[hour % N_SLOTS];
+		s->score[sb]++;
 		s->score_sum += score;
 		s->score_count++;
+		if (slot->hour != hour) {
+			memset(slot, 0, sizeof(*slot));
+			slot->hour = hour;
+		}
+		slot->n[sb]++;
 	}
 	g_mutex_unlock(&s->lock);
 }
@@ -99,13 +145,104 @@ stats_error(Stats *s, StatsError e)
 	g_mutex_unlock(&s->lock);
 }
 
-/* stats_unseen_script - one message made Unsure by its script */
+/* stats_script - see stats.h */
 void
-stats_unseen_script(Stats *s)
+stats_script(Stats *s, const char *script, gboolean unsure)
 {
 	g_mutex_lock(&s->lock);
-	s->unseen_script++;
+	ScriptCount *c = g_hash_table_lookup(s->scripts, script);
+	if (c == NULL) {
+		c = g_new0(ScriptCount, 1);
+		g_hash_table_insert(s->scripts, g_strdup(script), c);
+	}
+	if (unsure) {
+		c->unsure++;
+		s->unseen_script++;
+	} else {
+		c->spam++;
+	}
 	g_mutex_unlock(&s->lock);
+}
+
+/* stats_set_model - see stats.h */
+void
+stats_set_model(Stats *s, const char *name, const char *dir, gint64 mtime,
+		const double *reference)
+{
+	g_mutex_lock(&s->lock);
+	if (s->model_dir == NULL || strcmp(dir, s->model_dir) != 0 ||
+	    mtime != s->model_mtime)
+		memset(s->slots, 0, sizeof(s->slots));
+	g_free(s->model_name);
+	g_free(s->model_dir);
+	s->model_name = g_strdup(name);
+	s->model_dir = g_strdup(dir);
+	s->model_mtime = mtime;
+	s->has_ref = reference != NULL;
+	if (reference)
+		memcpy(s->ref, reference, sizeof(s->ref));
+	g_mutex_unlock(&s->lock);
+}
+
+/* append_label_value - TEXT escaped for a Prometheus label value (\\, \", \n) */
+static void
+append_label_value(GString *o, const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			g_string_append_c(o, '\\');
+		if (*p == '\n')
+			g_string_append(o, "\\n");
+		else
+			g_string_append_c(o, *p);
+	}
+}
+
+/* prometheus_model - model info, age and drift (lock held) */
+static void
+prometheus_model(Stats *s, GString *o)
+{
+	double win[N_SCORE] = { 0 }, n = 0;
+	gint64 now_h = g_get_real_time() / G_TIME_SPAN_HOUR;
+
+	for (int i = 0; i < N_SLOTS; i++) {
+		const ScoreSlot *slot = &s->slots[i];
+		if (slot->hour == 0 || slot->hour <= now_h - N_SLOTS)
+			continue;
+		for (int b = 0; b < N_SCORE; b++) {
+			win[b] += slot->n[b];
+			n += slot->n[b];
+		}
+	}
+	g_string_append_printf(o,
+		"# HELP gptmilter_score_window_messages Scored messages in the "
+		"drift window (the last 24 hours of this model).\n"
+		"# TYPE gptmilter_score_window_messages gauge\n"
+		"gptmilter_score_window_messages %.0f\n", n);
+	if (s->model_name == NULL)
+		return;
+	g_string_append(o, "# HELP gptmilter_model_info The model scoring "
+			"mail (value 1).\n# TYPE gptmilter_model_info gauge\n"
+			"gptmilter_model_info{name=\"");
+	append_label_value(o, s->model_name);
+	g_string_append(o, "\",dir=\"");
+	append_label_value(o, s->model_dir);
+	g_string_append_printf(o, "\",reference=\"%s\"} 1\n",
+			       s->has_ref ? "yes" : "no");
+	g_string_append_printf(o,
+		"# HELP gptmilter_model_age_seconds Seconds since the model's "
+		"config.json was written.\n"
+		"# TYPE gptmilter_model_age_seconds gauge\n"
+		"gptmilter_model_age_seconds %" G_GINT64_FORMAT "\n",
+		g_get_real_time() / G_USEC_PER_SEC - s->model_mtime);
+	double psi = s->has_ref ? metrics_psi(s->ref, win, N_SCORE) : NAN;
+	if (isnan(psi))
+		return;		/* no reference or no score yet: no figure */
+	g_string_append_printf(o,
+		"# HELP gptmilter_score_psi Population stability index of the "
+		"drift window's scores against the model's training "
+		"histogram.\n# TYPE gptmilter_score_psi gauge\n"
+		"gptmilter_score_psi %.6f\n", psi);
 }
 
 void
@@ -152,6 +289,30 @@ stats_prometheus(Stats *s)
 		"# TYPE gptmilter_unseen_script_total counter\n"
 		"gptmilter_unseen_script_total %" G_GUINT64_FORMAT "\n",
 		s->unseen_script);
+	g_string_append(o, "# HELP gptmilter_verdicts_total Scored messages "
+			"by verdict (X-Spam-Status: No, Unsure, Yes).\n"
+			"# TYPE gptmilter_verdicts_total counter\n");
+	for (int v = 0; v < N_STATUS; v++)
+		g_string_append_printf(o,
+			"gptmilter_verdicts_total{verdict=\"%s\"} %"
+			G_GUINT64_FORMAT "\n", status_names[v], s->status[v]);
+	g_string_append(o, "# HELP gptmilter_script_total Spam-scored "
+			"messages by dominant script, kept spam or made Unsure "
+			"(policy.script_min_ham).\n"
+			"# TYPE gptmilter_script_total counter\n");
+	g_autoptr(GList) names = g_hash_table_get_keys(s->scripts);
+	names = g_list_sort(names, (GCompareFunc) strcmp);
+	for (GList *l = names; l; l = l->next) {
+		const ScriptCount *c = g_hash_table_lookup(s->scripts, l->data);
+		g_string_append(o, "gptmilter_script_total{script=\"");
+		append_label_value(o, l->data);
+		g_string_append_printf(o, "\",verdict=\"spam\"} %"
+			G_GUINT64_FORMAT "\n", c->spam);
+		g_string_append(o, "gptmilter_script_total{script=\"");
+		append_label_value(o, l->data);
+		g_string_append_printf(o, "\",verdict=\"unsure\"} %"
+			G_GUINT64_FORMAT "\n", c->unsure);
+	}
 	g_string_append(o, "# HELP gptmilter_latency_seconds End of message to "
 			"verdict.\n# TYPE gptmilter_latency_seconds histogram\n");
 	for (gsize b = 0; b < N_LAT; b++) {
@@ -180,6 +341,7 @@ stats_prometheus(Stats *s)
 		"gptmilter_score_sum %.6f\n"
 		"gptmilter_score_count %" G_GUINT64_FORMAT "\n",
 		cum, s->score_sum, s->score_count);
+	prometheus_model(s, o);
 	g_string_append_printf(o,
 		"# HELP gptmilter_uptime_seconds Seconds since start.\n"
 		"# TYPE gptmilter_uptime_seconds gauge\n"

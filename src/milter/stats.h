@@ -3,8 +3,11 @@
  *
  * Owns: what `gptmilter` counts and how it is shown: a summary log line at
  * exit and, when metrics.listen is set, an HTTP endpoint /metrics in the
- * Prometheus text format (libmicrohttpd, its own thread).
- *	stats_record(st, POLICY_TAG, 0.97, 12.5);
+ * Prometheus text format (libmicrohttpd, its own thread): per action,
+ * verdict and script, the score histogram, the running model's name and
+ * age, and drift: the population stability index of the last 24 hours'
+ * scores against the histogram the trainer recorded (metrics_psi).
+ *	stats_record(st, POLICY_TAG, POLICY_STATUS_SPAM, 0.97, 12.5);
  * Threads: every function may be called from any thread (one mutex).
  */
 #ifndef GPTM_MILTER_STATS_H
@@ -28,14 +31,23 @@ Stats *stats_new(void);
 void stats_free(Stats *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Stats, stats_free)
 
-/* stats_record - one finished message: ACTION, SCORE (< 0: none), wall
- * milliseconds from end of message to verdict */
-void stats_record(Stats *s, PolicyAction action, double score,
+/* stats_record - one finished message: ACTION, STATUS (the verdict; < 0:
+ * none, not scored), SCORE (< 0: none), wall milliseconds from end of
+ * message to verdict */
+void stats_record(Stats *s, PolicyAction action, int status, double score,
 		  double latency_ms);
+/* stats_set_model - the model now scoring: NAME, DIR, MTIME (seconds since
+ * the epoch: when its config.json was written) and REFERENCE, the counts
+ * of its training score histogram (METRICS_SCORE_BINS; NULL: none, no
+ * drift figure). A different model (DIR or MTIME) empties the 24-hour
+ * window: the old model's scores say nothing of the new one's drift. */
+void stats_set_model(Stats *s, const char *name, const char *dir,
+		     gint64 mtime, const double *reference);
+/* stats_script - a spam-scored message whose script was checked: SCRIPT
+ * (ISO 15924 code), UNSURE when policy_unseen_script made it Unsure */
+void stats_script(Stats *s, const char *script, gboolean unsure);
 void stats_error(Stats *s, StatsError e);
 void stats_reload(Stats *s, gboolean ok);
-/* stats_unseen_script - a message made Unsure by policy_unseen_script */
-void stats_unseen_script(Stats *s);
 /* stats_prometheus - the text exposition of every metric */
 GString *stats_prometheus(Stats *s);
 /* stats_summary - one line for the log */

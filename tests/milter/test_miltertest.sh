@@ -205,7 +205,18 @@ grep -q "socket $tmp/swap.sock: not the socket just created (a symbolic link" sw
 echo "ok: a symlink swap cannot redirect the socket's mode and owner"
 
 # daemon mode: detaches, writes the pid file, drops to `nobody` (as root),
-# serves /metrics, removes the pid file on SIGTERM
+# serves /metrics, removes the pid file on SIGTERM. The model records a
+# training score histogram (as gptmilter-train writes it) all in the top
+# bin, so that the drift figure appears with the first score, far off
+# for a random model's scores.
+"$PYTHON3" - model/config.json <<'PYEOF' || die "cannot add a score histogram to the model"
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["gptmilter"]["score_histogram"] = {
+    "split": "validation", "le": [i / 10 for i in range(1, 11)],
+    "counts": [0] * 9 + [100]}
+json.dump(c, open(sys.argv[1], "w"))
+PYEOF
 port=$("$PYTHON3" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat > daemon.conf <<EOC
 model = "$tmp/model";
@@ -258,13 +269,30 @@ else
 	fi
 	metrics=$(fetch_metrics 'gptmilter_uptime_seconds')
 	case $metrics in
-	*'gptmilter_messages_total{action="accept"} 0'*'gptmilter_unseen_script_total 0'*gptmilter_latency_seconds_bucket*gptmilter_uptime_seconds*) ;;
+	*'gptmilter_messages_total{action="accept"} 0'*'gptmilter_unseen_script_total 0'*'gptmilter_verdicts_total{verdict="ham"} 0'*gptmilter_latency_seconds_bucket*'gptmilter_score_count 0'*'gptmilter_score_window_messages 0'*'gptmilter_model_info{name="tiny-test",dir="'*'",reference="yes"} 1'*'gptmilter_model_age_seconds '[0-9]*gptmilter_uptime_seconds*) ;;
 	*) fail "daemon mode: /metrics: $metrics";;
+	esac
+	case $metrics in
+	*gptmilter_score_psi*) fail "daemon mode: a drift figure before any score: $metrics";;
 	esac
 	# detached and as another user, it still scores
 	MT_SOCK="unix:$tmp/run/daemon.sock" MT_EXPECT=continue timeout 60 \
 		miltertest -s "$MT_DIR/q-client.lua" > daemon.client.log 2>&1 ||
 		{ fail "daemon mode: message not scored"; cat daemon.client.log; }
+	# the series move: one ham verdict, one score in the histogram and in
+	# the drift window, and a PSI far above the alert's 0.25 (a score
+	# under 0.9 against a reference all above it: about 18.4)
+	metrics=$(fetch_metrics 'gptmilter_score_window_messages 1')
+	"$PYTHON3" - "$metrics" <<'PYEOF' || fail "daemon mode: /metrics after one message: $metrics"
+import re, sys
+m = dict(re.findall(r'^(\S+) (\S+)$', sys.argv[1], re.M))
+assert m['gptmilter_verdicts_total{verdict="ham"}'] == "1", "verdict"
+assert m['gptmilter_verdicts_total{verdict="spam"}'] == "0", "verdict spam"
+assert m["gptmilter_score_count"] == "1", "score count"
+assert m['gptmilter_score_bucket{le="+Inf"}'] == "1", "score bucket"
+assert m["gptmilter_score_window_messages"] == "1", "window"
+assert float(m["gptmilter_score_psi"]) > 0.25, "psi"
+PYEOF
 	# a burst of SIGHUPs: reloads, never a stop (libmilter's signal
 	# thread also waits for SIGHUP; see main.c)
 	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do

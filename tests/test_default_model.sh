@@ -36,6 +36,10 @@ import json, sys
 cfg = json.load(open(sys.argv[1]))
 g = cfg["gptmilter"]
 rec = g["metrics"]["test"]
+# the milter's drift reference: the validation split's scores in ten bins
+h = g["score_histogram"]
+assert h["le"] == [i / 10 for i in range(1, 11)] and len(h["counts"]) == 10, h
+assert sum(h["counts"]) == g["metrics"]["validation"]["n"], (h, g["metrics"]["validation"]["n"])
 thr = g["threshold"]
 tp = fp = tn = fn = 0
 hard_fp = hard_n = 0

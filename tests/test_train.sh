@@ -90,6 +90,40 @@ b = {r[1]: float(r[4]) for r in ev}
 assert a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-4 for k in a)
 PY
 
+# gptmilter.score_histogram: the validation scores in the milter's ten bins
+# (its drift reference), and eval --record-histogram of the validation mail
+# writes the same into a model that lacks it, keeping every other field
+$PYTHON3 - "$T/m1.scores" "$T/m1/config.json" <<'PY' || die "score_histogram wrong"
+import json, math, sys
+val = [float(l.split("\t")[4]) for l in open(sys.argv[1]) if l.startswith("validation\t")]
+h = json.load(open(sys.argv[2]))["gptmilter"]["score_histogram"]
+assert h["split"] == "validation" and h["le"] == [i / 10 for i in range(1, 11)], h
+want = [0] * 10
+for v in val:
+    want[min(max(math.ceil(v * 10) - 1, 0), 9)] += 1
+assert h["counts"] == want, (h["counts"], want)
+PY
+cp -r "$T/m1" "$T/m1h"
+$PYTHON3 - "$T/m1h/config.json" <<'PY' || die "cannot drop score_histogram"
+import json, sys
+c = json.load(open(sys.argv[1]))
+del c["gptmilter"]["score_histogram"]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+"$BIN" eval -m "$T/m1h" --ham "$T/c/val/ham" --spam "$T/c/val/spam" \
+	--threads 1 --record-histogram > "$T/e1h.log" 2>&1 || die "eval --record-histogram: $(cat "$T/e1h.log")"
+$PYTHON3 - "$T/m1/config.json" "$T/m1h/config.json" <<'PY' || die "--record-histogram wrong"
+import json, sys
+a = json.load(open(sys.argv[1]))
+b = json.load(open(sys.argv[2]))
+ha, hb = a["gptmilter"].pop("score_histogram"), b["gptmilter"].pop("score_histogram")
+assert hb["split"] == "eval" and hb["counts"] == ha["counts"], (ha, hb)
+assert a == b, "other fields changed"
+PY
+out=$("$BIN" finetune $TINY $DATA -o "$T/x" --record-histogram 2>&1) &&
+	die "--record-histogram accepted by finetune"
+case $out in *"--record-histogram is for eval"*) ;; *) die "finetune --record-histogram: $out";; esac
+
 # 3. --resume: stop after 5 updates, resume, compare with one run
 R="--epochs 2 --checkpoint-every 5 --schedule cosine --warmup 2 --grad-accum 2 -q"
 # shellcheck disable=SC2086

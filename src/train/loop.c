@@ -347,6 +347,10 @@ train_finish_classifier(Run *r, JsonObject *trn, GError **error)
 			report_evaluate(r, "validation", &r->split[CORPUS_VAL],
 					vl, T, thr));
 		report_scores(r, "validation", &r->split[CORPUS_VAL], vl, T);
+		/* the milter's drift reference (gptmilter_score_psi) */
+		json_object_set_object_member(extra, "score_histogram",
+			report_score_histogram(r, "validation",
+					       &r->split[CORPUS_VAL], vl, T));
 	}
 	if (r->split[CORPUS_TEST].n > 0) {
 		g_autofree float *tl = report_logits(r, &r->split[CORPUS_TEST],

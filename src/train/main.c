@@ -243,6 +243,10 @@ static GOptionEntry train_entries[] = {
 	  "... and this many validation spam (50)", "N" },
 	{ "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &o.threshold,
 	  "eval: spam threshold (default: the model's)", "P" },
+	{ "record-histogram", 0, 0, G_OPTION_ARG_NONE, &o.record_histogram,
+	  "eval: record the histogram of these scores in the model, the "
+	  "reference of the milter's drift figure (give validation mail)",
+	  NULL },
 	{ "checkpoint-every", 0, 0, G_OPTION_ARG_INT64, &o.checkpoint_every,
 	  "Checkpoint every N updates (0: never)", "N" },
 	{ "resume", 0, 0, G_OPTION_ARG_NONE, &o.resume,
@@ -382,6 +386,9 @@ check_options(GOptionContext *ctx)
 	if (o.header_dropout > 0 && o.mode != MODE_FINETUNE)
 		usage_error(ctx, "--header-dropout is for finetune: it varies "
 			    "the training examples of a classifier");
+	if (o.record_histogram && o.mode != MODE_EVAL)
+		usage_error(ctx, "--record-histogram is for eval: it records "
+			    "the scores it computes");
 	if (train_by_model(&o)) {
 		if (o.model == NULL)
 			usage_error(ctx, "%s needs -m MODEL", o.mode == MODE_EVAL ?

@@ -217,6 +217,32 @@ report_scripts(Run *r, const Split *s)
 	return o;
 }
 
+JsonObject *
+report_score_histogram(Run *r, const char *split_name, const Split *s,
+		       const float *logits, double temperature)
+{
+	double *scores = g_new(double, s->n + 1);
+	gboolean *is_pos = g_new(gboolean, s->n + 1);
+	gint64 counts[METRICS_SCORE_BINS] = { 0 };
+	JsonObject *o = json_object_new();
+	JsonArray *le = json_array_new(), *ca = json_array_new();
+
+	report_spam_scores(r, s, logits, temperature, scores, is_pos);
+	for (gsize i = 0; i < s->n; i++)
+		counts[metrics_score_bin(scores[i])]++;
+	for (int b = 0; b < METRICS_SCORE_BINS; b++) {
+		json_array_add_double_element(le,
+			(b + 1.0) / METRICS_SCORE_BINS);
+		json_array_add_int_element(ca, counts[b]);
+	}
+	json_object_set_string_member(o, "split", split_name);
+	json_object_set_array_member(o, "le", le);
+	json_object_set_array_member(o, "counts", ca);
+	g_free(scores);
+	g_free(is_pos);
+	return o;
+}
+
 void
 report_scores(Run *r, const char *split_name, const Split *s,
 	      const float *logits, double temperature)
@@ -492,6 +518,13 @@ report_eval(Run *r, GError **error)
 	JsonObject *rep = report_evaluate(r, o->model, s, logits, T, thr);
 	report_scores(r, "test", s, logits, T);
 	gboolean ok = report_scores_close(r, error);
+	if (ok && o->record_histogram) {
+		ok = report_model_config_set(o->model, "score_histogram",
+			report_score_histogram(r, "eval", s, logits, T), error);
+		if (ok && !o->quiet)
+			printf("wrote the score histogram of %zu messages into "
+			       "%s/config.json\n", s->n, o->model);
+	}
 	if (ok) {
 		target_fpr_threshold(r, s, logits, T, rep);
 		if (o->json)
@@ -501,10 +534,10 @@ report_eval(Run *r, GError **error)
 	return ok;
 }
 
-/* report_write_scripts - see train.h */
+/* report_model_config_set - see train.h */
 gboolean
-report_write_scripts(Run *r, const char *model_dir, const Split *s,
-		     GError **error)
+report_model_config_set(const char *model_dir, const char *member,
+			JsonObject *value, GError **error)
 {
 	g_autoptr(GError) err = NULL;
 	g_autofree char *path = g_build_filename(model_dir, "config.json",
@@ -515,6 +548,7 @@ report_write_scripts(Run *r, const char *model_dir, const Split *s,
 	if (!json_parser_load_from_file(jp, path, &err)) {
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s",
 			    path, err->message);
+		json_object_unref(value);
 		return FALSE;
 	}
 	root = json_parser_get_root(jp);
@@ -525,19 +559,29 @@ report_write_scripts(Run *r, const char *model_dir, const Split *s,
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
 			    "%s: no gptmilter object (not a gptmilter "
 			    "classifier)", path);
+		json_object_unref(value);
 		return FALSE;
 	}
-	json_object_set_object_member(json_node_get_object(gn), "scripts",
-				      report_scripts(r, s));
+	json_object_set_object_member(json_node_get_object(gn), member, value);
 	g_autoptr(JsonGenerator) gen = json_generator_new();
 	json_generator_set_root(gen, root);
 	json_generator_set_pretty(gen, TRUE);
 	gsize len;
 	g_autofree char *txt = json_generator_to_data(gen, &len);
 	g_autofree char *nl = g_strconcat(txt, "\n", NULL);
-	if (!mapfile_write_atomic(path, nl, len + 1, error))
+	return mapfile_write_atomic(path, nl, len + 1, error);
+}
+
+/* report_write_scripts - see train.h */
+gboolean
+report_write_scripts(Run *r, const char *model_dir, const Split *s,
+		     GError **error)
+{
+	if (!report_model_config_set(model_dir, "scripts", report_scripts(r, s),
+				     error))
 		return FALSE;
 	if (!r->o->quiet)
-		printf("wrote the scripts of %zu messages into %s\n", s->n, path);
+		printf("wrote the scripts of %zu messages into %s/config.json\n",
+		       s->n, model_dir);
 	return TRUE;
 }

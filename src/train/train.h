@@ -86,6 +86,8 @@ typedef struct {
 	StDtype dtype;
 	double target_fpr;
 	double threshold;	/* eval: --threshold, < 0: the model's */
+	gboolean record_histogram; /* eval: write the scores' histogram into
+				    * the model (gptmilter.score_histogram) */
 	int min_val_ham;	/* fewer validation ham or spam than these: */
 	int min_val_spam;	/* keep the base's calibration (report.c) */
 	gint64 checkpoint_every;
@@ -208,6 +210,17 @@ gboolean report_eval(Run *r, GError **error);
  * scripts into MODEL_DIR's config.json, every other field kept */
 gboolean report_write_scripts(Run *r, const char *model_dir, const Split *s,
 			      GError **error);
+/* report_model_config_set - VALUE (taken) as gptmilter.MEMBER in
+ * MODEL_DIR's config.json, every other field kept; written atomically */
+gboolean report_model_config_set(const char *model_dir, const char *member,
+				 JsonObject *value, GError **error);
+/* report_score_histogram - the histogram of S's calibrated spam scores in
+ * the milter's bins (metrics_score_bin), the reference of its drift figure
+ * (gptmilter.score_histogram): { "split": SPLIT_NAME, "le": [0.1 .. 1],
+ * "counts": [...] } */
+JsonObject *report_score_histogram(Run *r, const char *split_name,
+				   const Split *s, const float *logits,
+				   double temperature);
 /* report_write_json - O as pretty JSON to PATH, or to stdout for "-" */
 gboolean report_write_json(const char *path, JsonObject *o, GError **error);
 

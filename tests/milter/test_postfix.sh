@@ -151,8 +151,11 @@ socket_mode = \"0660\";"
 grep -q warning "$tmp/unix-n.log" && fail "unix variant: -n warns: $(cat "$tmp/unix-n.log")"
 "$GPTMILTER" -f -c "$tmp/gptmilter.conf" -u nobody > "$tmp/milter2.log" 2>&1 &
 milter_pid=$!
-pf_wait 20 test -S "$sd/gptmilter.sock" ||
-	{ fail "unix variant: no socket"; cat "$tmp/milter2.log"; }
+# "listening on" is logged once the socket has its owner and mode: the
+# socket file itself appears a moment before
+pf_wait 20 grep -q 'listening on' "$tmp/milter2.log" ||
+	{ fail "unix variant: not listening"; cat "$tmp/milter2.log"; }
+test -S "$sd/gptmilter.sock" || fail "unix variant: no socket"
 [ "$(stat -c '%U:%G %a' "$sd/gptmilter.sock")" = "nobody:postfix 660" ] ||
 	fail "unix variant: socket is $(stat -c '%U:%G %a' "$sd/gptmilter.sock")"
 postconf -c "$tmp/pf/conf" -e "smtpd_milters = unix:/gptmilter/gptmilter.sock" &&

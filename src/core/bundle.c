@@ -32,6 +32,7 @@
 
 #include "bundle.h"
 #include "mapfile.h"
+#include "gptm_error.h"
 
 /* Sanity bounds on hyper-parameters read from a file: far above any GPT-2
  * (1600 wide, 48 layers, 50257 tokens, 1024 positions), far below overflow
@@ -74,7 +75,7 @@ cfg_error(GError **error, const char *file, const char *fmt, ...)
 	va_start(ap, fmt);
 	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s", file, msg);
+	g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL, "%s: %s", file, msg);
 }
 
 /* node_is_number - TRUE for a JSON integer or double */
@@ -496,7 +497,7 @@ bundle_load(const char *dir, GError **error)
 {
 	g_return_val_if_fail(dir != NULL, NULL);
 	if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "%s: not a model directory", dir);
 		return NULL;
 	}
@@ -508,7 +509,7 @@ bundle_load(const char *dir, GError **error)
 		return NULL;
 
 	if (!bundle_find_tokenizer(dir, &b->vocab_path, &b->merges_path)) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "%s: missing tokenizer (vocab.json+merges.txt or "
 			    "encoder.json+vocab.bpe)", dir);
 		return NULL;
@@ -523,7 +524,7 @@ bundle_load(const char *dir, GError **error)
 	for (gsize i = 0; i < safetensors_n_unusable(b->weights); i++) {
 		const char *tn = safetensors_unusable_name(b->weights, i);
 		if (!is_hf_buffer(tn)) {
-			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 				    "%s: tensor '%s': dtype %s not supported "
 				    "(F32, F16 or BF16)", wpath, tn,
 				    safetensors_unusable(b->weights, tn));
@@ -597,13 +598,13 @@ check_tensor(const Safetensors *st, const GptTensor *spec,
 	const char *path = safetensors_path(st);
 
 	if (t == NULL && unusable != NULL) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "%s: tensor '%s': dtype %s not supported "
 			    "(F32, F16 or BF16)", path, spec->name, unusable);
 		return FALSE;
 	}
 	if (t == NULL) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "%s: missing tensor '%s' (or 'transformer.%s')",
 			    path, spec->name, spec->name);
 		return FALSE;
@@ -614,7 +615,7 @@ check_tensor(const Safetensors *st, const GptTensor *spec,
 	if (!ok) {
 		g_autofree char *want = shape_str(spec->ndim, spec->shape);
 		g_autofree char *got = shape_str(t->ndim, t->shape);
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "%s: tensor '%s' has shape %s, expected %s "
 			    "(from config.json)", path, t->name, got, want);
 		return FALSE;
@@ -635,13 +636,13 @@ head_size(const Bundle *b, gboolean *with_bias, GError **error)
 	*with_bias = bias != NULL;
 	if (w == NULL) {
 		if (cfg_nl > 0) {
-			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 				    "%s: missing tensor 'score.weight' (config.json "
 				    "has %d labels)", path, cfg_nl);
 			return -1;
 		}
 		if (bias != NULL) {
-			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 				    "%s: tensor 'score.bias' without 'score.weight'",
 				    path);
 			return -1;
@@ -651,14 +652,14 @@ head_size(const Bundle *b, gboolean *with_bias, GError **error)
 	/* only the rows here; bind() checks the rest of the shape in order */
 	if (w->ndim != 2 || w->shape[0] < 1 || w->shape[0] > 1 << 20) {
 		g_autofree char *got = shape_str(w->ndim, w->shape);
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "%s: tensor '%s' has shape %s, expected "
 			    "[num_labels, %d]", path, w->name, got,
 			    b->gpt.n_embd);
 		return -1;
 	}
 	if (cfg_nl > 0 && w->shape[0] != cfg_nl) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "%s: tensor '%s' has %" G_GINT64_FORMAT " rows but "
 			    "config.json has %d labels", path, w->name,
 			    w->shape[0], cfg_nl);
@@ -731,7 +732,7 @@ bundle_load_model(const Bundle *b, GptLoadFlags flags, GError **error)
 		if (!bind(st, specs, TRUE, &zero_copy_ok, error))
 			return NULL;
 		if (!zero_copy_ok) {
-			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 				    "%s: changed while being loaded",
 				    safetensors_path(st));
 			return NULL;
@@ -940,7 +941,7 @@ bundle_save(const char *dir, const GptModel *model, const char *const *labels,
 	/* Find the tokenizer before writing anything. */
 	g_autofree char *tok_v = NULL, *tok_m = NULL;
 	if (tokenizer_dir != NULL && !bundle_find_tokenizer(tokenizer_dir, &tok_v, &tok_m)) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "%s: missing tokenizer (vocab.json+merges.txt or "
 			    "encoder.json+vocab.bpe)", tokenizer_dir);
 		return FALSE;

@@ -21,6 +21,7 @@
 #include "classifier.h"
 #include "mailtext.h"
 #include "tokens.h"
+#include "gptm_error.h"
 
 struct Classifier {
 	gint refcount;
@@ -55,7 +56,7 @@ classifier_load(const char *dir, GError **error)
 	if (bundle == NULL)
 		return NULL;
 	if (bundle->gpt.num_labels < 2) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "%s: not a classifier: config.json has no id2label "
 			    "with two or more labels (a plain GPT-2 model is a base "
 			    "for gptmilter-train, not a classifier)", dir);
@@ -76,7 +77,7 @@ classifier_load(const char *dir, GError **error)
 	if (model == NULL)
 		return NULL;
 	if (model->score_w == NULL) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "%s: model.safetensors has no classifier head "
 			    "(score.weight)", dir);
 		return NULL;
@@ -86,7 +87,7 @@ classifier_load(const char *dir, GError **error)
 	if (bpe == NULL)
 		return NULL;
 	if (bpe_vocab_size(bpe) > bundle->gpt.vocab_size) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "%s: tokenizer has %d tokens but the model only %d",
 			    dir, bpe_vocab_size(bpe), bundle->gpt.vocab_size);
 		return NULL;

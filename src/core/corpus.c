@@ -22,6 +22,7 @@
 #include "mailtext.h"
 #include "scripts.h"
 #include "tokens.h"
+#include "gptm_error.h"
 
 #define CORPUS_MAX_DEPTH 32
 
@@ -442,7 +443,7 @@ corpus_add(Corpus *c, const char *path, int label, int split,
 	if (n_added)
 		*n_added = 0;
 	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_INPUT,
 			    "%s: no such file or directory", path);
 		return FALSE;
 	}
@@ -462,7 +463,7 @@ corpus_add(Corpus *c, const char *path, int label, int split,
 		gsize len = 0;
 		char *data = read_file(c, path, &len);
 		if (data == NULL) {
-			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_INPUT,
 				    "%s: cannot read",  path);
 			g_free(w.root_base);
 			return FALSE;
@@ -479,7 +480,7 @@ corpus_add(Corpus *c, const char *path, int label, int split,
 	if (n_added)
 		*n_added = added;
 	if (added == 0) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_INPUT,
 			    "%s: no messages found%s", path,
 			    c->n_duplicates > dups ? " (only duplicates)" : "");
 		return FALSE;
@@ -529,7 +530,7 @@ corpus_parse_split(const char *spec, int *train_pct, int *val_pct,
 
 	if (sscanf(spec, "%d/%d/%d%c", &a, &b, &t, &extra) != 3 || a < 0 ||
 	    b < 0 || t < 0 || a + b + t != 100 || a == 0) {
-		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 			    "--split %s: expected TRAIN/VAL/TEST percentages "
 			    "summing to 100, e.g. 70/10/20", spec);
 		return FALSE;

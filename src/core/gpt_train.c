@@ -41,6 +41,7 @@
 #include "gpt_train.h"
 #include "layers.h"
 #include "layers_backward.h"
+#include "gptm_error.h"
 
 /* Rows of the language-model head per sgemm: the (LM_CHUNK, V) logits are
  * 25 MB for GPT-2's vocabulary, and each chunk is a V x C x LM_CHUNK
@@ -135,7 +136,7 @@ check_layout(const GptModel *m, const float *start, int first, gboolean emb,
 #undef IN_TAIL
 #undef IN_HEAD
 	if (!ok)
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "model block is not laid out as wte, wpe, h[0..L-1], "
 			    "ln_f, score: cannot train its tail");
 	return ok;
@@ -240,25 +241,25 @@ gpt_train_new(GptModel *m, const GptTrainOptions *opt, GError **error)
 	const int MB = opt->max_batch, MT = opt->max_tokens;
 
 	if (m->block == NULL) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "training needs a model that owns its weights "
 			    "(load it with GPT_LOAD_OWNED)");
 		return NULL;
 	}
 	if (opt->trainable_blocks < -1 || opt->trainable_blocks > L) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 			    "trainable_blocks %d: must be -1 (all) or 0 .. %d",
 			    opt->trainable_blocks, L);
 		return NULL;
 	}
 	if (MB < 1 || MT < 1 || MT > cfg->n_ctx) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 			    "max_batch %d, max_tokens %d: need >= 1 and "
 			    "max_tokens <= n_ctx %d", MB, MT, cfg->n_ctx);
 		return NULL;
 	}
 	if (C % cfg->n_head != 0) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
 			    "n_embd %d is not a multiple of n_head %d",
 			    C, cfg->n_head);
 		return NULL;

@@ -22,8 +22,9 @@
  * Not here: what the bytes mean (safetensors.c, bundle.c).
  *	g_autoptr(MapFile) mf = mapfile_open(path, &error);
  * Threads: a MapFile is read-only once open; mapfile_open() and
- * mapfile_free() may run in any threads at once. Errors: GError in the
- * G_FILE_ERROR domain, naming the path and the system error.
+ * mapfile_free() may run in any threads at once. Errors: GError naming
+ * the path: G_FILE_ERROR with the system error's code, or GPTM_ERROR_INPUT
+ * for a file that is not regular, too large or changed while read.
  * Checked by: tests/test_model.c, tests/milter/test_miltertest.sh (a model
  * overwritten in place under a running daemon).
  */
@@ -40,6 +41,7 @@
 #include <glib/gstdio.h>
 
 #include "mapfile.h"
+#include "gptm_error.h"
 
 /* A copy of one file's bytes, shared by the MapFiles opened on it. */
 typedef struct {
@@ -150,8 +152,8 @@ read_copy(int fd, const char *path, const struct stat *sb, GError **error)
 				set_errno_error(error, errno, path,
 						"cannot read");
 			else
-				g_set_error(error, G_FILE_ERROR,
-					    G_FILE_ERROR_INVAL, "%s: cut short "
+				g_set_error(error, GPTM_ERROR,
+					    GPTM_ERROR_INPUT, "%s: cut short "
 					    "while being read (being "
 					    "replaced?)", path);
 			copy_unref(c);
@@ -161,7 +163,7 @@ read_copy(int fd, const char *path, const struct stat *sb, GError **error)
 	}
 	struct stat after;
 	if (fstat(fd, &after) < 0 || !same_file(c, &after)) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_INPUT,
 			    "%s: changed while being read (being replaced?)",
 			    path);
 		copy_unref(c);
@@ -192,7 +194,7 @@ mapfile_open(const char *path, GError **error)
 		return NULL;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_INPUT,
 			    "%s: not a regular file", path);
 		close(fd);
 		return NULL;
@@ -200,7 +202,7 @@ mapfile_open(const char *path, GError **error)
 	/* off_t may be wider than gsize on 32-bit hosts: refuse what cannot
 	 * be held rather than truncate the length. */
 	if (sb.st_size < 0 || (guint64) sb.st_size > (guint64) G_MAXSIZE) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOMEM,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_INPUT,
 			    "%s: file too large to map", path);
 		close(fd);
 		return NULL;

@@ -21,7 +21,7 @@
  *	g_autoptr(Safetensors) st = safetensors_open("model.safetensors", &error);
  *	const StTensor *t = safetensors_find(st, "wte.weight");
  * Threads: an open Safetensors is read-only. Errors: GError in
- * G_FILE_ERROR, message "FILE: tensor 'NAME': problem".
+ * GPTM_ERROR_MODEL, message "FILE: tensor 'NAME': problem".
  * Checked by: tests/test_model.c, tests/fuzz_safetensors.c.
  */
 #include "config.h"
@@ -33,6 +33,7 @@
 
 #include "mapfile.h"
 #include "safetensors.h"
+#include "gptm_error.h"
 
 /* A header larger than this is not a weight file (Hugging Face's reader
  * uses the same bound). */
@@ -105,7 +106,7 @@ st_error(GError **error, const char *file, const char *fmt, ...)
 	va_start(ap, fmt);
 	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s", file, msg);
+	g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL, "%s: %s", file, msg);
 }
 
 /* safetensors_free - free ST and unmap its file; NULL is a no-op */

@@ -9,7 +9,7 @@
 #   behind it, swaks in front (needs root for Postfix's master).
 check_PROGRAMS += tests/milter/test_policy
 tests_milter_test_policy_SOURCES = tests/milter/test_policy.c \
-	src/milter/conf.c src/milter/policy.c
+	src/milter/conf.c src/milter/policy.c src/core/gptm_error.c
 tests_milter_test_policy_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/milter
 tests_milter_test_policy_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(JSONGLIB_CFLAGS)
 tests_milter_test_policy_LDADD = $(LIBCONFIG_LIBS) $(GLIB_LIBS)

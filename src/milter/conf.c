@@ -18,69 +18,80 @@
 #include <syslog.h>
 
 #include "conf.h"
+#include "gptm_error.h"
 #include "scripts.h"
 
-/* K_THRESHOLD: a K_FLOAT that may also be the string "model" */
-typedef enum { K_STR, K_INT, K_FLOAT, K_BOOL, K_STRLIST, K_THRESHOLD } KeyType;
+/* K_THRESHOLD: a K_FLOAT that may also be the string "model";
+ * K_ONERROR: "accept", "tempfail" or "reject", kept as a PolicyAction */
+typedef enum {
+	K_STR, K_INT, K_FLOAT, K_BOOL, K_STRLIST, K_THRESHOLD, K_ONERROR
+} KeyType;
+
+/* CONF_RESTART: read once at start-up (the socket, the threads, the
+ * identity); a reload keeps the old value and says so, as Redis does for
+ * an IMMUTABLE_CONFIG */
+enum { CONF_RESTART = 1 << 0 };
 
 typedef struct {
 	const char *name;	/* "group.key" or "key" */
 	KeyType type;
 	const char *def;	/* default, in libconfig syntax */
 	double min, max;	/* bounds for K_INT, K_FLOAT, K_THRESHOLD */
-	gsize off;		/* field in MilterConf */
+	gsize off;		/* field in MilterConf (or in its Policy) */
+	unsigned flags;		/* CONF_RESTART */
 	const char *doc;
 } ConfKey;
 
-#define F(field) offsetof(MilterConf, field)
+#define F(field) offsetof(MilterConf, field), 0
+#define F_RESTART(field) offsetof(MilterConf, field), CONF_RESTART
 #define NB 0, 0		/* no bounds */
 
 static const ConfKey keys[] = {
 	{ "model", K_STR, "\"" CONF_DEFAULT_MODEL "\"", NB, F(model),
 	  "model directory (config.json, model.safetensors, tokenizer)" },
 	{ "socket", K_STR, "\"inet:8893@127.0.0.1\"", NB,
-	  F(socket), "milter socket: unix:/path or inet:port@host "
+	  F_RESTART(socket), "milter socket: unix:/path or inet:port@host "
 	  "(inet6:port@host)" },
-	{ "socket_mode", K_STR, "\"0660\"", NB, F(socket_mode),
+	{ "socket_mode", K_STR, "\"0660\"", NB, F_RESTART(socket_mode),
 	  "octal permissions of a unix socket (0 .. 0777)" },
-	{ "socket_owner", K_STR, "\"\"", NB, F(socket_owner),
+	{ "socket_owner", K_STR, "\"\"", NB, F_RESTART(socket_owner),
 	  "user[:group] to own a unix socket; empty: unchanged" },
-	{ "user", K_STR, "\"\"", NB, F(user),
+	{ "user", K_STR, "\"\"", NB, F_RESTART(user),
 	  "user[:group] to run as after opening the socket; empty: unchanged" },
-	{ "pidfile", K_STR, "\"\"", NB, F(pidfile),
+	{ "pidfile", K_STR, "\"\"", NB, F_RESTART(pidfile),
 	  "file to write the process id to; empty: none" },
-	{ "syslog_facility", K_STR, "\"mail\"", NB, F(syslog_facility),
+	{ "syslog_facility", K_STR, "\"mail\"", NB, F_RESTART(syslog_facility),
 	  "syslog facility (mail, daemon, local0 .. local7)" },
 	{ "log_verbose", K_BOOL, "false", NB, F(log_verbose),
 	  "also log connections skipped and per-batch timing" },
-	{ "workers", K_INT, "2", 1, 256, F(workers),
+	{ "workers", K_INT, "2", 1, 256, F_RESTART(workers),
 	  "classifier threads (each has its own scratch memory)" },
-	{ "batch", K_INT, "8", 1, 64, F(batch),
+	{ "batch", K_INT, "8", 1, 64, F_RESTART(batch),
 	  "most queued messages one worker scores together" },
-	{ "queue", K_INT, "64", 1, 100000, F(queue),
+	{ "queue", K_INT, "64", 1, 100000, F_RESTART(queue),
 	  "most messages waiting for a worker; beyond: on_error" },
 	{ "timeout", K_FLOAT, "20.0", 0.001, 3600, F(timeout),
 	  "seconds a message may wait for its score; beyond: on_error" },
 	{ "max_scan_bytes", K_INT, "262144", 1024, 64 * 1024 * 1024,
 	  F(max_scan_bytes),
 	  "bytes of a message (headers read, body) kept for scoring" },
-	{ "milter_timeout", K_INT, "300", 1, 86400, F(milter_timeout),
+	{ "milter_timeout", K_INT, "300", 1, 86400, F_RESTART(milter_timeout),
 	  "seconds libmilter waits on a silent MTA" },
 
 	{ "policy.spam_threshold", K_THRESHOLD, "\"model\"", 0, 2,
 	  F(spam_threshold), "score at or above which a message is spam "
 	  "(flag, subject tag); \"model\": the model's recommended one" },
 	{ "policy.reject_threshold", K_FLOAT, "0.99", 0, 2,
-	  F(reject_threshold),
+	  F(policy.reject_threshold),
 	  "score at or above which a message is rejected; above 1: never" },
-	{ "policy.unsure_low", K_FLOAT, "0.2", 0, 2, F(unsure_low),
+	{ "policy.unsure_low", K_FLOAT, "0.2", 0, 2, F(policy.unsure_low),
 	  "lower end of the unsure band (status Unsure, below spam)" },
-	{ "policy.unsure_high", K_FLOAT, "1.01", 0, 2, F(unsure_high),
+	{ "policy.unsure_high", K_FLOAT, "1.01", 0, 2, F(policy.unsure_high),
 	  "upper end (exclusive) of the unsure band; above 1: up to the "
 	  "spam threshold; low >= high: no band" },
-	{ "policy.quarantine", K_BOOL, "false", NB, F(quarantine),
+	{ "policy.quarantine", K_BOOL, "false", NB, F(policy.quarantine),
 	  "quarantine (hold) instead of rejecting" },
-	{ "policy.on_error", K_STR, "\"tempfail\"", NB, F(on_error),
+	{ "policy.on_error", K_ONERROR, "\"tempfail\"", NB, F(policy.on_error),
 	  "when a message cannot be scored: accept, tempfail or reject" },
 	{ "policy.reject_text", K_STR,
 	  "\"Message rejected as spam\"", NB, F(reject_text),
@@ -90,7 +101,7 @@ static const ConfKey keys[] = {
 	{ "policy.label_actions", K_STRLIST, "[]", NB, F(label_actions),
 	  "multi-class models: \"label=action\" rules for the top label" },
 	{ "policy.script_min_ham", K_INT, G_STRINGIFY(SCRIPTS_DEF_MIN_HAM), 0,
-	  1000000000, F(script_min_ham),
+	  1000000000, F(policy.script_min_ham),
 	  "mail in a script with fewer training ham than this is Unsure, "
 	  "never tagged or rejected on its score; 0: off" },
 
@@ -107,7 +118,7 @@ static const ConfKey keys[] = {
 	  "[\"127.0.0.0/8\", \"::1/128\"]", NB, F(trusted_networks),
 	  "do not scan mail from clients in these networks (CIDR)" },
 
-	{ "metrics.listen", K_STR, "\"\"", NB, F(metrics_listen),
+	{ "metrics.listen", K_STR, "\"\"", NB, F_RESTART(metrics_listen),
 	  "host:port for HTTP /metrics (Prometheus); empty: off" },
 };
 
@@ -123,6 +134,7 @@ type_name(KeyType t)
 	case K_BOOL: return "bool";
 	case K_STRLIST: return "list";
 	case K_THRESHOLD: return "float|\"model\"";
+	case K_ONERROR: return "string";
 	}
 	return "?";
 }
@@ -210,6 +222,23 @@ setting_apply(MilterConf *c, const ConfKey *k, const config_setting_t *s,
 			goto bad_type;
 		*FIELD(c, k, gboolean) = config_setting_get_bool(s) != 0;
 		return TRUE;
+	case K_ONERROR: {
+		PolicyAction a;
+		const char *v = t == CONFIG_TYPE_STRING ?
+				config_setting_get_string(s) : NULL;
+		if (v == NULL)
+			goto bad_type;
+		if (!policy_action_parse(v, &a) ||
+		    (a != POLICY_ACCEPT && a != POLICY_TEMPFAIL &&
+		     a != POLICY_REJECT)) {
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
+				    "%s: %s = \"%s\": expected accept, "
+				    "tempfail or reject", where, k->name, v);
+			return FALSE;
+		}
+		*FIELD(c, k, PolicyAction) = a;
+		return TRUE;
+	}
 	case K_THRESHOLD:
 		if (t == CONFIG_TYPE_STRING) {
 			if (strcmp(config_setting_get_string(s), "model") != 0)
@@ -224,8 +253,7 @@ setting_apply(MilterConf *c, const ConfKey *k, const config_setting_t *s,
 			g_autofree char *lit = NULL;
 			gboolean overflow = FALSE;
 			if (int_literal(s, &lit, &overflow) && overflow) {
-				g_set_error(error, G_KEY_FILE_ERROR,
-					    G_KEY_FILE_ERROR_INVALID_VALUE,
+				g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 					    "%s: %s = %s is out of range "
 					    "[%.15g, %.15g]", where, k->name, lit,
 					    k->min, k->max);
@@ -240,8 +268,7 @@ setting_apply(MilterConf *c, const ConfKey *k, const config_setting_t *s,
 		else
 			goto bad_type;
 		if (!(v >= k->min && v <= k->max)) {
-			g_set_error(error, G_KEY_FILE_ERROR,
-				    G_KEY_FILE_ERROR_INVALID_VALUE,
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 				    "%s: %s = %g is out of range [%.15g, %.15g]",
 				    where, k->name, v, k->min, k->max);
 			return FALSE;
@@ -270,7 +297,7 @@ setting_apply(MilterConf *c, const ConfKey *k, const config_setting_t *s,
 	}
 	}
 bad_type:
-	g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+	g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 		    "%s: %s must be a%s %s", where, k->name,
 		    k->type == K_INT ? "n" : "",
 		    k->type == K_STRLIST ? "list of strings" :
@@ -301,8 +328,7 @@ settings_walk(MilterConf *c, const config_setting_t *group, const char *prefix,
 				    keys[j].name[len] == '.')
 					known = TRUE;
 			if (!known) {
-				g_set_error(error, G_KEY_FILE_ERROR,
-					    G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
+				g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 					    "%s: unknown group \"%s\"", where,
 					    full);
 				return FALSE;
@@ -313,8 +339,7 @@ settings_walk(MilterConf *c, const config_setting_t *group, const char *prefix,
 		}
 		const ConfKey *k = key_find(full);
 		if (k == NULL) {
-			g_set_error(error, G_KEY_FILE_ERROR,
-				    G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 				    "%s: unknown key \"%s\" (gptmilter "
 				    "--dump-keys lists them)", where, full);
 			return FALSE;
@@ -371,15 +396,13 @@ check_text(const char *name, const char *text, GError **error)
 {
 	for (const char *p = text; *p; p++)
 		if ((guchar) *p < 0x20 || *p == 0x7f) {
-			g_set_error(error, G_KEY_FILE_ERROR,
-				    G_KEY_FILE_ERROR_INVALID_VALUE,
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 				    "%s: control characters are not allowed",
 				    name);
 			return FALSE;
 		}
 	if (!g_utf8_validate(text, -1, NULL)) {
-		g_set_error(error, G_KEY_FILE_ERROR,
-			    G_KEY_FILE_ERROR_INVALID_VALUE,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 			    "%s: not valid UTF-8", name);
 		return FALSE;
 	}
@@ -395,8 +418,7 @@ check_header_name(const char *key, const char *name, GError **error)
 		if (*p <= 0x20 || *p >= 0x7f || *p == ':')
 			ok = FALSE;
 	if (!ok)
-		g_set_error(error, G_KEY_FILE_ERROR,
-			    G_KEY_FILE_ERROR_INVALID_VALUE,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 			    "%s = \"%s\": not a header field name", key, name);
 	return ok;
 }
@@ -413,27 +435,12 @@ conf_finish(MilterConf *c, GError **error)
 	/* "model" needs the model: milter_spam_threshold() resolves it for
 	 * each model loaded; until then the Policy holds the fallback */
 	p->spam_threshold = policy_spam_threshold(c->spam_threshold, -1, NULL);
-	p->reject_threshold = c->reject_threshold;
-	p->unsure_low = c->unsure_low;
-	p->unsure_high = c->unsure_high;
-	p->quarantine = c->quarantine;
-	p->script_min_ham = c->script_min_ham;
-	if (!policy_action_parse(c->on_error, &p->on_error) ||
-	    (p->on_error != POLICY_ACCEPT && p->on_error != POLICY_TEMPFAIL &&
-	     p->on_error != POLICY_REJECT)) {
-		g_set_error(error, G_KEY_FILE_ERROR,
-			    G_KEY_FILE_ERROR_INVALID_VALUE,
-			    "policy.on_error = \"%s\": expected accept, tempfail "
-			    "or reject", c->on_error);
-		return FALSE;
-	}
 	int n = c->label_actions ? (int) g_strv_length(c->label_actions) : 0;
 	p->rules = g_new0(PolicyLabelRule, MAX(n, 1));
 	for (int i = 0; i < n; i++) {
 		g_autoptr(GError) e = NULL;
 		if (!policy_rule_parse(c->label_actions[i], &p->rules[i], &e)) {
-			g_set_error(error, G_KEY_FILE_ERROR,
-				    G_KEY_FILE_ERROR_INVALID_VALUE,
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 				    "policy.label_actions: %s", e->message);
 			return FALSE;
 		}
@@ -445,8 +452,7 @@ conf_finish(MilterConf *c, GError **error)
 	/* sendmail reads a reply text as a format; libmilter caps it */
 	if (*c->reject_text == '\0' || strchr(c->reject_text, '%') ||
 	    strlen(c->reject_text) > 900) {
-		g_set_error(error, G_KEY_FILE_ERROR,
-			    G_KEY_FILE_ERROR_INVALID_VALUE,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 			    "policy.reject_text must be 1 to 900 characters "
 			    "without '%%'");
 		return FALSE;
@@ -458,8 +464,7 @@ conf_finish(MilterConf *c, GError **error)
 	if (!g_ascii_strcasecmp(c->hdr_score, c->hdr_status) ||
 	    !g_ascii_strcasecmp(c->hdr_score, c->hdr_flag) ||
 	    !g_ascii_strcasecmp(c->hdr_status, c->hdr_flag)) {
-		g_set_error(error, G_KEY_FILE_ERROR,
-			    G_KEY_FILE_ERROR_INVALID_VALUE,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 			    "headers: the three header names must differ");
 		return FALSE;
 	}
@@ -469,8 +474,7 @@ conf_finish(MilterConf *c, GError **error)
 	for (int i = 0; i < n; i++) {
 		g_autoptr(GError) e = NULL;
 		if (!conf_parse_net(c->trusted_networks[i], &c->nets[i], &e)) {
-			g_set_error(error, G_KEY_FILE_ERROR,
-				    G_KEY_FILE_ERROR_INVALID_VALUE,
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 				    "skip.trusted_networks: %s", e->message);
 			return FALSE;
 		}
@@ -478,8 +482,7 @@ conf_finish(MilterConf *c, GError **error)
 	}
 
 	if (conf_syslog_facility(c->syslog_facility) < 0) {
-		g_set_error(error, G_KEY_FILE_ERROR,
-			    G_KEY_FILE_ERROR_INVALID_VALUE,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 			    "syslog_facility = \"%s\": expected mail, daemon, "
 			    "user or local0 .. local7", c->syslog_facility);
 		return FALSE;
@@ -488,15 +491,13 @@ conf_finish(MilterConf *c, GError **error)
 	long mode = strtol(c->socket_mode, &end, 8);
 	if (*c->socket_mode == '\0' || *end != '\0' || mode < 0 ||
 	    mode > 0777) {
-		g_set_error(error, G_KEY_FILE_ERROR,
-			    G_KEY_FILE_ERROR_INVALID_VALUE,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 			    "socket_mode = \"%s\": expected octal permissions "
 			    "0 .. 0777 such as \"0660\"", c->socket_mode);
 		return FALSE;
 	}
 	if (*c->socket == '\0' || *c->model == '\0') {
-		g_set_error(error, G_KEY_FILE_ERROR,
-			    G_KEY_FILE_ERROR_INVALID_VALUE,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 			    "socket and model must not be empty");
 		return FALSE;
 	}
@@ -513,12 +514,11 @@ conf_load(const char *path, GError **error)
 	config_init(&cfg);
 	if (!config_read_file(&cfg, path)) {
 		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 				    "%s: cannot read the configuration file",
 				    path);
 		else
-			g_set_error(error, G_KEY_FILE_ERROR,
-				    G_KEY_FILE_ERROR_PARSE, "%s:%d: %s",
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG, "%s:%d: %s",
 				    path, config_error_line(&cfg),
 				    config_error_text(&cfg));
 		config_destroy(&cfg);
@@ -562,13 +562,89 @@ conf_unref(MilterConf *c)
 	g_free(c);
 }
 
-/* conf_dump_keys - name, type, default and doc, tab-separated */
+/* value_equal - does key K hold the same value in A and B */
+static gboolean
+value_equal(const ConfKey *k, const MilterConf *a, const MilterConf *b)
+{
+	switch (k->type) {
+	case K_STR:
+		return g_strcmp0(*FIELD(a, k, char *), *FIELD(b, k, char *)) == 0;
+	case K_INT:
+		return *FIELD(a, k, int) == *FIELD(b, k, int);
+	case K_FLOAT:
+	case K_THRESHOLD:
+		return *FIELD(a, k, double) == *FIELD(b, k, double);
+	case K_BOOL:
+		return !*FIELD(a, k, gboolean) == !*FIELD(b, k, gboolean);
+	case K_ONERROR:
+		return *FIELD(a, k, PolicyAction) == *FIELD(b, k, PolicyAction);
+	case K_STRLIST: {
+		char **x = *FIELD(a, k, char **), **y = *FIELD(b, k, char **);
+		if (x == NULL || y == NULL)
+			return x == y;
+		return g_strv_equal((const char *const *) x,
+				    (const char *const *) y);
+	}
+	}
+	return FALSE;
+}
+
+/* value_copy - key K of SRC into DST (owned values duplicated) */
+static void
+value_copy(const ConfKey *k, MilterConf *dst, const MilterConf *src)
+{
+	switch (k->type) {
+	case K_STR:
+		g_free(*FIELD(dst, k, char *));
+		*FIELD(dst, k, char *) = g_strdup(*FIELD(src, k, char *));
+		break;
+	case K_STRLIST:
+		g_strfreev(*FIELD(dst, k, char **));
+		*FIELD(dst, k, char **) = g_strdupv(*FIELD(src, k, char **));
+		break;
+	case K_INT:
+		*FIELD(dst, k, int) = *FIELD(src, k, int);
+		break;
+	case K_FLOAT:
+	case K_THRESHOLD:
+		*FIELD(dst, k, double) = *FIELD(src, k, double);
+		break;
+	case K_BOOL:
+		*FIELD(dst, k, gboolean) = *FIELD(src, k, gboolean);
+		break;
+	case K_ONERROR:
+		*FIELD(dst, k, PolicyAction) = *FIELD(src, k, PolicyAction);
+		break;
+	}
+}
+
+/* conf_keep_restart_only - the old value of each restart-only key that
+ * the new configuration changes; the derived fields (conf_finish) depend
+ * on none of them, so NC needs no second conf_finish */
+char **
+conf_keep_restart_only(MilterConf *nc, const MilterConf *oc)
+{
+	GPtrArray *changed = g_ptr_array_new();
+	for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+		const ConfKey *k = &keys[i];
+		if (!(k->flags & CONF_RESTART) || value_equal(k, nc, oc))
+			continue;
+		value_copy(k, nc, oc);
+		g_ptr_array_add(changed, g_strdup(k->name));
+	}
+	g_ptr_array_add(changed, NULL);
+	return (char **) g_ptr_array_free(changed, FALSE);
+}
+
+/* conf_dump_keys - name, type, default and doc, tab-separated; the doc of
+ * a restart-only key ends in " (restart)" */
 void
 conf_dump_keys(FILE *out)
 {
 	for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
-		fprintf(out, "%s\t%s\t%s\t%s\n", keys[i].name,
-			type_name(keys[i].type), keys[i].def, keys[i].doc);
+		fprintf(out, "%s\t%s\t%s\t%s%s\n", keys[i].name,
+			type_name(keys[i].type), keys[i].def, keys[i].doc,
+			keys[i].flags & CONF_RESTART ? " (restart)" : "");
 }
 
 /* print_string - a libconfig string literal */
@@ -610,6 +686,10 @@ conf_dump(const MilterConf *c, FILE *out)
 		case K_BOOL:
 			fputs(*FIELD(c, k, gboolean) ? "true" : "false", out);
 			break;
+		case K_ONERROR:
+			print_string(out,
+				     policy_action_name(*FIELD(c, k, PolicyAction)));
+			break;
 		case K_STRLIST: {
 			char **v = *FIELD(c, k, char **);
 			fputc('[', out);
@@ -644,8 +724,7 @@ conf_parse_net(const char *text, ConfNet *net, GError **error)
 		net->family = AF_INET6;
 		max = 128;
 	} else {
-		g_set_error(error, G_KEY_FILE_ERROR,
-			    G_KEY_FILE_ERROR_INVALID_VALUE,
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 			    "\"%s\": not an IPv4 or IPv6 address", text);
 		return FALSE;
 	}
@@ -654,8 +733,7 @@ conf_parse_net(const char *text, ConfNet *net, GError **error)
 		char *end = NULL;
 		long bits = strtol(slash + 1, &end, 10);
 		if (slash[1] == '\0' || *end != '\0' || bits < 0 || bits > max) {
-			g_set_error(error, G_KEY_FILE_ERROR,
-				    G_KEY_FILE_ERROR_INVALID_VALUE,
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 				    "\"%s\": prefix length must be 0 .. %d",
 				    text, max);
 			return FALSE;

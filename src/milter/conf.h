@@ -13,6 +13,9 @@
  *	conf_dump_keys(stdout);        // gptmilter --dump-keys
  * A loaded MilterConf is immutable and refcounted: each message holds a
  * reference, so SIGHUP can swap in a new one while old messages finish.
+ * Keys read only at start-up are marked restart-only in the table (as
+ * Redis marks IMMUTABLE_CONFIG): a reload keeps their old values
+ * (conf_keep_restart_only) and says so.
  * Threads: read-only after conf_load. Errors: conf_load sets error.
  * Checked by: tests/milter/test_conf_docs.sh (table vs conf/gptmilter.conf
  * and man/gptmilter.conf.5.in), tests/milter/test_policy.c.
@@ -65,17 +68,15 @@ typedef struct MilterConf {
 	int milter_timeout;
 	gboolean log_verbose;
 
-	/* policy: the raw values, then the Policy built from them */
-	double spam_threshold;	/* CONF_THRESHOLD_MODEL: the model's own */
-	double reject_threshold;
-	double unsure_low;
-	double unsure_high;
-	gboolean quarantine;
-	char *on_error;
+	/* policy: the table's rows for reject_threshold, unsure_low,
+	 * unsure_high, quarantine, on_error and script_min_ham point into
+	 * the Policy itself; what needs resolving or parsing is kept as
+	 * written and turned into Policy fields by conf_finish */
+	double spam_threshold;	/* CONF_THRESHOLD_MODEL: the model's own;
+				 * policy.spam_threshold: the fallback */
+	char **label_actions;	/* the text of policy.rules */
 	char *reject_text;
 	char *subject_tag;
-	char **label_actions;
-	int script_min_ham;
 	Policy policy;
 
 	char *hdr_score;
@@ -100,6 +101,12 @@ gboolean conf_finish(MilterConf *c, GError **error);
 MilterConf *conf_ref(MilterConf *c);
 void conf_unref(MilterConf *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MilterConf, conf_unref)
+
+/* conf_keep_restart_only - copy into NC, from OC, the value of every key
+ * marked restart-only (socket, workers, ...: read once at start-up) that
+ * differs, so that a reload applies only what it can; returns the names
+ * of those keys (NULL-terminated; empty when none changed) */
+char **conf_keep_restart_only(MilterConf *nc, const MilterConf *oc);
 
 /* conf_dump_keys - one line per key: name, type, default (for tests/docs) */
 void conf_dump_keys(FILE *out);

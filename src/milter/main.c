@@ -369,13 +369,14 @@ model_to_stats(const Classifier *cl)
 static char *
 threshold_conflict(const MilterConf *c, double t, PolicyThresholdSource src)
 {
-	if (!policy_threshold_conflict(t, c->reject_threshold))
+	if (!policy_threshold_conflict(t, c->policy.reject_threshold))
 		return NULL;
 	return g_strdup_printf("policy.spam_threshold %.4g%s is above "
 			       "policy.reject_threshold %.4g: every score "
 			       "from %.4g up is rejected (or quarantined) "
 			       "and none is only tagged", t, policy_threshold_source_text(src),
-			       c->reject_threshold, c->reject_threshold);
+			       c->policy.reject_threshold,
+			       c->policy.reject_threshold);
 }
 
 /* log_model - one line about the model just loaded (or not), and the
@@ -416,15 +417,14 @@ reload(void)
 		stats_reload(milter.stats, FALSE);
 		return;
 	}
-	if (strcmp(nc->socket, oc->socket) || nc->workers != oc->workers ||
-	    nc->batch != oc->batch || nc->queue != oc->queue ||
-	    strcmp(nc->user, oc->user) || strcmp(nc->pidfile, oc->pidfile) ||
-	    strcmp(nc->metrics_listen, oc->metrics_listen) ||
-	    strcmp(nc->syslog_facility, oc->syslog_facility) ||
-	    nc->milter_timeout != oc->milter_timeout)
-		g_warning("reload: socket, workers, batch, queue, user, "
-			  "pidfile, syslog_facility, milter_timeout and "
-			  "metrics.listen take effect at the next restart");
+	/* a key that only start-up reads (conf.c marks them) keeps its old
+	 * value, so that the configuration in force is the one running */
+	g_auto(GStrv) kept = conf_keep_restart_only(nc, oc);
+	if (kept[0] != NULL) {
+		g_autofree char *names = g_strjoinv(", ", kept);
+		g_warning("reload: %s changed: restart to apply; keeping the "
+			  "old value", names);
+	}
 	double ms;
 	g_autofree char *why = NULL;
 	Classifier *cl = load_model(nc, &ms, &why);
@@ -654,7 +654,8 @@ main(int argc, char **argv)
 	if (cl == NULL)
 		g_critical("start: running without a model: every message "
 			   "gets policy.on_error (%s) until a reload "
-			   "succeeds", conf->on_error);
+			   "succeeds",
+			   policy_action_name(conf->policy.on_error));
 	if (cl)
 		model_to_stats(cl);
 	pool_set_classifier(milter.pool, cl);

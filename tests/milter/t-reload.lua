@@ -3,9 +3,9 @@
 package.path = os.getenv("MT_DIR") .. "/?.lua;" .. package.path
 local t = require("common")
 local conf = "t-reload-run.conf"
-local function write(threshold)
+local function write(threshold, extra)
 	local f = assert(io.open(conf, "w"))
-	f:write("model = \"model\";\n")
+	f:write("model = \"model\";\n" .. (extra or ""))
 	f:write("policy: { spam_threshold = " .. threshold ..
 		"; reject_threshold = 1.01; unsure_low = 0.0; unsure_high = 0.0; };\n")
 	f:write("skip: { trusted_networks = []; };\n")
@@ -20,7 +20,8 @@ t.reply(conn, SMFIR_CONTINUE, "eom")
 t.verdict_headers(conn, "No")
 mt.disconnect(conn)
 
-write("0.0")
+-- workers: read at start only, so the reload keeps 2 and says so
+write("0.0", "workers = 3;\n")
 mt.signal(1)	-- SIGHUP
 -- the reload loads the model again (seconds in a sanitizer build); until
 -- it is done, messages get the old configuration

@@ -37,6 +37,15 @@ while IFS="$(printf '\t')" read -r name type def doc; do
 		fail "$name is not documented in man/gptmilter.conf.5.in"
 done < "$tmp/keys"
 
+# the keys a reload keeps (marked "(restart)" in the table) are the ones
+# the man page lists as taking effect only at the next start
+sed -n '/^On SIGHUP/,/take effect only at the next start/p' "$man5" |
+	sed -n 's/^\.BR\? \([a-z_.]*\).*/\1/p' | sort > "$tmp/man_restart"
+grep '(restart)$' "$tmp/keys" | cut -f1 | sort > "$tmp/restart"
+[ -s "$tmp/restart" ] && cmp -s "$tmp/restart" "$tmp/man_restart" || {
+	echo "FAIL: restart-only keys differ from gptmilter.conf(5):"
+	diff "$tmp/restart" "$tmp/man_restart"; fail=1; }
+
 # no stale key in the sample
 cut -d' ' -f1 "$tmp/sample" | while read -r name; do
 	cut -f1 "$tmp/keys" | grep -qxF "$name" ||

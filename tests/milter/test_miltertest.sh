@@ -566,6 +566,8 @@ grep -q 'cannot score: no model loaded; action=tempfail' t-nomodel.log ||
 	fail "t-nomodel: error not logged"
 grep -q 'reload: configuration .* applied' t-reload.log ||
 	fail "t-reload: reload not logged"
+grep -q 'reload: workers changed: restart to apply; keeping the old value' \
+	t-reload.log || fail "t-reload: a restart-only change not logged"
 grep -q 'keeping the old configuration' t-reload.log ||
 	fail "t-reload: bad configuration not refused"
 grep -q 'AUTHQ1: from 192\.0\.2\.10: authenticated as alice, not scanned' \

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "gptm_error.h"
 #include "policy.h"
 #include "../check.h"
 
@@ -398,11 +399,62 @@ test_conf_load(void)
 		CHECK(strstr(error->message, bad[i].needle) != NULL,
 		      "\"%s\": message \"%s\" lacks \"%s\"", bad[i].text,
 		      error->message, bad[i].needle);
+		CHECK(g_error_matches(error, GPTM_ERROR, GPTM_ERROR_CONFIG));
 		g_clear_error(&error);
 	}
 	c = conf_load("/nonexistent/gptmilter.conf", &error);
 	CHECK(c == NULL && error && strstr(error->message, "cannot read"));
+	CHECK(g_error_matches(error, GPTM_ERROR, GPTM_ERROR_CONFIG));
 	g_clear_error(&error);
+}
+
+/* a reload: the restart-only keys keep their old values and are named;
+ * the policy keys (rows that point into the Policy) take the new ones */
+static void
+test_conf_reload(void)
+{
+	GError *error = NULL;
+	MilterConf *oc = load_text("workers = 2; batch = 4;\n"
+				   "policy: { reject_threshold = 0.9; };\n",
+				   &error);
+	MilterConf *nc = load_text("workers = 5; batch = 4;\n"
+				   "socket = \"unix:/tmp/other.sock\";\n"
+				   "metrics: { listen = \"127.0.0.1:9101\"; };\n"
+				   "policy: { reject_threshold = 0.5;\n"
+				   "  on_error = \"accept\"; quarantine = true;\n"
+				   "  script_min_ham = 7; unsure_low = 0.1; };\n"
+				   "log_verbose = true;\n", &error);
+	CHECK(oc != NULL && nc != NULL);
+	if (oc == NULL || nc == NULL)
+		return;
+	CHECK(nc->workers == 5 && nc->policy.reject_threshold == 0.5);
+	char **kept = conf_keep_restart_only(nc, oc);
+	g_autofree char *names = g_strjoinv(",", kept);
+	CHECK(strcmp(names, "socket,workers,metrics.listen") == 0);
+	CHECK(nc->workers == 2 && nc->batch == 4);
+	CHECK(strcmp(nc->socket, oc->socket) == 0 && nc->socket != oc->socket);
+	CHECK(strcmp(nc->metrics_listen, "") == 0);
+	CHECK(nc->policy.reject_threshold == 0.5 &&
+	      nc->policy.on_error == POLICY_ACCEPT && nc->policy.quarantine &&
+	      nc->policy.script_min_ham == 7 && nc->policy.unsure_low == 0.1);
+	CHECK(nc->log_verbose);
+	g_strfreev(kept);
+	/* nothing restart-only left to differ */
+	kept = conf_keep_restart_only(nc, oc);
+	CHECK(kept[0] == NULL);
+	g_strfreev(kept);
+	/* --dump-config shows the policy values from the Policy itself */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	conf_dump(nc, f);
+	fclose(f);
+	CHECK(strstr(buf, "\npolicy.on_error = \"accept\";\n") &&
+	      strstr(buf, "\npolicy.reject_threshold = 0.5;\n") &&
+	      strstr(buf, "\nworkers = 2;\n"));
+	free(buf);
+	conf_unref(oc);
+	conf_unref(nc);
 }
 
 /* policy_unseen_script: a spam verdict the score made becomes Unsure */
@@ -446,5 +498,6 @@ main(void)
 	test_names();
 	test_networks();
 	test_conf_load();
+	test_conf_reload();
 	return check_summary("test_policy");
 }

@@ -4,14 +4,17 @@
  * Owns: the driver that tests/test_gpt_forward.py compares against the
  * numpy reference (tests/gpt_ref.py).
  *
- *	gpt_forward_dump [--owned] [--hidden] [--threads N] MODEL_DIR IDS_FILE
+ *	gpt_forward_dump [--owned] [--hidden] [--no-simd] [--threads N]
+ *			 MODEL_DIR IDS_FILE
  * IDS_FILE has one sequence per line, token ids separated by spaces. The
  * sequences run once as one ragged batch and once one by one (each in a
  * state of its own size, the batch in one sized for all); printed as
  *	batched B V0 V1 ...	single B V0 V1 ...
  * with the logits (B, NL), or with --hidden the pooled hidden state (B, C).
  * --owned loads with GPT_LOAD_OWNED; without it an aligned F32 file is used
- * in place, and "zero-copy 0|1" says which happened.
+ * in place, and "zero-copy 0|1" says which happened. --no-simd runs
+ * layers.c's plain C loops (layers_force_generic); "simd 0|1" says which
+ * ran.
  *
  *	gpt_forward_dump --random
  * checks gpt_model_new_random and gpt_model_set_head (parameter counts,
@@ -28,6 +31,7 @@
 #include "bundle.h"
 #include "gpt.h"
 #include "check.h"
+#include "layers.h"
 
 /* read_ids - the sequences of PATH as ids (N) and lens (B) */
 static gboolean
@@ -95,6 +99,7 @@ dump(const char *dir, const char *ids_path, gboolean owned, gboolean hidden)
 	/* the model must not need the bundle any more */
 	g_clear_pointer(&b, bundle_free);
 	printf("zero-copy %d\n", m->block == NULL);
+	printf("simd %d\n", layers_simd());
 	printf("num_labels %d\n", m->cfg.num_labels);
 	printf("score_bias %d\n", m->score_b != NULL);
 	if (m->block != NULL) {
@@ -208,7 +213,7 @@ random_checks(void)
 int
 main(int argc, char **argv)
 {
-	gboolean owned = FALSE, hidden = FALSE, random = FALSE;
+	gboolean owned = FALSE, hidden = FALSE, random = FALSE, no_simd = FALSE;
 	int threads = 0;
 	GOptionEntry entries[] = {
 		{ "owned", 0, 0, G_OPTION_ARG_NONE, &owned,
@@ -217,6 +222,8 @@ main(int argc, char **argv)
 		  "print pooled hidden states, not logits", NULL },
 		{ "random", 0, 0, G_OPTION_ARG_NONE, &random,
 		  "check random init and set_head", NULL },
+		{ "no-simd", 0, 0, G_OPTION_ARG_NONE, &no_simd,
+		  "plain C loops, not the AVX2 ones", NULL },
 		{ "threads", 0, 0, G_OPTION_ARG_INT, &threads,
 		  "BLAS threads", "N" },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
@@ -231,6 +238,8 @@ main(int argc, char **argv)
 	}
 	if (threads > 0)
 		gpt_set_threads(threads);
+	if (no_simd)
+		layers_force_generic();
 	if (random)
 		return random_checks();
 	if (argc != 3) {

@@ -11,7 +11,7 @@ time, zero-copy and owned) and compares with tests/gpt_ref.py:
     C vs reference      max |diff| <= 1e-4 * max |ref|
     batched vs single   max |diff| <= 1e-5 * max |ref|
     zero-copy vs owned  max |diff| <= 1e-6 * max |ref|
-(a few cases with GPTMILTER_NO_SIMD=1: layers.c's plain C loops),
+(a few cases with --no-simd: layers.c's plain C loops),
 Then bad bundles must fail with an error naming the tensor, and
 gpt_forward_dump --random checks random init and set_head.
 Exit status: 0 if every check passed.
@@ -52,9 +52,9 @@ def gen(name, *args):
     return d
 
 
-def run_dump(model, ids_path, *flags, env=None):
+def run_dump(model, ids_path, *flags):
     p = subprocess.run([DUMP] + list(flags) + [model, ids_path],
-                       capture_output=True, text=True, env=env)
+                       capture_output=True, text=True)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -100,14 +100,13 @@ def forward_case(name, gen_args, lens, hidden=False, expect_zero_copy=None,
                      gpt_ref.classify(ref, s) for s in seqs])
     scale = np.abs(want).max()
     flags = ["--hidden"] if hidden else []
-    outs = {}
-    env = dict(os.environ)
     if no_simd:
         # the plain C loops of layers.c instead of the AVX2 ones
-        env["GPTMILTER_NO_SIMD"] = "1"
+        flags.append("--no-simd")
+    outs = {}
     for mode in ("zero-copy", "owned"):
         rc, out, err = run_dump(d, ids, *(flags + (["--owned"] if mode ==
-                                                   "owned" else [])), env=env)
+                                                   "owned" else [])))
         if rc != 0:
             check(False, "%s (%s): gpt_forward_dump exit %d: %s" %
                   (name, mode, rc, err.strip()))
@@ -122,6 +121,8 @@ def forward_case(name, gen_args, lens, hidden=False, expect_zero_copy=None,
         e = np.abs(batched - single).max() / scale
         check(e <= 1e-5, "%s (%s): batched vs single, rel diff %.2e" %
               (name, mode, e))
+        if no_simd:
+            check(info["simd"] == 0, "%s: --no-simd runs the plain C loops" % name)
         if mode == "owned":
             check(info["zero-copy"] == 0, "%s: --owned copies" % name)
         elif expect_zero_copy is not None:

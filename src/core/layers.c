@@ -42,24 +42,37 @@
 
 static int have_avx2 = -1;	/* -1: not probed yet */
 
-/* use_avx2 - whether this CPU runs the AVX2+FMA builds of the loops;
- * GPTMILTER_NO_SIMD=1 in the environment forces the plain C ones (tests) */
+/* use_avx2 - whether this CPU runs the AVX2+FMA builds of the loops, and
+ * layers_force_generic() has not turned them off */
 static gboolean
 use_avx2(void)
 {
 #if HAVE_AVX2_BUILD
 	if (G_UNLIKELY(g_atomic_int_get(&have_avx2) < 0)) {
-		const char *no = g_getenv("GPTMILTER_NO_SIMD");
 		__builtin_cpu_init();
-		g_atomic_int_set(&have_avx2,
-				 (no == NULL || strcmp(no, "1") != 0) &&
-				 __builtin_cpu_supports("avx2") &&
-				 __builtin_cpu_supports("fma"));
+		/* a racing layers_force_generic() wins: 0 stays 0 */
+		g_atomic_int_compare_and_exchange(&have_avx2, -1,
+			__builtin_cpu_supports("avx2") &&
+			__builtin_cpu_supports("fma"));
 	}
 	return g_atomic_int_get(&have_avx2) > 0;
 #else
 	return FALSE;
 #endif
+}
+
+/* layers_simd - see layers.h */
+gboolean
+layers_simd(void)
+{
+	return use_avx2();
+}
+
+/* layers_force_generic - see layers.h */
+void
+layers_force_generic(void)
+{
+	g_atomic_int_set(&have_avx2, 0);
 }
 
 #if HAVE_AVX2_BUILD

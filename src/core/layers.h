@@ -25,6 +25,13 @@
 #include <glib.h>
 #include <stdint.h>
 
+/* layers_simd - whether the kernels run their AVX2+FMA loops (x86-64
+ * CPUs that have both), rather than the plain C ones */
+gboolean layers_simd(void);
+/* layers_force_generic - the plain C loops from now on, whatever the CPU
+ * (a test option: gpt_forward_dump --no-simd checks them against numpy) */
+void layers_force_generic(void);
+
 /*
  * encoder_forward - out[r] = wte[ids[r]] + wpe[t], t the position of row r
  * within its sequence.

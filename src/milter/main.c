@@ -66,9 +66,10 @@ typedef struct {
 	const char *socket;
 	const char *pidfile;
 	const char *user;
+	int test_delay_ms;	/* --test-delay: each batch sleeps first */
 } Options;
 
-static Options opt = { CONF_DEFAULT_PATH, FALSE, FALSE, NULL, NULL, NULL };
+static Options opt = { CONF_DEFAULT_PATH, FALSE, FALSE, NULL, NULL, NULL, 0 };
 static char *start_dir;		/* relative paths are taken from here */
 static gboolean log_to_syslog;
 static gboolean log_verbose;
@@ -242,7 +243,9 @@ usage(FILE *out)
 		"  -u USER   run as USER[:GROUP] after opening the socket\n"
 		"  -V        print the version and exit\n"
 		"  --dump-keys    list the configuration keys and defaults\n"
-		"  --dump-config  print the effective configuration\n",
+		"  --dump-config  print the effective configuration\n"
+		"  --test-delay=MS  (tests only) every scoring batch sleeps "
+		"MS first\n",
 		CONF_DEFAULT_PATH);
 }
 
@@ -506,6 +509,7 @@ main(int argc, char **argv)
 		{ "dump-config", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "test-delay", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	gboolean dump_config = FALSE;
@@ -523,6 +527,19 @@ main(int argc, char **argv)
 		case 'P': opt.pidfile = optarg; break;
 		case 'u': opt.user = optarg; break;
 		case 'D': dump_config = TRUE; break;
+		case 'T': {
+			char *end = NULL;
+			long ms = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || ms < 0 ||
+			    ms > 600000) {
+				fprintf(stderr, "gptmilter: --test-delay %s: "
+					"expected milliseconds 0 .. 600000\n",
+					optarg);
+				return EX_USAGE_;
+			}
+			opt.test_delay_ms = (int) ms;
+			break;
+		}
 		case 'K':
 			conf_dump_keys(stdout);
 			return 0;
@@ -645,9 +662,12 @@ main(int argc, char **argv)
 	milter.stats = stats_new();
 	milter_set_conf(conf);
 	milter.pool = pool_new(conf->workers, conf->batch, conf->queue);
-	const char *delay = g_getenv("GPTMILTER_TEST_DELAY_MS");
-	if (delay)
-		pool_set_test_delay(milter.pool, atoi(delay));
+	if (opt.test_delay_ms > 0) {
+		pool_set_test_delay(milter.pool, opt.test_delay_ms);
+		g_warning("start: --test-delay %d: every batch sleeps %d ms "
+			  "first (for tests only)", opt.test_delay_ms,
+			  opt.test_delay_ms);
+	}
 	for (guint i = 0; i < risks->len; i++)
 		g_warning("start: %s", (char *) risks->pdata[i]);
 	log_model("start", conf, cl, load_ms, load_why);

@@ -12,7 +12,10 @@ mt.set_timeout(60)
 function M.start(conf)
 	local bin = os.getenv("GPTMILTER")
 	if bin == nil then M.fail("GPTMILTER is not set") end
-	mt.startfilter(bin, "-f", "-c", conf, "-p", M.sock)
+	-- MT_TEST_DELAY: gptmilter --test-delay (slow batches: t-timeout)
+	local delay = os.getenv("MT_TEST_DELAY") or "0"
+	mt.startfilter(bin, "-f", "-c", conf, "-p", M.sock,
+		"--test-delay=" .. delay)
 	return M.connect()
 end
 

@@ -1,5 +1,5 @@
 -- t-timeout: the worker is slower than `timeout` (test_miltertest.sh sets
--- GPTMILTER_TEST_DELAY_MS): tempfail
+-- gptmilter --test-delay): tempfail
 package.path = os.getenv("MT_DIR") .. "/?.lua;" .. package.path
 local t = require("common")
 local conn = t.start("t-timeout.conf")

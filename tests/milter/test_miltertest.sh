@@ -336,7 +336,7 @@ for lua in "$MT_DIR"/t-*.lua; do
 	case=$(basename "$lua" .lua)
 	delay=0
 	[ "$case" = t-timeout ] && delay=1500
-	GPTMILTER_TEST_DELAY_MS=$delay timeout 60 miltertest -s "$lua" \
+	MT_TEST_DELAY=$delay timeout 60 miltertest -s "$lua" \
 		>"$case.log" 2>&1
 	rc=$?
 	if [ $rc -ne 0 ]; then
@@ -367,7 +367,7 @@ queue = 1;
 policy: { spam_threshold = 1.01; reject_threshold = 1.01; unsure_low = 0.0; unsure_high = 0.0; };
 skip: { trusted_networks = []; };
 EOC
-GPTMILTER_TEST_DELAY_MS=3000 "$GPTMILTER" -f -c queue.conf \
+"$GPTMILTER" -f -c queue.conf --test-delay=3000 \
 	-p "unix:$tmp/queue.sock" > queue.log 2>&1 &
 qpid=$!
 i=0
@@ -389,8 +389,13 @@ n_tf=$(cat queue.1.log queue.2.log queue.3.log | grep -c 'OUTCOME tempfail')
 grep -q 'cannot score: queue full' queue.log || fail "queue full: not logged"
 echo "ok: queue full"
 
+# --test-delay takes milliseconds, nothing else (exit 64, usage)
+"$GPTMILTER" -n -c queue.conf --test-delay=-5 > badopt.log 2>&1
+[ $? -eq 64 ] && grep -q 'test-delay -5: expected milliseconds' badopt.log ||
+	fail "--test-delay=-5 not refused: $(cat badopt.log)"
+
 # SIGTERM while a message is being scored: it still gets its verdict
-GPTMILTER_TEST_DELAY_MS=1500 "$GPTMILTER" -f -c queue.conf \
+"$GPTMILTER" -f -c queue.conf --test-delay=1500 \
 	-p "unix:$tmp/drain.sock" > drain.log 2>&1 &
 dpid=$!
 i=0

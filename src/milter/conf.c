@@ -2,7 +2,8 @@
  * conf.c - gptmilter.conf: the key table and its loader
  *
  * Owns: the table below, the one place where a key gets its name, type,
- * default, bounds and one-line documentation. Defaults are written in the
+ * default, bounds, one-line documentation and whether a reload may change
+ * it (CONF_RESTART: conf_keep_restart_only). Defaults are written in the
  * configuration syntax itself and parsed by the same code as the file, so
  * the sample file, the man page and `gptmilter --dump-keys` cannot disagree
  * with the code without tests/milter/test_conf_docs.sh noticing.

@@ -82,6 +82,7 @@
 #define BPE_MAX_ID (1 << 24)
 
 #define BPE_ERROR (bpe_error_quark())
+GQuark bpe_error_quark(void);
 G_DEFINE_QUARK(gptm-bpe-error-quark, bpe_error)
 enum { BPE_ERROR_PARSE };
 

@@ -225,16 +225,16 @@ setting_apply(MilterConf *c, const ConfKey *k, const config_setting_t *s,
 		return TRUE;
 	case K_ONERROR: {
 		PolicyAction a;
-		const char *v = t == CONFIG_TYPE_STRING ?
+		const char *word = t == CONFIG_TYPE_STRING ?
 				config_setting_get_string(s) : NULL;
-		if (v == NULL)
+		if (word == NULL)
 			goto bad_type;
-		if (!policy_action_parse(v, &a) ||
+		if (!policy_action_parse(word, &a) ||
 		    (a != POLICY_ACCEPT && a != POLICY_TEMPFAIL &&
 		     a != POLICY_REJECT)) {
 			g_set_error(error, GPTM_ERROR, GPTM_ERROR_CONFIG,
 				    "%s: %s = \"%s\": expected accept, "
-				    "tempfail or reject", where, k->name, v);
+				    "tempfail or reject", where, k->name, word);
 			return FALSE;
 		}
 		*FIELD(c, k, PolicyAction) = a;

@@ -439,11 +439,11 @@ reload(void)
 	} else {
 		/* The new policy applies to the old model: say what that
 		 * makes the threshold in force (it may have changed). */
-		g_autoptr(Classifier) kept = pool_get_classifier(milter.pool);
+		g_autoptr(Classifier) old = pool_get_classifier(milter.pool);
 		PolicyThresholdSource src;
-		double t = milter_spam_threshold(nc, kept, &src);
+		double t = milter_spam_threshold(nc, old, &src);
 		g_critical("reload: keeping the old model %s; spam threshold "
-			   "%.4g%s", kept ? classifier_bundle(kept)->name :
+			   "%.4g%s", old ? classifier_bundle(old)->name :
 			   "(none)", t, policy_threshold_source_text(src));
 	}
 	milter_set_conf(nc);

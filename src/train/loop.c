@@ -291,7 +291,7 @@ lm_eval_loss(Run *r, GptTrain *tr, const Split *s)
 {
 	int mb = r->o->batch;
 	int32_t *ids = g_new(int32_t, (gsize)mb * (gsize)r->o->max_tokens);
-	int lens[mb];
+	g_autofree int *lens = g_new(int, mb);
 	double sum = 0, w = 0;
 
 	for (gsize i = 0; i < s->n; i += (gsize)mb) {

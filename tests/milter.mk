@@ -68,6 +68,3 @@ TESTS += tests/test_score_agree.sh
 dist_check_SCRIPTS += tests/test_score_agree.sh
 EXTRA_DIST += tests/milter/agree.lua
 
-# Throughput through Postfix, with a reload in the middle (not a test):
-#   sh $(top_srcdir)/bench/bench_milter.sh   (from the build directory)
-EXTRA_DIST += bench/bench_milter.sh

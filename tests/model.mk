@@ -1,7 +1,5 @@
 # tests/model.mk - model I/O (owner: model-io): mmap'd files, safetensors,
 # the Hugging Face bundle directory; their tests and the safetensors fuzzer.
-src_core_libgptmilter_a_SOURCES += \
-	src/core/mapfile.c src/core/safetensors.c src/core/bundle.c
 
 # test_model.sh writes tiny bundles with gen_tiny_model.py (numpy only; the
 # forward tests use the same generator) and runs test_bundle on them, and

@@ -29,8 +29,6 @@ dist_check_SCRIPTS += tests/test_train_oppoint.sh
 # backward (owner: backward): the training passes in the core library, a
 # finite-difference gradient check, and one full step against PyTorch
 # (train_step_dump writes the C side, test_train_torch.py recomputes it).
-src_core_libgptmilter_a_SOURCES += src/core/gpt_train.c \
-	src/core/layers_backward.c src/core/layers_backward.h
 check_PROGRAMS += tests/test_train_grad tests/train_step_dump
 TESTS += tests/test_train_grad tests/test_train_torch.py
 tests_test_train_grad_SOURCES = tests/test_train_grad.c

@@ -6,16 +6,7 @@ TESTS += tests/test_classify.sh
 dist_check_SCRIPTS += tests/test_classify.sh
 EXTRA_DIST += tests/data/classify
 
-# The default model, bundled and installed; `make model` rebuilds it from
-# scratch (contrib/make-default-model.sh).
-defaultmodeldir = $(pkgdatadir)/models/default
-dist_defaultmodel_DATA = models/default/config.json \
-	models/default/model.safetensors models/default/encoder.json \
-	models/default/vocab.bpe
+# the default model's figures, re-measured with gptmilter-classify
 TESTS += tests/test_default_model.sh
 dist_check_SCRIPTS += tests/test_default_model.sh
-model: src/train/gptmilter-train
-	PYTHON3='$(PYTHON3)' $(SHELL) $(top_srcdir)/contrib/make-default-model.sh .
-.PHONY: model
-EXTRA_DIST += bench/bench_accuracy.sh bench/bench_accuracy.py \
-	bench/bench_model_speed.sh
+

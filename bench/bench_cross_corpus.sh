@@ -24,6 +24,8 @@ REJECT=${REJECT:-0.99}
 THREADS=${THREADS:-2}
 python=${PYTHON3:-/usr/bin/python3}
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+# shellcheck source=bench/classify.sh
+. "$srcdir/bench/classify.sh"
 
 dir=${1:?usage: bench_cross_corpus.sh CORPORA_DIR [SPLITS]}
 splits=${2:-val,test}
@@ -33,12 +35,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 awk -F'\t' -v d="$dir" -v s=",$splits," 'NR > 1 && index(s, "," $4 ",") {
 	print d "/" $5 }' "$dir/index.tsv" > "$tmp/files"
-# xargs says 123 when some run said 1 (all ham) or 3 (an error): the
-# count of lines tells
-xargs -d '\n' "$CLASSIFY" -m "$MODEL" -T "$THREADS" -t 0.5 < "$tmp/files" \
-	> "$tmp/scores" || [ $? -le 123 ] ||
-	{ echo "$0: gptmilter-classify failed" >&2; exit 1; }
-[ "$(wc -l < "$tmp/scores")" -eq "$(wc -l < "$tmp/files")" ] ||
+classify_list "$tmp/files" "$tmp/scores" -m "$MODEL" -T "$THREADS" -t 0.5 ||
 	{ echo "$0: gptmilter-classify did not score every message" >&2; exit 1; }
 [ -z "${SCORES:-}" ] || cp "$tmp/scores" "$SCORES"
 threshold=$(sed -n 's/.*"threshold" *: *\([0-9.e-]*\).*/\1/p' \

@@ -23,6 +23,8 @@ SPLIT=${SPLIT:-test}
 THREADS=${THREADS:-2}
 python=${PYTHON3:-/usr/bin/python3}
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+# shellcheck source=bench/classify.sh
+. "$srcdir/bench/classify.sh"
 
 corpus=${1:-${CORPUS_DIR:-./corpus}}
 [ -f "$corpus/index.tsv" ] || { echo "$0: no $corpus/index.tsv" >&2; exit 1; }
@@ -38,12 +40,7 @@ xargs "$python" "$srcdir/bench/header_views.py" "$tmp/bare" < "$tmp/files"
 sed "s|.*/|$tmp/bare/|" "$tmp/files" > "$tmp/bare-files"
 
 score() {	# LIST OUT
-	# xargs says 123 when some run said 1 (all ham) or 3 (an error): the
-	# count of lines tells
-	xargs -d '\n' "$CLASSIFY" -m "$MODEL" -T "$THREADS" -t 0.5 < "$1" \
-		> "$2" || [ $? -le 123 ] ||
-		{ echo "$0: gptmilter-classify failed" >&2; exit 1; }
-	[ "$(wc -l < "$2")" -eq "$(wc -l < "$1")" ] ||
+	classify_list "$1" "$2" -m "$MODEL" -T "$THREADS" -t 0.5 ||
 		{ echo "$0: $2: not one line per message" >&2; exit 1; }
 }
 score "$tmp/files" "$tmp/full.out"

@@ -36,6 +36,8 @@ srcdir=$(cd "$(dirname "$0")/.." && pwd)
 . "$srcdir/contrib/jobs.sh"
 # shellcheck source=bench/spamprobe.sh
 . "$srcdir/bench/spamprobe.sh"
+# shellcheck source=bench/classify.sh
+. "$srcdir/bench/classify.sh"
 usage() { sed -n '/^# Usage/,/PYTHON3\.$/p' "$0" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 PER_SOURCE=${PER_SOURCE:-1500}
@@ -143,11 +145,8 @@ fi
 # score_fold S MODEL: WORK/NAME-S.scores, "SOURCE LABEL VERDICT SCORE"
 score_fold() {
 	cut -f3 "$folds/$1/score" > "$WORK/$name-$1.list"
-	# xargs says 123 when some run said 1 (all ham) or 3 (an error):
-	# the count of lines tells
-	xargs -d '\n' "$CLASSIFY" -m "$2" -T 1 < "$WORK/$name-$1.list" \
-		> "$WORK/$name-$1.out" || [ $? -le 123 ] || return 1
-	[ "$(wc -l < "$WORK/$name-$1.out")" -eq "$(wc -l < "$WORK/$name-$1.list")" ] || return 1
+	classify_list "$WORK/$name-$1.list" "$WORK/$name-$1.out" -m "$2" -T 1 ||
+		return 1
 	# score: SOURCE LABEL PATH; out: PATH VERDICT SCORE
 	paste "$folds/$1/score" "$WORK/$name-$1.out" | awk -F'\t' '{
 		printf "%s\t%s\t%s\t%s\n", $1, $2, $5, $6 }' \

@@ -33,6 +33,7 @@
 
 #include "gpt.h"
 #include "layers.h"
+#include "splitmix.h"
 
 /* Buffers at least this big are aligned for, and asked to get, transparent
  * huge pages: the weights and activations are streamed by every sgemm and
@@ -201,12 +202,8 @@ rotl(guint64 x, int k)
 static void
 rng_init(Rng *r, guint64 seed)
 {
-	for (int i = 0; i < 4; i++) {
-		guint64 z = (seed += 0x9e3779b97f4a7c15ULL);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-		r->s[i] = z ^ (z >> 31);
-	}
+	for (int i = 0; i < 4; i++)
+		r->s[i] = splitmix64(&seed);
 	r->has_spare = FALSE;
 }
 

@@ -42,6 +42,7 @@
 #include "layers.h"
 #include "layers_backward.h"
 #include "gptm_error.h"
+#include "splitmix.h"
 
 /* Rows of the language-model head per sgemm: the (LM_CHUNK, V) logits are
  * 25 MB for GPT-2's vocabulary, and each chunk is a V x C x LM_CHUNK
@@ -643,17 +644,12 @@ lm_draw(GptTrain *tr, int npred)
 				tr->lm_corr[S++] = 0.0f;
 			}
 	} else {
-		/* rejection is cheap while k is a fraction of the rest; past
-		 * half, every token is in or out by a coin of its own would
-		 * be fairer, but the draw stays uniform either way */
+		/* rejection sampling: uniform over the rest, and cheap while
+		 * k is a fraction of it (a few thousand of GPT-2's 50,257) */
 		const float corr = logf((float)rest / (float)k);
 		guint64 st = tr->lm_seed;
 		for (int drawn = 0; drawn < k;) {
-			guint64 z = (st += 0x9e3779b97f4a7c15ULL);
-			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-			z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-			z ^= z >> 31;
-			int v = (int)(z % (guint64)V);
+			int v = (int)(splitmix64(&st) % (guint64)V);
 			if (tr->lm_slot[v] >= 0)
 				continue;
 			tr->lm_slot[v] = S;

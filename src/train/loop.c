@@ -25,6 +25,7 @@
 #include <glib/gstdio.h>
 
 #include "train.h"
+#include "splitmix.h"
 #include "bundle.h"
 #include "mailtext.h"
 #include "mapfile.h"
@@ -43,17 +44,6 @@ double
 train_now(void)
 {
 	return (double)g_get_monotonic_time() / 1e6;
-}
-
-/* splitmix64 - the one random stream of the loop (data order) */
-static guint64
-splitmix64(guint64 *s)
-{
-	guint64 z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
 }
 
 /* shuffle - Fisher-Yates with a stream seeded by (seed, salt) */

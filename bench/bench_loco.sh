@@ -97,48 +97,13 @@ folds=$WORK/folds
 params="PER_SOURCE=$PER_SOURCE SA_MAX=$SA_MAX $corpora $CORPUS_DIR"
 if [ "$(cat "$folds/.done" 2>/dev/null)" != "$params" ]; then
 	rm -rf "$folds"
-	"$PYTHON3" - "$CORPUS_DIR" "$corpora" "$folds" "$PER_SOURCE" "$SA_MAX" \
-		"$SOURCES" <<'PY'
-import os, sys
-sa, corpora, dst = sys.argv[1], sys.argv[2], sys.argv[3]
-per_source, sa_max, sources = int(sys.argv[4]), int(sys.argv[5]), sys.argv[6].split()
-msgs = []	# (source, label, split, abspath, key)
-for line in list(open(os.path.join(sa, "index.tsv")))[1:]:
-    ck, group, label, split, path = line.rstrip("\n").split("\t")
-    msgs.append(("spamassassin", label, split, os.path.abspath(os.path.join(sa, path)), ck))
-for line in list(open(os.path.join(corpora, "index.tsv")))[1:]:
-    ck, source, label, split, path = line.rstrip("\n").split("\t")
-    msgs.append((source, label, split, os.path.abspath(os.path.join(corpora, path)), ck))
-# deterministic samples: the smallest keys of each (source, label, split)
-groups = {}
-for m in msgs:
-    groups.setdefault((m[0], m[1], m[2]), []).append(m)
-kept = []
-for (source, label, split), v in sorted(groups.items()):
-    v.sort(key=lambda m: m[4])
-    cap = sa_max if source == "spamassassin" else (per_source if source != "lingspam" else 0)
-    if split == "val" and cap:
-        cap = max(1, cap // 10)
-    if cap and split != "test":
-        v = v[:cap]
-    kept += v
-for left in sources + ["all"]:
-    d = os.path.join(dst, left)
-    os.makedirs(d, exist_ok=True)
-    # scored: every val and test message of the left-out source (or of
-    # the phishing set), not the sample that training uses
-    with open(os.path.join(d, "score"), "w") as score:
-        for source, label, split, path, ck in msgs:
-            if split != "train" and (source == left or (
-                    left == "all" and source == "phishing_pot")):
-                score.write(f"{source}\t{label}\t{path}\n")
-    for source, label, split, path, ck in kept:
-        if source in ("phishing_pot", left) or split == "test":
-            continue
-        ld = os.path.join(d, split, label, source)
-        os.makedirs(ld, exist_ok=True)
-        os.symlink(path, os.path.join(ld, os.path.basename(path)))
-PY
+	for f in $SOURCES all; do
+		leave=$f
+		[ "$f" = all ] && leave=none
+		"$PYTHON3" "$srcdir/contrib/training-mix.py" --per-source "$PER_SOURCE" \
+			--sa-max "$SA_MAX" --leave-out "$leave" "$CORPUS_DIR" \
+			"$corpora" "$folds/$f"
+	done
 	echo "$params" > "$folds/.done"
 fi
 

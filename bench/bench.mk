@@ -54,3 +54,20 @@ EXTRA_DIST += bench/bench_accuracy.sh bench/bench_accuracy.py \
 EXTRA_DIST += bench/bench_milter.sh
 EXTRA_DIST += bench/RESULTS.md bench/classify.sh bench/bench_header_drop.sh \
 	bench/header_views.py bench/bench_cross_corpus.sh bench/bench_loco.sh
+
+# bench_profile: gptmilter-classify itself (src/classify/main.c) with every
+# stage of a message wrapped at link time and timed (bench/bench_profile.c
+# says which): sh $(top_srcdir)/bench/bench_profile.sh from the build
+# directory prints where the default model's time goes, beside spamprobe.
+EXTRA_PROGRAMS += bench/bench_profile
+bench_bench_profile_SOURCES = src/classify/main.c bench/bench_profile.c
+bench_bench_profile_LDADD = $(CORE_LIBS)
+bench_bench_profile_LDFLAGS = $(AM_LDFLAGS) \
+	-Wl,--wrap=g_file_get_contents -Wl,--wrap=mailtext_extract \
+	-Wl,--wrap=tokens_from_text -Wl,--wrap=scripts_dominant \
+	-Wl,--wrap=encoder_forward -Wl,--wrap=layernorm_forward \
+	-Wl,--wrap=matmul_forward -Wl,--wrap=matmul_residual_forward \
+	-Wl,--wrap=attention_forward -Wl,--wrap=gelu_forward \
+	-Wl,--wrap=pool_forward -Wl,--wrap=head_forward
+EXTRA_DIST += bench/bench_profile.sh
+CLEANFILES += bench/bench_profile

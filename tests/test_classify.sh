@@ -50,6 +50,17 @@ PY
 cmp -s "$tmp/b1.txt" "$tmp/b8.txt" && [ "$(wc -l < "$tmp/b8.txt")" -eq 4 ] &&
 	ok "batch 1 == batch 8" || fail "batch 1 and batch 8 differ"
 
+# 2b. Threads score batches side by side (rounds of several batches each):
+#     the lines come out in the order named and with the same scores as one
+#     thread's, over more batches than a round holds.
+many=
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13; do many="$many $msgs"; done
+"$CLASSIFY" -m "$tmp/m" -T 1 -b 2 $many > "$tmp/t1.txt"
+"$CLASSIFY" -m "$tmp/m" -T 3 -b 2 $many > "$tmp/t3.txt"
+cmp -s "$tmp/t1.txt" "$tmp/t3.txt" && [ "$(wc -l < "$tmp/t3.txt")" -eq 52 ] &&
+	[ "$(head -4 "$tmp/t3.txt")" = "$(cat "$tmp/b8.txt")" ] &&
+	ok "3 threads == 1 thread, in order" || fail "3 threads and 1 thread differ"
+
 # 3. Standard input is one message, named "-".
 "$CLASSIFY" -m "$tmp/m" < "$DATA/ham1.eml" > "$tmp/stdin.txt"
 grep -q "^-	" "$tmp/stdin.txt" && [ "$(cut -f3 "$tmp/stdin.txt")" = "$(sed -n 1p "$tmp/b8.txt" | cut -f3)" ] &&

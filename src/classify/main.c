@@ -49,7 +49,7 @@ static GOptionEntry entries[] = {
 	  "model's recommended threshold, else "
 	  G_STRINGIFY(CLASSIFIER_THRESHOLD_DEFAULT) ")", "P" },
 	{ "threads", 'T', 0, G_OPTION_ARG_INT, &opt_threads,
-	  "BLAS threads (default: all online CPUs)", "N" },
+	  "Threads scoring batches side by side (default: all online CPUs)", "N" },
 	{ "batch", 'b', 0, G_OPTION_ARG_INT, &opt_batch,
 	  "Messages scored per forward pass (default 8)", "N" },
 	{ "script-min-ham", 0, 0, G_OPTION_ARG_INT, &opt_script_min_ham,
@@ -287,6 +287,153 @@ inputs_next(Inputs *in, Message *m)
 	}
 }
 
+/*
+ * A round: up to ROUND_BATCHES x threads batches of messages, scored side
+ * by side by the threads, each batch by one thread with its own
+ * ClassifierWorker from mail to probabilities (text, script, tokens,
+ * forward), BLAS on one thread; then printed in order by the main thread.
+ * The whole pass runs on every core this way, not only the matrix
+ * products, and no BLAS thread sits on top of a scoring thread. A round
+ * of a single batch (a few messages) runs in the main thread with BLAS on
+ * all threads instead, for its latency. Several batches per thread and
+ * round, claimed one at a time, keep the threads busy to the end of a
+ * round when messages differ in cost.
+ */
+#define ROUND_BATCHES 4
+
+typedef struct {
+	const Classifier *c;
+	int threads, batch, NL;
+	ClassifierWorker **workers;	/* [threads] */
+	int32_t **ids;		/* [threads] (batch * max_tokens) */
+	GThreadPool *pool;	/* threads - 1 helpers, or NULL */
+	Message *msgs;		/* [per_round] */
+	int *lens;		/* [per_round] tokens */
+	float *probs;		/* (per_round, NL) */
+	int n;			/* messages in this round */
+	gint next;		/* the next batch to claim (atomic) */
+	GMutex lock;
+	GCond cond;
+	int helpers_busy;	/* guarded by lock */
+} Round;
+
+/* round_batch - text, script, tokens and probabilities of batch K */
+static void
+round_batch(Round *r, int slot, int k)
+{
+	const int first = k * r->batch, B = MIN(r->batch, r->n - first);
+	int32_t *ids = r->ids[slot];
+	gsize off = 0;
+
+	for (int b = 0; b < B; b++) {
+		Message *m = &r->msgs[first + b];
+		gsize tl = 0;
+		g_autofree char *text = classifier_text(r->c, m->data, m->len,
+							&tl);
+		m->script = scripts_dominant(text, tl);
+		r->lens[first + b] = classifier_tokenize_text(r->c, text, tl,
+							      ids + off);
+		off += r->lens[first + b];
+	}
+	classifier_score_ids(r->c, r->workers[slot], ids, r->lens + first, B,
+			     r->probs + (gsize) first * r->NL);
+}
+
+/* round_claim - score batches with SLOT's worker until none is left */
+static void
+round_claim(Round *r, int slot)
+{
+	const int batches = (r->n + r->batch - 1) / r->batch;
+	int k;
+
+	while ((k = g_atomic_int_add(&r->next, 1)) < batches)
+		round_batch(r, slot, k);
+}
+
+static void
+round_helper(gpointer data, gpointer user_data)
+{
+	Round *r = user_data;
+
+	round_claim(r, GPOINTER_TO_INT(data));
+	g_mutex_lock(&r->lock);
+	if (--r->helpers_busy == 0)
+		g_cond_signal(&r->cond);
+	g_mutex_unlock(&r->lock);
+}
+
+static void round_free(Round *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Round, round_free)
+
+static Round *
+round_new(Classifier *c, int threads, int batch, int per_round)
+{
+	Round *r = g_new0(Round, 1);
+	const int max_tokens = classifier_max_tokens(c);
+
+	r->c = c;
+	r->threads = threads;
+	r->batch = batch;
+	r->NL = classifier_num_labels(c);
+	r->workers = g_new0(ClassifierWorker *, threads);
+	r->ids = g_new0(int32_t *, threads);
+	for (int i = 0; i < threads; i++) {
+		r->workers[i] = classifier_worker_new(c, batch);
+		r->ids[i] = g_new(int32_t, (gsize) batch * max_tokens);
+	}
+	if (threads > 1)
+		r->pool = g_thread_pool_new(round_helper, r, threads - 1,
+					    TRUE, NULL);
+	r->msgs = g_new0(Message, per_round);
+	r->lens = g_new0(int, per_round);
+	r->probs = g_new0(float, (gsize) per_round * r->NL);
+	g_mutex_init(&r->lock);
+	g_cond_init(&r->cond);
+	return r;
+}
+
+static void
+round_free(Round *r)
+{
+	if (r->pool != NULL)
+		g_thread_pool_free(r->pool, FALSE, TRUE);
+	for (int i = 0; i < r->threads; i++) {
+		classifier_worker_free(r->workers[i]);
+		g_free(r->ids[i]);
+	}
+	g_free(r->workers);
+	g_free(r->ids);
+	g_free(r->msgs);
+	g_free(r->lens);
+	g_free(r->probs);
+	g_mutex_clear(&r->lock);
+	g_cond_clear(&r->cond);
+	g_free(r);
+}
+
+/* round_run - score the round's R->n messages */
+static void
+round_run(Round *r)
+{
+	r->next = 0;
+	if (r->pool == NULL || r->n <= r->batch) {
+		gpt_set_threads(r->threads);
+		round_claim(r, 0);
+		return;
+	}
+	gpt_set_threads(1);
+	g_mutex_lock(&r->lock);
+	r->helpers_busy = r->threads - 1;
+	g_mutex_unlock(&r->lock);
+	for (int i = 1; i < r->threads; i++)
+		g_thread_pool_push(r->pool, GINT_TO_POINTER(i), NULL);
+	round_claim(r, 0);
+	g_mutex_lock(&r->lock);
+	while (r->helpers_busy > 0)
+		g_cond_wait(&r->cond, &r->lock);
+	g_mutex_unlock(&r->lock);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -319,7 +466,7 @@ main(int argc, char **argv)
 				     g_getenv("GPTMILTER_MODEL") : CLASSIFIER_DEFAULT_MODEL);
 	if (opt_threads <= 0)
 		opt_threads = (int) sysconf(_SC_NPROCESSORS_ONLN);
-	gpt_set_threads(opt_threads > 0 ? opt_threads : 1);
+	opt_threads = CLAMP(opt_threads, 1, 256);
 
 	g_autoptr(Classifier) c = classifier_load(opt_model, &error);
 	if (c == NULL) {
@@ -333,21 +480,19 @@ main(int argc, char **argv)
 	const char *stdin_only[] = { "-", NULL };
 	const char *const *files = argc > 1 ? (const char *const *) argv + 1 : stdin_only;
 	int n_files = argc > 1 ? argc - 1 : 1;
-	int NL = classifier_num_labels(c), max_tokens = classifier_max_tokens(c);
-	g_autoptr(ClassifierWorker) w = classifier_worker_new(c, opt_batch);
-	g_autofree Message *batch = g_new0(Message, opt_batch);
-	g_autofree int32_t *ids = g_new(int32_t, (gsize) opt_batch * max_tokens);
-	g_autofree int *lens = g_new(int, opt_batch);
-	g_autofree float *probs = g_new(float, (gsize) opt_batch * NL);
+	int max_tokens = classifier_max_tokens(c);
+	const int per_round = ROUND_BATCHES * opt_threads * opt_batch;
+	g_autoptr(Round) r = round_new(c, opt_threads, opt_batch, per_round);
+	g_autofree int32_t *ids = g_new(int32_t, max_tokens);
 	gboolean any_spam = FALSE, more = TRUE;
 	Inputs in = { files, n_files, 0, G_QUEUE_INIT, FALSE };
 
 	while (more) {
-		int B = 0;
-		gsize off = 0;
-		/* Fill a batch with readable messages; report unreadable ones. */
-		while (B < opt_batch) {
-			Message *m = &batch[B];
+		r->n = 0;
+		/* Fill a round with readable messages; report unreadable ones;
+		 * the --dump options print each message as it comes. */
+		while (r->n < per_round) {
+			Message *m = &r->msgs[r->n];
 			if (!(more = inputs_next(&in, m)))
 				break;
 			if (opt_dump_text) {
@@ -361,32 +506,28 @@ main(int argc, char **argv)
 				message_clear(m);
 				continue;
 			}
-			gsize tl = 0;
-			g_autofree char *text = classifier_text(c, m->data,
-								m->len, &tl);
-			m->script = scripts_dominant(text, tl);
-			lens[B] = classifier_tokenize_text(c, text, tl, ids + off);
 			if (opt_dump_tokens) {
+				int n = classifier_tokenize(c, m->data, m->len,
+							    ids);
 				printf("%s\t", m->name);
-				for (int i = 0; i < lens[B]; i++)
-					printf(i ? " %d" : "%d", ids[off + i]);
+				for (int i = 0; i < n; i++)
+					printf(i ? " %d" : "%d", ids[i]);
 				printf("\n");
 				message_clear(m);
 				continue;
 			}
-			off += lens[B];
-			B++;
+			r->n++;
 		}
-		if (B == 0)
+		if (r->n == 0)
 			continue;
-		classifier_score_ids(c, w, ids, lens, B, probs);
-		for (int b = 0; b < B; b++) {
-			const float *p = probs + (gsize) b * NL;
-			gboolean unsure = print_result(c, &batch[b], p, lens[b],
-						       threshold);
+		round_run(r);
+		for (int i = 0; i < r->n; i++) {
+			const float *p = r->probs + (gsize) i * r->NL;
+			gboolean unsure = print_result(c, &r->msgs[i], p,
+						       r->lens[i], threshold);
 			if (classifier_spam_score(c, p) >= threshold && !unsure)
 				any_spam = TRUE;
-			message_clear(&batch[b]);
+			message_clear(&r->msgs[i]);
 		}
 	}
 	fflush(stdout);

@@ -203,6 +203,14 @@ def main():
                  no_simd=True)
     forward_case("mean-nosimd", small + ["--seed", "15", "--pooling", "mean"],
                  lens, no_simd=True)
+    # the default model's shape: heads of 32 (the fused attention on AVX2),
+    # lengths around its blocks of 4 queries and 16 keys
+    w128 = ["--layers", "2", "--heads", "4", "--embd", "128", "--ctx", "256",
+            "--vocab", "1000", "--bias"]
+    forward_case("w128", w128 + ["--seed", "16"], [256, 1, 3, 17, 255, 64, 5])
+    forward_case("w128-mean-nosimd", w128 + ["--seed", "17", "--pooling",
+                                             "mean"], [256, 2, 33],
+                 no_simd=True)
     # the full GPT-2 vocabulary, one layer, four heads
     forward_case("vocab-full", ["--layers", "1", "--heads", "4", "--embd",
                                 "48", "--ctx", "40", "--seed", "8"],

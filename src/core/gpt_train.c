@@ -190,9 +190,9 @@ carve(GptTrain *tr, float *base)
 	TAKE(tr->dln, NR * C);
 	TAKE(tr->dqkv, NR * 3 * C);
 	TAKE(tr->dfch, NR * 4 * C);
-	/* attention_backward's P and dP; attention_forward needs less */
-	g_assert(ATTENTION_SCRATCH(MT) <= 2 * MT * MT);
-	TAKE(tr->att_scratch, 2 * MT * MT);
+	/* attention_backward's P and dP, or attention_forward's scratch
+	 * where that is more (short sequences) */
+	TAKE(tr->att_scratch, MAX(2 * MT * MT, ATTENTION_SCRATCH(MT)));
 	TAKE(tr->lm_logits, (gsize)tr->lm_rows * V);
 	TAKE(tr->lm_x, (gsize)tr->lm_rows * C);
 	TAKE(tr->lm_dx, (gsize)tr->lm_rows * C);

@@ -103,16 +103,26 @@ v8_select(v8si mask, v8sf a, v8sf b)
 	return (v8sf)(((v8si)a & mask) | ((v8si)b & ~mask));
 }
 
+/* v8_max, v8_min - lanewise A > B ? A : B and A < B ? A : B, one
+ * instruction each (vmaxps, vminps: the second operand when unordered) */
 INLINE v8sf
 v8_max(v8sf a, v8sf b)
 {
-	return v8_select(a > b, a, b);
+	return __builtin_ia32_maxps256(a, b);
 }
 
 INLINE v8sf
 v8_min(v8sf a, v8sf b)
 {
-	return v8_select(a < b, a, b);
+	return __builtin_ia32_minps256(a, b);
+}
+
+/* v8_fma - a * b + c with one rounding (vfmadd): ISO C mode (-std=c11)
+ * never contracts a * b + c by itself */
+INLINE v8sf
+v8_fma(v8sf a, v8sf b, v8sf c)
+{
+	return __builtin_ia32_vfmaddps256(a, b, c);
 }
 
 INLINE float
@@ -140,17 +150,17 @@ v8_exp(v8sf x)
 	x = v8_min(v8_max(x, lo), hi);
 	/* x = n ln2 + r, |r| <= ln2/2; n by the 1.5 * 2^23 rounding trick */
 	const v8sf magic = v8_splat(12582912.0f);
-	v8sf fn = (x * v8_splat(1.44269504088896341f) + magic) - magic;
-	v8sf r = x - fn * v8_splat(0.693359375f);
-	r = r - fn * v8_splat(-2.12194440e-4f);
+	v8sf fn = v8_fma(x, v8_splat(1.44269504088896341f), magic) - magic;
+	v8sf r = v8_fma(fn, v8_splat(-0.693359375f), x);
+	r = v8_fma(fn, v8_splat(2.12194440e-4f), r);
 	v8sf p = v8_splat(1.0f / 5040.0f);
-	p = p * r + v8_splat(1.0f / 720.0f);
-	p = p * r + v8_splat(1.0f / 120.0f);
-	p = p * r + v8_splat(1.0f / 24.0f);
-	p = p * r + v8_splat(1.0f / 6.0f);
-	p = p * r + v8_splat(0.5f);
-	p = p * r + v8_splat(1.0f);
-	p = p * r + v8_splat(1.0f);
+	p = v8_fma(p, r, v8_splat(1.0f / 720.0f));
+	p = v8_fma(p, r, v8_splat(1.0f / 120.0f));
+	p = v8_fma(p, r, v8_splat(1.0f / 24.0f));
+	p = v8_fma(p, r, v8_splat(1.0f / 6.0f));
+	p = v8_fma(p, r, v8_splat(0.5f));
+	p = v8_fma(p, r, v8_splat(1.0f));
+	p = v8_fma(p, r, v8_splat(1.0f));
 	v8si n = __builtin_convertvector(fn, v8si);
 	v8si bits = (n + 127) << 23;
 	return p * (v8sf)bits;
@@ -212,47 +222,47 @@ layernorm_avx2(float *out, float *mean, float *rstd, const float *inp,
 	}
 }
 
-/* causal_softmax - S (R, W) in place, the scores (already scaled by
- * 1/sqrt(hs)) of the queries at positions t0 .. t0 + R - 1 against the keys
- * 0 .. W - 1: row i becomes the softmax over columns 0 .. t0 + i, zeros
- * after, so that the following P @ V sgemm may run over all W columns */
+/* causal_softmax - S (R, W) in place, row stride LD (W rounded up to 8),
+ * the scores (already scaled by 1/sqrt(hs)) of the queries at positions
+ * t0 .. t0 + R - 1 against the keys 0 .. W - 1: row i becomes
+ * e^(s - max) over its columns 0 .. t0 + i, zeros after up to W, and
+ * INV[i] = 1 / (the row's sum). The P @ V sgemm then runs over all W
+ * columns and its output rows are scaled by INV (R x hs floats to scale
+ * instead of R x W). The AVX2 loop runs whole vectors only: the padding
+ * to LD gives the last one room, its lanes after the row's last key masked
+ * (to -inf for the max, to 0 after the exp). */
 AVX2_FN static void
-causal_softmax_avx2(float *S, int R, int t0, int W)
+causal_softmax_avx2(float *S, float *inv, int R, int t0, int W, int ld)
 {
+	const v8si lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
+	const v8sf ninf = v8_splat(-INFINITY), zero = v8_splat(0.0f);
+
 	for (int i = 0; i < R; i++) {
-		float *row = S + (gsize)i * W;
-		const int n = t0 + i + 1, n8 = n & ~7;
+		float *row = S + (gsize)i * ld;
+		const int n = t0 + i + 1, last = (n - 1) & ~7;
+		/* the lanes of the last vector up to the row's last key */
+		const v8si valid = lane < (v8si) { n - last, n - last,
+			n - last, n - last, n - last, n - last, n - last,
+			n - last };
 		int j;
 
-		v8sf vmx = v8_splat(-INFINITY);
-		for (j = 0; j < n8; j += 8) {
-			v8sf v = LOADU(row + j);
-			vmx = v8_max(v, vmx);
-		}
-		float mx = v8_hmax(vmx);
-		for (; j < n; j++)
-			mx = row[j] > mx ? row[j] : mx;
+		v8sf vmx = v8_select(valid, LOADU(row + last), ninf);
+		for (j = 0; j < last; j += 8)
+			vmx = v8_max(LOADU(row + j), vmx);
+		const v8sf vmax = v8_splat(v8_hmax(vmx));
 
-		const v8sf vmax = v8_splat(mx);
-		v8sf acc = v8_splat(0.0f);
-		for (j = 0; j < n8; j += 8) {
+		v8sf acc = zero;
+		for (j = 0; j < last; j += 8) {
 			v8sf e = v8_exp(LOADU(row + j) - vmax);
 			STOREU(row + j, e);
 			acc += e;
 		}
-		float sum = v8_hsum(acc);
-		for (; j < n; j++) {
-			row[j] = scalar_exp(row[j] - mx);
-			sum += row[j];
-		}
-
-		const float inv = 1.0f / sum;
-		const v8sf vinv = v8_splat(inv);
-		for (j = 0; j < n8; j += 8)
-			STOREU(row + j, LOADU(row + j) * vinv);
-		for (; j < n; j++)
-			row[j] *= inv;
-		for (; j < W; j++)
+		v8sf e = v8_select(valid, v8_exp(LOADU(row + last) - vmax),
+				   zero);
+		STOREU(row + last, e);
+		acc += e;
+		inv[i] = 1.0f / v8_hsum(acc);
+		for (j = last + 8; j < W; j++)
 			row[j] = 0.0f;
 	}
 }
@@ -311,10 +321,10 @@ layernorm_generic(float *out, float *mean, float *rstd, const float *inp,
 }
 
 static void
-causal_softmax_generic(float *S, int R, int t0, int W)
+causal_softmax_generic(float *S, float *inv, int R, int t0, int W, int ld)
 {
 	for (int i = 0; i < R; i++) {
-		float *row = S + (gsize)i * W;
+		float *row = S + (gsize)i * ld;
 		const int t = t0 + i;
 		float mx = row[0], sum = 0.0f;
 
@@ -324,9 +334,7 @@ causal_softmax_generic(float *S, int R, int t0, int W)
 			row[j] = expf(row[j] - mx);
 			sum += row[j];
 		}
-		const float inv = 1.0f / sum;
-		for (int j = 0; j <= t; j++)
-			row[j] *= inv;
+		inv[i] = 1.0f / sum;
 		for (int j = t + 1; j < W; j++)
 			row[j] = 0.0f;
 	}
@@ -448,19 +456,25 @@ attention_forward(float *out, float *scratch, const float *qkv,
 			 * most of the masked upper triangle is never computed */
 			for (int r0 = 0; r0 < T; r0 += ATTENTION_BLOCK) {
 				const int R = MIN(ATTENTION_BLOCK, T - r0);
-				const int W = r0 + R;
-				float *S = scratch;	/* (R, W) */
+				const int W = r0 + R, ld = (W + 7) & ~7;
+				float *S = scratch;	/* (R, W) at stride ld */
+				float inv[ATTENTION_BLOCK];
 
 				/* S = scale Q[r0..] (R, hs) K^T (hs, W) */
 				cblas_sgemm(CblasRowMajor, CblasNoTrans,
 					    CblasTrans, R, W, hs, scale,
 					    Q + (gsize)r0 * C3, C3, K, C3, 0.0f,
-					    S, W);
-				DISPATCH(causal_softmax, S, R, r0, W);
-				/* O[r0..] (R, hs) = P (R, W) V (W, hs) */
+					    S, ld);
+				DISPATCH(causal_softmax, S, inv, R, r0, W, ld);
+				/* O[r0..] (R, hs) = P (R, W) V (W, hs), each
+				 * row then scaled by 1 / its sum */
+				float *Ob = O + (gsize)r0 * C;
 				cblas_sgemm(CblasRowMajor, CblasNoTrans,
-					    CblasNoTrans, R, hs, W, 1.0f, S, W,
-					    V, C3, 0.0f, O + (gsize)r0 * C, C);
+					    CblasNoTrans, R, hs, W, 1.0f, S, ld,
+					    V, C3, 0.0f, Ob, C);
+				for (int i = 0; i < R; i++)
+					for (int d = 0; d < hs; d++)
+						Ob[(gsize)i * C + d] *= inv[i];
 			}
 		}
 		off += T;

@@ -73,13 +73,15 @@ void matmul_residual_forward(float *out, const float *inp,
  * out: (N, C), head h in columns h*hs .. h*hs + hs - 1;
  * qkv: (N, 3C) = [q | k | v] per row, as c_attn produces it;
  * scratch: ATTENTION_SCRATCH(Tmax) floats (the scores of one (sequence,
- * head) at a time; <= 2 * Tmax * Tmax, so the backward's scratch serves).
+ * head, block of queries) at a time, rows padded to 8 floats; training
+ * takes the larger of it and the backward's 2 * Tmax * Tmax).
  * out[t, h] = sum_{j<=t} softmax_j(q_t . k_j / sqrt(hs)) v_j.
  * Two sgemms per (sequence, head, block of 64 queries); a block skips the
  * keys after its last query. out may not alias qkv. Keeps nothing: the
  * backward recomputes the probabilities from qkv.
  */
-#define ATTENTION_SCRATCH(Tmax) ((gsize)(Tmax) * (gsize)(Tmax))
+#define ATTENTION_SCRATCH(Tmax) \
+	((gsize)(Tmax) * (((gsize)(Tmax) + 7) & ~(gsize)7))
 void attention_forward(float *out, float *scratch, const float *qkv,
 		       const int *lens, int B, int C, int NH);
 

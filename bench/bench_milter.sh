@@ -10,11 +10,17 @@
 # be accounted for: accepted and delivered to smtp-sink, or rejected with
 # 550; none tempfailed, none lost. Reported: msgs/s end to end, p50/p99 of
 # the milter's own latency (end of message to verdict, from its log lines),
-# batch sizes, and the same model's msgs/s in gptmilter-classify (no MTA).
+# batch sizes, and the same model's msgs/s in gptmilter-classify (no MTA,
+# run first, on the same files). From the milter's log lines: its scoring
+# rate (messages x workers over the time its workers spent scoring, the
+# time a message waited for a worker left out), beside classify's (issue
+# 19: within 90%). Then a second phase at half classify's rate: messages
+# sent at fixed intervals (open loop; -p P of them, default 15 s worth),
+# and the milter's p50/p99 latency at that load.
 #
 # Usage (as root, from the build directory):
 #   sh ../bench/bench_milter.sh [-n N] [-c C] [-m MODEL_DIR] [-w WORKERS]
-#        [-r REJECT_THRESHOLD]
+#        [-r REJECT_THRESHOLD] [-p PACED_N]
 # Without -m, a random model of 4 layers, 4 heads, 128 dims, 256 tokens is
 # generated (its verdicts mean nothing; its cost is what is measured).
 set -u
@@ -26,12 +32,12 @@ CLASSIFY=${CLASSIFY:-$top_builddir/src/classify/gptmilter-classify}
 CORPUS=${CORPUS_DIR:-/tmp/corpus}
 [ -d "$CORPUS" ] || CORPUS=/tmp/corpus
 PATH=$PATH:/usr/sbin:/sbin
-N=2000 C=20 MODEL= WORKERS=2 REJECT=0.99
-while getopts n:c:m:w:r: o; do
+N=2000 C=20 MODEL= WORKERS=2 REJECT=0.99 PACED=
+while getopts n:c:m:w:r:p: o; do
 	case $o in
 	n) N=$OPTARG;; c) C=$OPTARG;; m) MODEL=$OPTARG;; w) WORKERS=$OPTARG;;
-	r) REJECT=$OPTARG;;
-	*) echo "usage: $0 [-n N] [-c C] [-m MODEL_DIR] [-w WORKERS] [-r REJECT]"; exit 64;;
+	r) REJECT=$OPTARG;; p) PACED=$OPTARG;;
+	*) echo "usage: $0 [-n N] [-c C] [-m MODEL_DIR] [-w WORKERS] [-r REJECT] [-p PACED_N]"; exit 64;;
 	esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench_milter.sh: needs root (Postfix)"; exit 1; }
@@ -63,6 +69,22 @@ if [ -z "$MODEL" ]; then
 		--seed 5 --name bench-random >/dev/null || exit 1
 fi
 echo "model: $MODEL; messages: $N from $CORPUS; concurrency: $C; workers: $WORKERS; reject_threshold: $REJECT"
+
+# gptmilter-classify alone on the same files and model, before the MTA and
+# the milter start (they would share the cores)
+crate=
+if [ -x "$CLASSIFY" ]; then
+	t0=$(date +%s.%N)
+	# exit status as bogofilter's: 0 some spam, 1 all ham, 3 an error
+	xargs -d '\n' "$CLASSIFY" -m "$MODEL" -T "$WORKERS" < "$tmp/files" \
+		> /dev/null 2>&1
+	[ $? -le 123 ] || echo "gptmilter-classify failed"
+	t1=$(date +%s.%N)
+	crate=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
+	echo "gptmilter-classify alone (-T $WORKERS, same files, same model): $crate msgs/s"
+else
+	echo "gptmilter-classify not built ($CLASSIFY): no baseline, no paced phase"
+fi
 
 pf_setup "$tmp/pf" "$top_srcdir/contrib/postfix/main.cf.gptmilter" || exit 1
 cat > "$tmp/gptmilter.conf" <<EOC
@@ -152,15 +174,67 @@ status=0
 [ "$scored" -eq "$N" ] || { echo "FAIL: $scored verdicts logged for $N messages"; status=1; }
 [ "$reloads" -eq 1 ] || { echo "FAIL: the SIGHUP reload was not logged"; status=1; }
 
-if [ -x "$CLASSIFY" ]; then
-	t0=$(date +%s.%N)
-	# exit status as bogofilter's: 0 some spam, 1 all ham, 3 an error
-	# shellcheck disable=SC2046
-	"$CLASSIFY" -m "$MODEL" -T "$WORKERS" $(cat "$tmp/files") > /dev/null 2>&1
-	[ $? -le 1 ] || echo "gptmilter-classify failed"
-	t1=$(date +%s.%N)
-	echo "gptmilter-classify alone (-T $WORKERS, same files, same model): $(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f msgs/s (%.1f s)", n / (b - a), b - a }')"
-else
-	echo "gptmilter-classify not built ($CLASSIFY): no baseline"
+# The scoring rate: a batch's messages share its scoring time (latency
+# less the wait for a worker), so sum(time / batch) is the workers' busy
+# time; WORKERS of them side by side.
+srate=$(awk -v w="$WORKERS" '{ s += ($4 - $6) / $8; n++ }
+	END { if (s > 0) printf "%.1f", n * w / (s / 1000) }' "$tmp/lat")
+echo "milter scoring rate: $srate msgs/s ($WORKERS workers, from its log)"
+if [ -n "$crate" ]; then
+	awk -v s="$srate" -v c="$crate" 'BEGIN {
+		printf "scoring rate / classify: %.2f (issue 19: >= 0.90)\n", s / c }'
+	rate=$(awk -v c="$crate" 'BEGIN { printf "%.2f", c / 2 }')
+	[ -n "$PACED" ] || PACED=$(awk -v r="$rate" 'BEGIN { printf "%d", r * 15 }')
+	before=$(grep -c 'action=[a-z]* latency=' "$tmp/milter.log")
+	head -n "$PACED" "$tmp/files" > "$tmp/paced"
+	"$PYTHON3" - "$tmp/paced" "$pf_smtp_port" "$rate" > "$tmp/paced.out" <<'PYEOF'
+import queue, smtplib, sys, threading, time
+files = [l.rstrip("\n") for l in open(sys.argv[1])]
+port, rate = int(sys.argv[2]), float(sys.argv[3])
+q = queue.Queue()
+t0 = time.time() + 0.5
+for i, f in enumerate(files):
+    q.put((t0 + i / rate, f))
+bad = [0]
+def worker():
+    while True:
+        try:
+            at, f = q.get_nowait()
+        except queue.Empty:
+            return
+        time.sleep(max(0.0, at - time.time()))
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=300) as s:
+                s.sendmail("bench@example.org", ["rcpt@example.net"],
+                           open(f, "rb").read())
+        except smtplib.SMTPResponseException as e:
+            if not 500 <= e.smtp_code < 600:
+                bad[0] += 1
+        except Exception:
+            bad[0] += 1
+threads = [threading.Thread(target=worker) for _ in range(64)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("wall %.3f bad %d" % (time.time() - t0, bad[0]))
+PYEOF
+	paced_logged() {
+		[ "$(grep -c 'action=[a-z]* latency=' "$tmp/milter.log")" -ge \
+			"$((before + PACED))" ]
+	}
+	pf_wait 60 paced_logged
+	grep -o 'action=[a-z]* latency=[0-9.]*ms wait=[0-9.]*ms batch=[0-9]*' \
+		"$tmp/milter.log" | tail -n +"$((before + 1))" | tr '=' ' ' |
+		sed 's/ms//g' > "$tmp/lat2"
+	pstats=$(awk '{ print $4 }' "$tmp/lat2" | sort -n | awk '
+		{ v[NR] = $1 } END { if (NR == 0) { print "none"; exit }
+		p50 = v[int((NR - 1) * 0.50) + 1]; p99 = v[int((NR - 1) * 0.99) + 1]
+		printf "p50 %.1f ms, p99 %.1f ms, max %.1f ms", p50, p99, v[NR] }')
+	pbatch=$(awk '{ s += $8; n++ } END { if (n) printf "%.2f", s / n }' "$tmp/lat2")
+	echo "paced at $rate msgs/s (half classify's), $PACED messages," \
+		"$(wc -l < "$tmp/lat2") scored ($(cat "$tmp/paced.out")):" \
+		"latency $pstats; mean batch $pbatch"
+	[ "$(wc -l < "$tmp/lat2")" -eq "$PACED" ] ||
+		{ echo "FAIL: paced phase: not every message scored"; status=1; }
 fi
+
 exit $status

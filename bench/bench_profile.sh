@@ -14,7 +14,9 @@
 # Usage: sh ../bench/bench_profile.sh [CORPUS_DIR]   (from a build directory;
 #   CORPUS_DIR defaults to ./corpus: make corpus/index.tsv)
 # Environment: MODEL (<srcdir>/models/default), THREADS (2), BATCH (8),
-#   REPS (3), PROFILE (./bench/bench_profile: make bench/bench_profile)
+#   REPS (3), PROFILE (./bench/bench_profile: make bench/bench_profile),
+#   BASE (another build's bench/bench_profile, e.g. of main: timed on both
+#   lists in every repetition too, its tables printed after ours)
 set -eu
 
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,6 +61,9 @@ secs() {
 profile() {
 	xargs -d '\n' "$PROFILE" -m "$MODEL" -T "$THREADS" -b "$BATCH" < "$1"
 }
+base() {
+	xargs -d '\n' "$BASE" -m "$MODEL" -T "$THREADS" -b "$BATCH" < "$1"
+}
 for r in $(seq "$REPS"); do
 	sp=$(secs spamprobe_score "$tmp/db" "$tmp/test" "$tmp/sp.out")
 	te=$(secs profile "$tmp/test")
@@ -70,6 +75,16 @@ for r in $(seq "$REPS"); do
 		"classify test split %.1f msg/s (%.2fx spamprobe), " \
 		"full-length %.1f msg/s\n", '"$r"', nt / sp, nt / te,
 		(nt / te) / (nt / sp), nf / fu }'
+	[ -n "${BASE:-}" ] || continue
+	bte=$(secs base "$tmp/test")
+	grep -v '^Corrupt JPEG' "$tmp/last.err" > "$tmp/base-test.table" || :
+	bfu=$(secs base "$tmp/full")
+	cp "$tmp/last.err" "$tmp/base-full.table"
+	awk -v te="$te" -v fu="$fu" -v bte="$bte" -v bfu="$bfu" \
+		-v nt="$ntest" -v nf="$nfull" 'BEGIN {
+		printf "       BASE: test split %.1f msg/s, full-length %.1f " \
+		"msg/s; ours / BASE: %.2fx, %.2fx\n", nt / bte, nf / bfu,
+		bte / te, bfu / fu }'
 done
 echo
 echo "== test split ($ntest messages), last repetition =="
@@ -77,3 +92,10 @@ cat "$tmp/test.table"
 echo
 echo "== full-length ($nfull messages), last repetition =="
 cat "$tmp/full.table"
+[ -n "${BASE:-}" ] || exit 0
+echo
+echo "== BASE $BASE: test split, last repetition =="
+cat "$tmp/base-test.table"
+echo
+echo "== BASE: full-length, last repetition =="
+cat "$tmp/base-full.table"

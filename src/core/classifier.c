@@ -183,6 +183,7 @@ const char *classifier_label(const Classifier *c, int i) { return c->labels[i]; 
 int classifier_spam_index(const Classifier *c) { return c->spam_index; }
 int classifier_ham_index(const Classifier *c) { return c->ham_index; }
 int classifier_max_tokens(const Classifier *c) { return c->max_tokens; }
+int classifier_dim(const Classifier *c) { return c->model->cfg.n_embd; }
 int classifier_mailtext_version(const Classifier *c) { return c->text.version; }
 int32_t classifier_eot_id(const Classifier *c) { return c->eot_id; }
 float classifier_temperature(const Classifier *c) { return c->temperature; }
@@ -285,9 +286,25 @@ void
 classifier_score_ids(const Classifier *c, ClassifierWorker *w,
 		     const int32_t *ids, const int *lens, int B, float *probs)
 {
+	classifier_score_ids_pooled(c, w, ids, lens, B, probs, NULL);
+}
+
+/* classifier_score_ids_pooled - probs (B, NL) and pooled rows (B, C) */
+void
+classifier_score_ids_pooled(const Classifier *c, ClassifierWorker *w,
+			    const int32_t *ids, const int *lens, int B,
+			    float *probs, float *pooled)
+{
 	int NL = c->num_labels;
 
-	classifier_logits_ids(c, w, ids, lens, B, w->logits);
+	if (pooled == NULL) {
+		classifier_logits_ids(c, w, ids, lens, B, w->logits);
+	} else {
+		g_assert(B >= 1 && B <= w->max_batch);
+		g_assert(w->c->model == c->model);
+		gpt_forward_classify_pooled(c->model, w->state, ids, lens, B,
+					    w->logits, pooled);
+	}
 	for (int b = 0; b < B; b++)
 		classifier_softmax(probs + (gsize) b * NL,
 				   w->logits + (gsize) b * NL, NL,
@@ -299,7 +316,17 @@ void
 classifier_score(const Classifier *c, ClassifierWorker *w,
 		 const char *const *msgs, const gsize *lens, int n, float *probs)
 {
+	classifier_score_pooled(c, w, msgs, lens, n, probs, NULL);
+}
+
+/* classifier_score_pooled - probs (N, NL) and pooled rows (N, C) */
+void
+classifier_score_pooled(const Classifier *c, ClassifierWorker *w,
+			const char *const *msgs, const gsize *lens, int n,
+			float *probs, float *pooled)
+{
 	int NL = c->num_labels;
+	int C = c->model->cfg.n_embd;
 
 	for (int start = 0; start < n; start += w->max_batch) {
 		int B = MIN(w->max_batch, n - start);
@@ -310,8 +337,10 @@ classifier_score(const Classifier *c, ClassifierWorker *w,
 							 w->ids + off);
 			off += w->lens[b];
 		}
-		classifier_score_ids(c, w, w->ids, w->lens, B,
-				     probs + (gsize) start * NL);
+		classifier_score_ids_pooled(c, w, w->ids, w->lens, B,
+					    probs + (gsize) start * NL,
+					    pooled ? pooled + (gsize) start * C :
+					    NULL);
 	}
 }
 

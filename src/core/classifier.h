@@ -103,10 +103,23 @@ void classifier_logits_ids(const Classifier *c, ClassifierWorker *w,
 void classifier_score_ids(const Classifier *c, ClassifierWorker *w,
 			  const int32_t *ids, const int *lens, int B,
 			  float *probs);
+/* classifier_score_ids_pooled - as classifier_score_ids, and the pooled
+ * hidden states the head read into POOLED (B, C) unless NULL (C =
+ * classifier_dim; what memory.h remembers and looks up) */
+void classifier_score_ids_pooled(const Classifier *c, ClassifierWorker *w,
+				 const int32_t *ids, const int *lens, int B,
+				 float *probs, float *pooled);
 /* classifier_score - N messages to probs (N, NL), in batches of max_batch */
 void classifier_score(const Classifier *c, ClassifierWorker *w,
 		      const char *const *msgs, const gsize *lens, int n,
 		      float *probs);
+/* classifier_score_pooled - as classifier_score, and their pooled hidden
+ * states (N, C) into POOLED unless NULL */
+void classifier_score_pooled(const Classifier *c, ClassifierWorker *w,
+			     const char *const *msgs, const gsize *lens, int n,
+			     float *probs, float *pooled);
+/* classifier_dim - C, the length of a pooled hidden state */
+int classifier_dim(const Classifier *c);
 
 /* classifier_softmax - probs (NL) = softmax(logits (NL) / T): the one
  * calibrated softmax (PROBS may be LOGITS) */

@@ -525,6 +525,16 @@ gpt_forward_classify(const GptModel *m, GptState *s, const int32_t *ids,
 	forward_pooled(m, s, ids, lens, B, s->pooled, logits);
 }
 
+/* gpt_forward_classify_pooled - logits (B, NL) and pooled rows (B, C) */
+void
+gpt_forward_classify_pooled(const GptModel *m, GptState *s, const int32_t *ids,
+			    const int *lens, int B, float *logits,
+			    float *pooled)
+{
+	g_assert(m->cfg.num_labels > 0 && m->score_w != NULL);
+	forward_pooled(m, s, ids, lens, B, pooled, logits);
+}
+
 /* gpt_forward_hidden - pooled final hidden states (B, C), after ln_f */
 void
 gpt_forward_hidden(const GptModel *m, GptState *s, const int32_t *ids,

@@ -178,6 +178,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(GptState, gpt_state_free)
  */
 void gpt_forward_classify(const GptModel *m, GptState *s, const int32_t *ids,
 			  const int *lens, int B, float *logits);
+/* gpt_forward_classify_pooled - as gpt_forward_classify, and the pooled
+ * rows the head read into POOLED (B, C) (the vectors of memory.h) */
+void gpt_forward_classify_pooled(const GptModel *m, GptState *s,
+				 const int32_t *ids, const int *lens, int B,
+				 float *logits, float *pooled);
 /* gpt_forward_hidden - pooled final hidden states (B, C), after ln_f */
 void gpt_forward_hidden(const GptModel *m, GptState *s, const int32_t *ids,
 			const int *lens, int B, float *hidden);

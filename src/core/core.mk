@@ -30,6 +30,7 @@ src_core_libgptmilter_a_SOURCES += \
 # the random stream every seeded draw starts from
 src_core_libgptmilter_a_SOURCES += \
 	src/core/classifier.c src/core/classifier.h \
+	src/core/memory.c src/core/memory.h \
 	src/core/gptm_error.c src/core/gptm_error.h \
 	src/core/splitmix.h
 

@@ -37,3 +37,11 @@ TESTS += tests/test_report.sh tests/test_dovecot_report.sh \
 	tests/test_retrain.sh
 dist_check_SCRIPTS += tests/test_report.sh tests/test_dovecot_report.sh \
 	tests/test_retrain.sh
+
+# Instant memory (src/core/memory.c):
+# test_memory: the store alone (lookup, eviction, replacement, save/load,
+#   every refusal of a broken or foreign file).
+check_PROGRAMS += tests/test_memory
+tests_test_memory_SOURCES = tests/test_memory.c
+tests_test_memory_LDADD = $(CORE_LIBS)
+TESTS += tests/test_memory

@@ -37,6 +37,8 @@ TESTS += tests/test_report.sh tests/test_dovecot_report.sh \
 	tests/test_retrain.sh
 dist_check_SCRIPTS += tests/test_report.sh tests/test_dovecot_report.sh \
 	tests/test_retrain.sh
+# tests/dovecot-lib.sh: the private Dovecot of the tests that need one
+EXTRA_DIST += tests/dovecot-lib.sh
 
 # Instant memory (src/core/memory.c):
 # test_memory: the store alone (lookup, eviction, replacement, save/load,

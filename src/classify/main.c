@@ -20,6 +20,7 @@
 
 #include "classifier.h"
 #include "corpus.h"
+#include "memory.h"
 #include "scripts.h"
 
 /* Exit statuses, as bogofilter's: spam 0, ham 1, error 3. */
@@ -34,6 +35,12 @@ static int opt_threads;
 static int opt_batch = 8;
 static int opt_script_min_ham = SCRIPTS_DEF_MIN_HAM;
 static gboolean opt_version;
+static char *opt_memory;
+static char *opt_memory_spool;
+static int opt_memory_capacity = MEMORY_CAPACITY_DEFAULT;
+static MemoryPolicy opt_mp = { MEMORY_THRESHOLD_DEFAULT,
+			       MEMORY_SPAM_SCORE_DEFAULT,
+			       MEMORY_HAM_SCORE_DEFAULT };
 
 static GOptionEntry entries[] = {
 	{ "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
@@ -56,6 +63,24 @@ static GOptionEntry entries[] = {
 	  "A message whose dominant script had fewer training ham than N is "
 	  "unsure, never spam (default " G_STRINGIFY(SCRIPTS_DEF_MIN_HAM)
 	  ", as the milter; 0: off)", "N" },
+	{ "memory", 0, 0, G_OPTION_ARG_FILENAME, &opt_memory,
+	  "Consult the instant memory in FILE (the milter's memory.file) as "
+	  "the milter does", "FILE" },
+	{ "memory-spool", 0, 0, G_OPTION_ARG_FILENAME, &opt_memory_spool,
+	  "First take the reports of the feedback spool DIR into --memory "
+	  "and save it", "DIR" },
+	{ "memory-capacity", 0, 0, G_OPTION_ARG_INT, &opt_memory_capacity,
+	  "Most reports the memory keeps (default "
+	  G_STRINGIFY(MEMORY_CAPACITY_DEFAULT) ")", "N" },
+	{ "memory-threshold", 0, 0, G_OPTION_ARG_DOUBLE, &opt_mp.threshold,
+	  "Cosine similarity of a match (default "
+	  G_STRINGIFY(MEMORY_THRESHOLD_DEFAULT) ")", "X" },
+	{ "memory-spam-score", 0, 0, G_OPTION_ARG_DOUBLE, &opt_mp.spam_score,
+	  "A match to reported spam raises the score to at least X (default "
+	  G_STRINGIFY(MEMORY_SPAM_SCORE_DEFAULT) ")", "X" },
+	{ "memory-ham-score", 0, 0, G_OPTION_ARG_DOUBLE, &opt_mp.ham_score,
+	  "A match to reported ham lowers the score to at most X (default "
+	  G_STRINGIFY(MEMORY_HAM_SCORE_DEFAULT) ")", "X" },
 	{ "version", 'V', 0, G_OPTION_ARG_NONE, &opt_version,
 	  "Print the version and exit", NULL },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
@@ -125,25 +150,37 @@ add_string_member(JsonBuilder *jb, const char *name, const char *value)
  * script made a spam score unsure */
 static gboolean
 print_result(const Classifier *c, const Message *m, const float *probs,
-	     int n_tokens, double threshold)
+	     int n_tokens, double threshold, const MemoryMatch *mm)
 {
 	int NL = classifier_num_labels(c);
-	double score = classifier_spam_score(c, probs);
+	double model_score = classifier_spam_score(c, probs);
+	gboolean hit = FALSE;
+	/* as the milter: a close match moves the score (memory_adjust) */
+	double score = mm ? memory_adjust(&opt_mp, mm, model_score, &hit) :
+		       model_score;
 	int verdict = classifier_verdict(c, probs, threshold);
+	if (hit)
+		verdict = score >= threshold ? classifier_spam_index(c) :
+			  classifier_ham_index(c);
 	const char *label = classifier_label(c, verdict);
+	g_autofree char *reason = hit ? g_strdup_printf(" memory=%s:%.3f",
+		memory_label_name(mm->label), mm->similarity) : NULL;
 	/* As the milter: spam by the score alone, in a script the model
 	 * hardly saw ham of, is unsure (scripts.h, policy.script_min_ham). */
 	gint64 ham_seen = -1;
-	gboolean unseen = verdict != classifier_ham_index(c) &&
+	gboolean unseen = verdict != classifier_ham_index(c) && !hit &&
 		scripts_unseen(classifier_bundle(c), m->script,
 			       opt_script_min_ham, &ham_seen);
 	if (unseen)
 		label = "unsure";
 
 	if (!opt_json) {
-		/* three fields always, the score last: scripts read it so */
-		printf("%s\t%s%s%s\t%.4f\n", m->name, label,
-		       unseen ? ":" : "", unseen ? m->script : "", score);
+		/* three fields always, the score last: scripts read it so;
+		 * a memory match adds " memory=LABEL:SIMILARITY" to the
+		 * verdict field */
+		printf("%s\t%s%s%s%s\t%.4f\n", m->name, label,
+		       unseen ? ":" : "", unseen ? m->script : "",
+		       reason ? reason : "", score);
 		return unseen;
 	}
 	g_autoptr(JsonBuilder) jb = json_builder_new();
@@ -164,6 +201,18 @@ print_result(const Classifier *c, const Message *m, const float *probs,
 		json_builder_set_member_name(jb, "script_training_ham");
 		json_builder_add_int_value(jb, ham_seen);
 	}
+	if (mm != NULL && mm->index >= 0) {
+		json_builder_set_member_name(jb, "model_spam_probability");
+		json_builder_add_double_value(jb, model_score);
+		json_builder_set_member_name(jb, "memory");
+		json_builder_begin_object(jb);
+		add_string_member(jb, "label", memory_label_name(mm->label));
+		json_builder_set_member_name(jb, "similarity");
+		json_builder_add_double_value(jb, mm->similarity);
+		json_builder_set_member_name(jb, "match");
+		json_builder_add_boolean_value(jb, hit);
+		json_builder_end_object(jb);
+	}
 	json_builder_set_member_name(jb, "probabilities");
 	json_builder_begin_object(jb);
 	for (int i = 0; i < NL; i++) {
@@ -174,6 +223,49 @@ print_result(const Classifier *c, const Message *m, const float *probs,
 	json_builder_end_object(jb);
 	print_json(jb);
 	return unseen;
+}
+
+/* open_memory - the store of --memory for C, after taking in the reports
+ * of --memory-spool; NULL (said on stderr) when it cannot be consulted:
+ * messages are then scored by the model alone */
+static Memory *
+open_memory(Classifier *c)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *id = memory_model_id(c);
+	Memory *mem = memory_load(opt_memory, id, classifier_dim(c),
+				  opt_memory_capacity, &error);
+
+	if (mem == NULL && opt_memory_spool == NULL) {
+		fprintf(stderr, "gptmilter-classify: memory: %s: not "
+			"consulted\n", error->message);
+		return NULL;
+	}
+	if (mem == NULL) {
+		if (!g_error_matches(error, MEMORY_ERROR, MEMORY_ERROR_MISSING))
+			fprintf(stderr, "gptmilter-classify: memory: %s: "
+				"rebuilt from %s\n", error->message,
+				opt_memory_spool);
+		mem = memory_new(id, classifier_dim(c), opt_memory_capacity);
+	}
+	if (opt_memory_spool != NULL) {
+		g_autoptr(ClassifierWorker) w = classifier_worker_new(c, 8);
+		MemorySyncStats st;
+		g_clear_error(&error);
+		if (!memory_sync_spool(mem, c, w, opt_memory_spool, &st,
+				       &error))
+			fprintf(stderr, "gptmilter-classify: memory: %s\n",
+				error->message);
+		else if (st.evicted > 0)
+			fprintf(stderr, "gptmilter-classify: memory: full "
+				"(capacity %d): %d oldest evicted\n",
+				opt_memory_capacity, st.evicted);
+		g_clear_error(&error);
+		if (!memory_save(mem, opt_memory, &error))
+			fprintf(stderr, "gptmilter-classify: %s\n",
+				error->message);
+	}
+	return mem;
 }
 
 /* print_error - NAME was not scored, because of WHY */
@@ -310,6 +402,8 @@ typedef struct {
 	Message *msgs;		/* [per_round] */
 	int *lens;		/* [per_round] tokens */
 	float *probs;		/* (per_round, NL) */
+	float *pooled;		/* (per_round, C): what the memory looks up */
+	int C;
 	int n;			/* messages in this round */
 	gint next;		/* the next batch to claim (atomic) */
 	GMutex lock;
@@ -335,8 +429,10 @@ round_batch(Round *r, int slot, int k)
 							      ids + off);
 		off += r->lens[first + b];
 	}
-	classifier_score_ids(r->c, r->workers[slot], ids, r->lens + first, B,
-			     r->probs + (gsize) first * r->NL);
+	classifier_score_ids_pooled(r->c, r->workers[slot], ids,
+				    r->lens + first, B,
+				    r->probs + (gsize) first * r->NL,
+				    r->pooled + (gsize) first * r->C);
 }
 
 /* round_claim - score batches with SLOT's worker until none is left */
@@ -387,6 +483,8 @@ round_new(Classifier *c, int threads, int batch, int per_round)
 	r->msgs = g_new0(Message, per_round);
 	r->lens = g_new0(int, per_round);
 	r->probs = g_new0(float, (gsize) per_round * r->NL);
+	r->C = classifier_dim(c);
+	r->pooled = g_new0(float, (gsize) per_round * r->C);
 	g_mutex_init(&r->lock);
 	g_cond_init(&r->cond);
 	return r;
@@ -406,6 +504,7 @@ round_free(Round *r)
 	g_free(r->msgs);
 	g_free(r->lens);
 	g_free(r->probs);
+	g_free(r->pooled);
 	g_mutex_clear(&r->lock);
 	g_cond_clear(&r->cond);
 	g_free(r);
@@ -473,6 +572,19 @@ main(int argc, char **argv)
 		fprintf(stderr, "gptmilter-classify: %s\n", error->message);
 		return EXIT_ERROR;
 	}
+	if (opt_memory_spool != NULL && opt_memory == NULL) {
+		fprintf(stderr, "gptmilter-classify: --memory-spool needs "
+			"--memory FILE\n");
+		return EXIT_ERROR;
+	}
+	if (opt_memory_capacity < 1 ||
+	    opt_memory_capacity > MEMORY_CAPACITY_MAX) {
+		fprintf(stderr, "gptmilter-classify: --memory-capacity must "
+			"be 1..%d\n", MEMORY_CAPACITY_MAX);
+		return EXIT_ERROR;
+	}
+	g_autoptr(Memory) mem = opt_memory ? open_memory(c) : NULL;
+	g_autofree float *vec = NULL;
 	double threshold = opt_threshold;
 	if (threshold < 0)
 		threshold = classifier_threshold(c);
@@ -523,15 +635,30 @@ main(int argc, char **argv)
 		round_run(r);
 		for (int i = 0; i < r->n; i++) {
 			const float *p = r->probs + (gsize) i * r->NL;
+			MemoryMatch mm;
+			gboolean matched = FALSE;
+			if (mem != NULL) {
+				if (vec == NULL)
+					vec = g_new(float, r->C);
+				memory_project(c, r->pooled + (gsize) i * r->C,
+					       vec);
+				matched = memory_lookup(mem, vec, &mm);
+			}
 			gboolean unsure = print_result(c, &r->msgs[i], p,
-						       r->lens[i], threshold);
-			if (classifier_spam_score(c, p) >= threshold && !unsure)
+						       r->lens[i], threshold,
+						       matched ? &mm : NULL);
+			double s = matched ? memory_adjust(&opt_mp, &mm,
+				classifier_spam_score(c, p), NULL) :
+				classifier_spam_score(c, p);
+			if (s >= threshold && !unsure)
 				any_spam = TRUE;
 			message_clear(&r->msgs[i]);
 		}
 	}
 	fflush(stdout);
 	g_free(opt_model);
+	g_free(opt_memory);
+	g_free(opt_memory_spool);
 	if (in.any_error)
 		return EXIT_ERROR;
 	if (opt_dump_text || opt_dump_tokens)

@@ -40,10 +40,16 @@ dist_check_SCRIPTS += tests/test_report.sh tests/test_dovecot_report.sh \
 # tests/dovecot-lib.sh: the private Dovecot of the tests that need one
 EXTRA_DIST += tests/dovecot-lib.sh
 
-# Instant memory (src/core/memory.c):
+# Instant memory (src/core/memory.c, src/milter/intake.c):
 # test_memory: the store alone (lookup, eviction, replacement, save/load,
 #   every refusal of a broken or foreign file).
+# test_memory_milter.sh: Dovecot move -> spool -> the milter's memory ->
+#   a changed verdict under miltertest, and the milter with a corrupt,
+#   foreign or full store (root, as test_dovecot_report.sh).
 check_PROGRAMS += tests/test_memory
 tests_test_memory_SOURCES = tests/test_memory.c
 tests_test_memory_LDADD = $(CORE_LIBS)
 TESTS += tests/test_memory
+TESTS += tests/test_memory_milter.sh
+dist_check_SCRIPTS += tests/test_memory_milter.sh
+EXTRA_DIST += tests/milter/memory.lua tests/data/memory

@@ -121,6 +121,28 @@ static const ConfKey keys[] = {
 
 	{ "metrics.listen", K_STR, "\"\"", NB, F_RESTART(metrics_listen),
 	  "host:port for HTTP /metrics (Prometheus); empty: off" },
+
+	{ "memory.file", K_STR, "\"\"", NB, F(memory_file),
+	  "instant memory of reported mail (rebuilt from memory.spool when "
+	  "missing, corrupt or of another model); empty: off" },
+	{ "memory.spool", K_STR, "\"" CONF_DEFAULT_SPOOL "\"", NB,
+	  F(memory_spool), "the feedback spool (gptmilter-report) whose "
+	  "reports the memory takes in" },
+	{ "memory.capacity", K_INT, G_STRINGIFY(MEMORY_CAPACITY_DEFAULT), 1,
+	  MEMORY_CAPACITY_MAX, F(memory_capacity),
+	  "most reports remembered; the oldest is evicted first" },
+	{ "memory.threshold", K_FLOAT, G_STRINGIFY(MEMORY_THRESHOLD_DEFAULT),
+	  0, 1, F(memory.threshold),
+	  "cosine similarity at or above which a report counts as a match" },
+	{ "memory.spam_score", K_FLOAT, G_STRINGIFY(MEMORY_SPAM_SCORE_DEFAULT),
+	  0, 1, F(memory.spam_score),
+	  "a match to reported spam raises the score to at least this" },
+	{ "memory.ham_score", K_FLOAT, G_STRINGIFY(MEMORY_HAM_SCORE_DEFAULT),
+	  0, 1, F(memory.ham_score),
+	  "a match to reported ham lowers the score to at most this" },
+	{ "memory.scan_interval", K_FLOAT, "10", 0.1, 86400,
+	  F(memory_scan_interval),
+	  "seconds between scans of memory.spool for new reports" },
 };
 
 #define FIELD(c, k, T) ((T *) ((char *) (c) + (k)->off))

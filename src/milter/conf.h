@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include "memory.h"
 #include "policy.h"
 
 #ifndef GPTM_SYSCONFDIR
@@ -36,6 +37,11 @@
 
 #define CONF_DEFAULT_PATH GPTM_SYSCONFDIR "/gptmilter.conf"
 #define CONF_DEFAULT_MODEL CLASSIFIER_DEFAULT_MODEL
+#ifndef GPTM_LOCALSTATEDIR
+#define GPTM_LOCALSTATEDIR "/usr/local/var"
+#endif
+/* where gptmilter-report files reports (src/feedback/feedback.mk) */
+#define CONF_DEFAULT_SPOOL GPTM_LOCALSTATEDIR "/lib/gptmilter/feedback"
 
 /* policy.spam_threshold = "model" (the field's value): the threshold the
  * model that scores recommends (gptmilter.threshold in its config.json),
@@ -89,6 +95,12 @@ typedef struct MilterConf {
 	int n_nets;
 
 	char *metrics_listen;
+
+	char *memory_file;	/* "": no memory */
+	char *memory_spool;
+	int memory_capacity;
+	double memory_scan_interval;
+	MemoryPolicy memory;	/* threshold, spam_score, ham_score */
 } MilterConf;
 
 /* conf_defaults - a configuration with every key at its default */

@@ -268,18 +268,20 @@ load_conf(GError **error)
 		g_free(c->user);
 		c->user = g_strdup(opt.user);
 	}
-	/* a daemon's working directory is /: pin relative model and pid
-	 * file paths to where we started, for reloads too */
+	/* a daemon's working directory is /: pin relative model, pid file
+	 * and memory paths to where we started, for reloads too */
 	if (!g_path_is_absolute(c->model)) {
 		char *abs = g_canonicalize_filename(c->model, start_dir);
 		g_free(c->model);
 		c->model = abs;
 	}
-	if (*c->pidfile && !g_path_is_absolute(c->pidfile)) {
-		char *abs = g_canonicalize_filename(c->pidfile, start_dir);
-		g_free(c->pidfile);
-		c->pidfile = abs;
-	}
+	char **rel[] = { &c->pidfile, &c->memory_file, &c->memory_spool };
+	for (gsize i = 0; i < G_N_ELEMENTS(rel); i++)
+		if (**rel[i] && !g_path_is_absolute(*rel[i])) {
+			char *abs = g_canonicalize_filename(*rel[i], start_dir);
+			g_free(*rel[i]);
+			*rel[i] = abs;
+		}
 	if (!conf_finish(c, error))
 		return NULL;
 	return g_steal_pointer(&c);
@@ -447,6 +449,8 @@ reload(void)
 			   "(none)", t, policy_threshold_source_text(src));
 	}
 	milter_set_conf(nc);
+	/* after the pool has the new model: the memory follows it */
+	intake_configure(milter.intake, nc);
 	log_verbose = nc->log_verbose;
 	stats_reload(milter.stats, cl != NULL);
 	g_message("reload: configuration %s applied", opt.conf_path);
@@ -680,6 +684,8 @@ main(int argc, char **argv)
 		model_to_stats(cl);
 	pool_set_classifier(milter.pool, cl);
 	g_clear_pointer(&cl, classifier_unref);	/* the pool has its own */
+	milter.intake = intake_new(milter.pool, milter.stats);
+	intake_configure(milter.intake, conf);
 	if (*conf->metrics_listen) {
 		if (!stats_http_start(milter.stats, conf->metrics_listen,
 				      &error)) {
@@ -759,6 +765,8 @@ main(int argc, char **argv)
 	g_thread_unref(g_thread_new("gptm-stop", stop_thread, NULL));
 	/* libmilter does not wait for its session threads: they may still
 	 * call back (and get a tempfail), so the conf and the stats stay */
+	intake_free(milter.intake);	/* it scores with the pool's model */
+	milter.intake = NULL;
 	pool_free(milter.pool);
 	milter.pool = NULL;
 	stats_http_stop(milter.stats);

@@ -524,12 +524,34 @@ check_script(const MsgCtx *m, const Classifier *c, const Policy *pol,
 	stats_script(milter.stats, script, unsure);
 }
 
+/* memory_reason - consult the instant memory for a scored message: a
+ * close match to a reported message moves *SCORE (memory_adjust) and is
+ * counted; returns "spam:0.973" (the report's label and the cosine) for
+ * the headers and the log, or NULL when no report is close */
+static char *
+memory_reason(const MsgCtx *m, const PoolResult *r, double *score)
+{
+	MemoryMatch mm;
+	gboolean hit = FALSE;
+
+	if (r->pooled == NULL ||
+	    !intake_lookup(milter.intake, r->classifier, r->pooled, &mm))
+		return NULL;
+	*score = memory_adjust(&m->conf->memory, &mm, *score, &hit);
+	if (!hit)
+		return NULL;
+	stats_memory_hit(milter.stats, mm.label);
+	return g_strdup_printf("%s:%.3f", memory_label_name(mm.label),
+			       mm.similarity);
+}
+
 /* verdict - add the headers and answer for decision D, made at spam
- * threshold THRESHOLD */
+ * threshold THRESHOLD; MEMORY: the memory's reason ("spam:0.973") when a
+ * remembered report changed the score, else NULL */
 static sfsistat
 verdict(SMFICTX *ctx, MsgCtx *m, const char *qid, const Classifier *c,
 	double score, const char *label, double threshold, PolicyDecision d,
-	gboolean *failed)
+	const char *memory, gboolean *failed)
 {
 	const MilterConf *conf = m->conf;
 	g_autofree char *name = model_name(c);
@@ -551,12 +573,13 @@ verdict(SMFICTX *ctx, MsgCtx *m, const char *qid, const Classifier *c,
 		return SMFIS_DISCARD;
 
 	g_autofree char *status = g_strdup_printf(
-		"%s, score=%s threshold=%.4g model=%s%s%s%s%s",
+		"%s, score=%s threshold=%.4g model=%s%s%s%s%s%s%s",
 		policy_status_word(d.status), score_text,
 		threshold, name,
 		d.rule_label ? " label=" : "", d.rule_label ? label : "",
 		d.unseen_script ? " unseen_script=" : "",
-		d.unseen_script ? d.unseen_script : "");
+		d.unseen_script ? d.unseen_script : "",
+		memory ? " memory=" : "", memory ? memory : "");
 	ok &= mw_addheader(ctx, qid, conf->hdr_score, score_text);
 	ok &= mw_addheader(ctx, qid, conf->hdr_status, status);
 	if (d.flag) {
@@ -669,14 +692,17 @@ mlfi_eom(SMFICTX *ctx)
 		double score = classifier_spam_score(r.classifier, r.probs);
 		const char *label = classifier_label(r.classifier,
 			classifier_top_label(r.classifier, r.probs));
+		g_autofree char *memory = memory_reason(m, &r, &score);
 		Policy pol = m->conf->policy;	/* shallow: rules shared */
 		pol.spam_threshold = milter_spam_threshold(m->conf,
 							   r.classifier, NULL);
 		PolicyDecision d = policy_decide(&pol, score, label);
-		check_script(m, r.classifier, &pol, &d);
+		/* a user reported this message's twin: no script doubt */
+		if (memory == NULL)
+			check_script(m, r.classifier, &pol, &d);
 		gboolean failed = FALSE;
 		ret = verdict(ctx, m, qid, r.classifier, score, label,
-			      pol.spam_threshold, d, &failed);
+			      pol.spam_threshold, d, memory, &failed);
 		if (failed || !stripped) {
 			ret = apply_error(ctx, m, qid, "the MTA refused a "
 					  "header change or reply", ms);
@@ -684,14 +710,16 @@ mlfi_eom(SMFICTX *ctx)
 			ms = (g_get_monotonic_time() - t0) / 1000.0;
 			g_message("%s: score=%.3f threshold=%.4g label=%s "
 				  "action=%s latency=%.1fms wait=%.1fms "
-				  "batch=%d size=%" G_GSIZE_FORMAT "%s%s%s",
+				  "batch=%d size=%" G_GSIZE_FORMAT "%s%s%s%s%s",
 				  qid, score, pol.spam_threshold, label,
 				  policy_action_name(d.action), ms, r.wait_ms,
 				  r.batch, m->total,
 				  m->body_seen > m->body_kept ?
 				  " truncated" : "",
 				  d.unseen_script ? " unseen_script=" : "",
-				  d.unseen_script ? d.unseen_script : "");
+				  d.unseen_script ? d.unseen_script : "",
+				  memory ? " memory=" : "",
+				  memory ? memory : "");
 			stats_record(milter.stats, d.action, d.status, score, ms);
 		}
 		pool_result_clear(&r);

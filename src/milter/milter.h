@@ -14,6 +14,7 @@
 #include <libmilter/mfapi.h>
 
 #include "conf.h"
+#include "intake.h"
 #include "pool.h"
 #include "stats.h"
 
@@ -22,6 +23,7 @@ typedef struct {
 	MilterConf *conf;
 	Pool *pool;
 	Stats *stats;
+	Intake *intake;		/* the instant memory (memory.*) */
 	gint busy;		/* callbacks at end of message right now */
 	gboolean draining;	/* shutting down: no new message (atomic) */
 	gboolean closed;	/* shutting down: no more scoring (lock) */

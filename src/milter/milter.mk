@@ -7,6 +7,7 @@ src_milter_gptmilter_SOURCES = src/milter/main.c \
 	src/milter/conf.c src/milter/conf.h \
 	src/milter/milter.c src/milter/milter.h \
 	src/milter/pool.c src/milter/pool.h \
+	src/milter/intake.c src/milter/intake.h \
 	src/milter/policy.c src/milter/policy.h \
 	src/milter/stats.c src/milter/stats.h \
 	src/milter/setup.c src/milter/setup.h \

@@ -33,6 +33,7 @@ typedef struct {
 	GByteArray *msg;
 	Classifier *c;
 	float *probs;		/* (NL) */
+	float *pooled;		/* (C) */
 	int batch;
 	gint64 t_submit, t_start, t_end;
 } Job;
@@ -58,6 +59,7 @@ job_unref(Job *j)
 	g_byte_array_unref(j->msg);
 	classifier_unref(j->c);
 	g_free(j->probs);
+	g_free(j->pooled);
 	g_mutex_clear(&j->lock);
 	g_cond_clear(&j->cond);
 	g_free(j);
@@ -68,10 +70,11 @@ static void
 run_batch(Pool *p, ClassifierWorker *worker, Job **jobs, int n)
 {
 	const Classifier *c = jobs[0]->c;
-	int NL = classifier_num_labels(c);
+	int NL = classifier_num_labels(c), C = classifier_dim(c);
 	const char *msgs[64];
 	gsize lens[64];
 	g_autofree float *probs = g_new(float, (gsize) n * NL);
+	g_autofree float *pooled = g_new(float, (gsize) n * C);
 	gint64 t_start = g_get_monotonic_time();
 
 	if (p->delay_ms > 0)
@@ -80,12 +83,13 @@ run_batch(Pool *p, ClassifierWorker *worker, Job **jobs, int n)
 		msgs[i] = (const char *) jobs[i]->msg->data;
 		lens[i] = jobs[i]->msg->len;
 	}
-	classifier_score(c, worker, msgs, lens, n, probs);
+	classifier_score_pooled(c, worker, msgs, lens, n, probs, pooled);
 	gint64 t_end = g_get_monotonic_time();
 	for (int i = 0; i < n; i++) {
 		Job *j = jobs[i];
 		g_mutex_lock(&j->lock);
 		memcpy(j->probs, probs + (gsize) i * NL, NL * sizeof(float));
+		memcpy(j->pooled, pooled + (gsize) i * C, C * sizeof(float));
 		j->batch = n;
 		j->t_start = t_start;
 		j->t_end = t_end;
@@ -226,6 +230,7 @@ pool_result_clear(PoolResult *r)
 {
 	g_clear_pointer(&r->classifier, classifier_unref);
 	g_clear_pointer(&r->probs, g_free);
+	g_clear_pointer(&r->pooled, g_free);
 }
 
 /* pool_score - queue MSG, wait for the score or the deadline */
@@ -256,6 +261,7 @@ pool_score(Pool *p, GByteArray *msg, double timeout_s, PoolResult *out,
 	j->msg = g_byte_array_ref(msg);
 	j->c = c;
 	j->probs = g_new0(float, classifier_num_labels(c));
+	j->pooled = g_new0(float, classifier_dim(c));
 	j->t_submit = g_get_monotonic_time();
 	gint64 deadline = j->t_submit + (gint64) (timeout_s * G_USEC_PER_SEC);
 	g_async_queue_push(p->pending, j);
@@ -270,6 +276,8 @@ pool_score(Pool *p, GByteArray *msg, double timeout_s, PoolResult *out,
 		out->classifier = classifier_ref(j->c);
 		out->n_labels = classifier_num_labels(j->c);
 		out->probs = g_memdup2(j->probs, out->n_labels * sizeof(float));
+		out->pooled = g_memdup2(j->pooled,
+					classifier_dim(j->c) * sizeof(float));
 		out->batch = j->batch;
 		out->wait_ms = (j->t_start - j->t_submit) / 1000.0;
 		out->score_ms = (j->t_end - j->t_start) / 1000.0;

@@ -31,6 +31,8 @@ typedef struct {
 	Classifier *classifier;	/* the model that scored (a reference) */
 	float *probs;		/* (NL) class probabilities */
 	int n_labels;		/* NL */
+	float *pooled;		/* (C) the pooled hidden state the head read
+				 * (memory.h), C = classifier_dim */
 	int batch;		/* messages scored in the same forward pass */
 	double wait_ms;		/* queued, waiting for a worker */
 	double score_ms;	/* text extraction + tokens + forward */

@@ -61,6 +61,8 @@ struct Stats {
 	guint64 errors[STATS_ERR_N];
 	guint64 reloads, reload_failures;
 	guint64 unseen_script;
+	guint64 memory_hits[2];	/* by MemoryLabel: ham, spam */
+	int memory_entries, memory_capacity;
 	guint64 status[N_STATUS];
 	GHashTable *scripts;	/* code -> ScriptCount; ISO 15924 bounds it */
 	char *model_name, *model_dir;
@@ -142,6 +144,23 @@ stats_error(Stats *s, StatsError e)
 {
 	g_mutex_lock(&s->lock);
 	s->errors[e]++;
+	g_mutex_unlock(&s->lock);
+}
+
+void
+stats_memory_hit(Stats *s, int label)
+{
+	g_mutex_lock(&s->lock);
+	s->memory_hits[label ? 1 : 0]++;
+	g_mutex_unlock(&s->lock);
+}
+
+void
+stats_memory_size(Stats *s, int entries, int capacity)
+{
+	g_mutex_lock(&s->lock);
+	s->memory_entries = entries;
+	s->memory_capacity = capacity;
 	g_mutex_unlock(&s->lock);
 }
 
@@ -289,6 +308,22 @@ stats_prometheus(Stats *s)
 		"# TYPE gptmilter_unseen_script_total counter\n"
 		"gptmilter_unseen_script_total %" G_GUINT64_FORMAT "\n",
 		s->unseen_script);
+	g_string_append_printf(o,
+		"# HELP gptmilter_memory_hits_total Messages whose score a "
+		"close match to a reported message changed (memory.*), by the "
+		"report's label.\n"
+		"# TYPE gptmilter_memory_hits_total counter\n"
+		"gptmilter_memory_hits_total{label=\"ham\"} %" G_GUINT64_FORMAT
+		"\ngptmilter_memory_hits_total{label=\"spam\"} %"
+		G_GUINT64_FORMAT "\n"
+		"# HELP gptmilter_memory_entries Reports in the instant memory.\n"
+		"# TYPE gptmilter_memory_entries gauge\n"
+		"gptmilter_memory_entries %d\n"
+		"# HELP gptmilter_memory_capacity Most reports it keeps (0: "
+		"off).\n# TYPE gptmilter_memory_capacity gauge\n"
+		"gptmilter_memory_capacity %d\n",
+		s->memory_hits[0], s->memory_hits[1], s->memory_entries,
+		s->memory_capacity);
 	g_string_append(o, "# HELP gptmilter_verdicts_total Scored messages "
 			"by verdict (X-Spam-Status: No, Unsure, Yes).\n"
 			"# TYPE gptmilter_verdicts_total counter\n");

@@ -5,7 +5,7 @@
  * exit and, when metrics.listen is set, an HTTP endpoint /metrics in the
  * Prometheus text format (libmicrohttpd, its own thread): per action,
  * verdict and script, the score histogram, the running model's name and
- * age, and drift: the population stability index of the last 24 hours'
+ * age, instant-memory hits and size, and drift: the population stability index of the last 24 hours'
  * scores against the histogram the trainer recorded (metrics_psi).
  *	stats_record(st, POLICY_TAG, POLICY_STATUS_SPAM, 0.97, 12.5);
  * Threads: every function may be called from any thread (one mutex).
@@ -46,6 +46,12 @@ void stats_set_model(Stats *s, const char *name, const char *dir,
 /* stats_script - a spam-scored message whose script was checked: SCRIPT
  * (ISO 15924 code), UNSURE when policy_unseen_script made it Unsure */
 void stats_script(Stats *s, const char *script, gboolean unsure);
+/* stats_memory_hit - a message whose score a close match to a reported
+ * message of LABEL (MemoryLabel: 0 ham, 1 spam) changed */
+void stats_memory_hit(Stats *s, int label);
+/* stats_memory_size - the instant memory now holds ENTRIES of CAPACITY
+ * (CAPACITY 0: off) */
+void stats_memory_size(Stats *s, int entries, int capacity);
 void stats_error(Stats *s, StatsError e);
 void stats_reload(Stats *s, gboolean ok);
 /* stats_prometheus - the text exposition of every metric */

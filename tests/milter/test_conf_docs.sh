@@ -17,6 +17,12 @@ workdir conf_docs
 "$GPTMILTER" --dump-keys > "$tmp/keys" || die "--dump-keys"
 n=$(wc -l < "$tmp/keys")
 [ "$n" -ge 20 ] || die "only $n keys"
+# the sample as make install writes it: @LOCALSTATEDIR@ is the configured
+# one, which the built-in memory.spool names (as feedback.mk's spool)
+lsd=$(sed -n 's|^memory\.spool	[a-z]*	"\(.*\)/lib/gptmilter/feedback"	.*|\1|p' "$tmp/keys")
+[ -n "$lsd" ] || die "memory.spool's default is not LOCALSTATEDIR/lib/gptmilter/feedback"
+sed "s|@LOCALSTATEDIR@|$lsd|g" "$top_srcdir/conf/gptmilter.conf" > "$tmp/sample.conf"
+sample="$tmp/sample.conf"
 
 # the sample's (commented) settings as "group.key = value" lines
 awk '

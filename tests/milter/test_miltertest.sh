@@ -444,14 +444,27 @@ grep -q 'gptmilter\[[0-9]*\]: stopped' open.log || fail "open message: no last l
 echo "ok: SIGTERM with a message open"
 
 # Signal storm (issue 17): SIGHUP, SIGUSR1 and SIGUSR2 every 10 ms from
-# 0.1 s after the start (the model is still loading) for about 4 s, while
+# the moment the daemon blocks them (the model is still loading) for about 4 s, while
 # three clients send five messages each. No signal may kill or stop the
 # daemon (OpenBLAS's threads, started before main(), took them; so could
 # libmilter's signal thread), every message gets its verdict, and SIGTERM
 # afterwards still exits 0.
 "$GPTMILTER" -f -c open.conf -p "unix:$tmp/storm.sock" > storm.log 2>&1 &
 spid=$!
-sleep 0.1
+# The storm starts once the daemon has blocked the signals (its
+# .preinit_array, before any library starts a thread): a SIGHUP that comes
+# before the exec, or before that first instruction of ours, kills any
+# program, and on a loaded machine that window outlasted a fixed 0.1 s.
+i=0
+while [ $i -lt 1000 ]; do
+	m=$(sed -n 's/^SigBlk:[[:space:]]*//p' "/proc/$spid/status" 2>/dev/null)
+	case $(readlink "/proc/$spid/exe" 2>/dev/null) in
+	*gptmilter*) [ -n "$m" ] && [ $((0x${m#"${m%?}"} & 1)) -eq 1 ] && break;;
+	esac
+	sleep 0.01
+	i=$((i + 1))
+done
+[ $i -lt 1000 ] || fail "signal storm: SIGHUP never blocked"
 (
 	i=0
 	while [ $i -lt 300 ]; do

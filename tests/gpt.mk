@@ -10,3 +10,10 @@ TESTS += tests/test_gpt_forward.py
 dist_check_SCRIPTS += tests/test_gpt_forward.py tests/gpt_ref.py \
 	tests/gpt_torch.py
 
+
+# test_qmatmul: the int8 product, every path this CPU has against the
+# generic one and the definition (src/core/qmatmul.c).
+check_PROGRAMS += tests/test_qmatmul
+tests_test_qmatmul_SOURCES = tests/test_qmatmul.c tests/check.h
+tests_test_qmatmul_LDADD = $(CORE_LIBS)
+TESTS += tests/test_qmatmul

@@ -16,7 +16,8 @@ src_core_libgptmilter_a_SOURCES += \
 	src/core/safetensors.c src/core/safetensors.h \
 	src/core/bundle.c src/core/bundle.h \
 	src/core/gpt.c src/core/gpt.h \
-	src/core/layers.c src/core/layers.h
+	src/core/layers.c src/core/layers.h \
+	src/core/qmatmul.c src/core/qmatmul.h
 
 # learning
 src_core_libgptmilter_a_SOURCES += \

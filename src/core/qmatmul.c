@@ -1,0 +1,634 @@
+/*
+ * qmatmul.c - int8 weights and the int8 matrix product of the linear layers
+ *
+ * Owns: QMatrix (see qmatmul.h), the per-row activation quantizer, and the
+ * kernels of out = quant(inp) @ q * scales + bias, one portable and three
+ * x86-64 ones compiled with target attributes and picked at run time.
+ * Not here: the f32 layers (layers.c), the file format (bundle.c).
+ *
+ * Packing. The dot-product instructions multiply 4 adjacent bytes of an
+ * activation row by 4 adjacent bytes of a weight vector and add them into
+ * one 32-bit lane. So W (K, OC) is stored in blocks of 16 output channels,
+ * each block K4 = ceil(K / 4) groups of 64 bytes:
+ *	w[(ob * K4 + k4) * 64 + j * 4 + i] = q[4 k4 + i, 16 ob + j]
+ * (zero past K or OC). One group is one zmm, or two ymm (channels 0..7,
+ * 8..15); an activation quad (4 bytes) is broadcast to every lane.
+ *
+ * Signs. vpdpbusd and vpmaddubsw take unsigned bytes times signed bytes.
+ * The VNNI paths feed activations as a + 128 (1..255) and subtract
+ * 128 * sum_k q[k, o] (wcomp) from each sum: exact in 32 bits. The AVX2
+ * path has no 32-bit accumulate: vpmaddubsw adds two products into a
+ * saturating int16, so it feeds |a| and sign(w, a), whose pair sums stay
+ * within 2 * 127 * 127 < 32767, then vpmaddwd with ones widens them. That
+ * is why stored weights are -127..127 (no -128: its negation overflows).
+ *
+ * Every path therefore gets the same int32 sums, and the epilogue is the
+ * same f32 operations in the same order (no fma): the paths agree bit for
+ * bit, which tests/test_qmatmul.c checks.
+ *
+ * Threads: kernels are pure; the quantized activations live in a buffer
+ * per calling thread (grown, never shrunk); one product runs on
+ * qmatmul_set_threads() OpenMP threads when the build has OpenMP.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_X86_BUILD 1
+#else
+#define HAVE_X86_BUILD 0
+#endif
+
+#include "qmatmul.h"
+
+#define QBLOCK 16		/* output channels per packed block */
+#define QGROUP (QBLOCK * 4)	/* bytes of one k4 group of a block */
+
+struct QMatrix {
+	int K, OC;
+	int k4;			/* ceil(K / 4): groups per block */
+	int ocb;		/* ceil(OC / 16): blocks */
+	int8_t *w;		/* (ocb, k4, 16, 4), 64-byte aligned */
+	float *scale;		/* (ocb * 16), 0 past OC */
+	int32_t *wcomp;		/* (ocb * 16): 128 * sum_k q[k, o] */
+};
+
+static void *
+aligned_zalloc(gsize bytes)
+{
+	void *p = NULL;
+
+	if (posix_memalign(&p, 64, MAX(bytes, 64)))
+		g_error("qmatmul: out of memory for %" G_GSIZE_FORMAT " bytes",
+			bytes);
+	memset(p, 0, MAX(bytes, 64));
+	return p;
+}
+
+/* qmatrix_alloc - an empty (zeroed) QMatrix of K x OC */
+static QMatrix *
+qmatrix_alloc(int K, int OC)
+{
+	g_assert(K > 0 && OC > 0);
+	QMatrix *m = g_new0(QMatrix, 1);
+
+	m->K = K;
+	m->OC = OC;
+	m->k4 = (K + 3) / 4;
+	m->ocb = (OC + QBLOCK - 1) / QBLOCK;
+	m->w = aligned_zalloc((gsize)m->ocb * m->k4 * QGROUP);
+	m->scale = aligned_zalloc((gsize)m->ocb * QBLOCK * sizeof(float));
+	m->wcomp = aligned_zalloc((gsize)m->ocb * QBLOCK * sizeof(int32_t));
+	return m;
+}
+
+/* packed_at - the byte of q[k, o] in the packed layout */
+static inline gsize
+packed_at(const QMatrix *m, int k, int o)
+{
+	return ((gsize)(o / QBLOCK) * m->k4 + k / 4) * QGROUP +
+	    (gsize)(o % QBLOCK) * 4 + k % 4;
+}
+
+QMatrix *
+qmatrix_new(const int8_t *q, const float *scale, int K, int OC)
+{
+	QMatrix *m = qmatrix_alloc(K, OC);
+
+	for (int k = 0; k < K; k++)
+		for (int o = 0; o < OC; o++) {
+			const int8_t v = q[(gsize)k * OC + o];
+			g_assert(v != -128);
+			m->w[packed_at(m, k, o)] = v;
+			m->wcomp[o] += 128 * v;
+		}
+	memcpy(m->scale, scale, (gsize)OC * sizeof(float));
+	return m;
+}
+
+void
+qmatrix_quantize_values(const float *w, int K, int OC, int8_t *q,
+			float *scale)
+{
+	for (int o = 0; o < OC; o++) {
+		float amax = 0.0f;
+		for (int k = 0; k < K; k++)
+			amax = MAX(amax, fabsf(w[(gsize)k * OC + o]));
+		/* a zero column keeps scale 0 and q 0 */
+		const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+		scale[o] = amax / 127.0f;
+		for (int k = 0; k < K; k++) {
+			float r = nearbyintf(w[(gsize)k * OC + o] * inv);
+			q[(gsize)k * OC + o] = (int8_t)CLAMP(r, -127.0f, 127.0f);
+		}
+	}
+}
+
+QMatrix *
+qmatrix_quantize(const float *w, int K, int OC)
+{
+	g_autofree int8_t *q = g_new(int8_t, (gsize)K * OC);
+	g_autofree float *scale = g_new(float, OC);
+
+	qmatrix_quantize_values(w, K, OC, q, scale);
+	return qmatrix_new(q, scale, K, OC);
+}
+
+void
+qmatrix_free(QMatrix *m)
+{
+	if (m == NULL)
+		return;
+	free(m->w);
+	free(m->scale);
+	free(m->wcomp);
+	g_free(m);
+}
+
+int
+qmatrix_k(const QMatrix *m)
+{
+	return m->K;
+}
+
+int
+qmatrix_oc(const QMatrix *m)
+{
+	return m->OC;
+}
+
+void
+qmatrix_export(const QMatrix *m, int8_t *q, float *scale)
+{
+	if (q != NULL)
+		for (int k = 0; k < m->K; k++)
+			for (int o = 0; o < m->OC; o++)
+				q[(gsize)k * m->OC + o] = m->w[packed_at(m, k, o)];
+	if (scale != NULL)
+		memcpy(scale, m->scale, (gsize)m->OC * sizeof(float));
+}
+
+void
+qmatrix_dequantize(const QMatrix *m, float *w)
+{
+	for (int k = 0; k < m->K; k++)
+		for (int o = 0; o < m->OC; o++)
+			w[(gsize)k * m->OC + o] =
+			    (float)m->w[packed_at(m, k, o)] * m->scale[o];
+}
+
+/* ------------------------------------------------------------------ */
+/* Path selection */
+
+static int forced_path = -1;	/* -1: the best supported */
+static int n_threads = 1;
+
+gboolean
+qmatmul_path_supported(QPath p)
+{
+#if HAVE_X86_BUILD
+	__builtin_cpu_init();
+	switch (p) {
+	case QPATH_GENERIC:
+		return TRUE;
+	case QPATH_AVX2:
+		return __builtin_cpu_supports("avx2");
+	case QPATH_AVXVNNI:
+		return __builtin_cpu_supports("avx2") &&
+		    __builtin_cpu_supports("avxvnni");
+	case QPATH_AVX512VNNI:
+		return __builtin_cpu_supports("avx512f") &&
+		    __builtin_cpu_supports("avx512bw") &&
+		    __builtin_cpu_supports("avx512vnni");
+	default:
+		return FALSE;
+	}
+#else
+	return p == QPATH_GENERIC;
+#endif
+}
+
+QPath
+qmatmul_path(void)
+{
+	static int best = -1;
+	int f = g_atomic_int_get(&forced_path);
+
+	if (f >= 0)
+		return (QPath)f;
+	if (G_UNLIKELY(g_atomic_int_get(&best) < 0)) {
+		int b = QPATH_GENERIC;
+		for (int p = QPATH_N - 1; p > QPATH_GENERIC; p--)
+			if (qmatmul_path_supported((QPath)p)) {
+				b = p;
+				break;
+			}
+		g_atomic_int_set(&best, b);
+	}
+	return (QPath)g_atomic_int_get(&best);
+}
+
+const char *
+qmatmul_path_name(QPath p)
+{
+	static const char *const names[QPATH_N] = {
+		"generic", "avx2", "avx-vnni", "avx512-vnni",
+	};
+	return p < QPATH_N ? names[p] : "?";
+}
+
+void
+qmatmul_force_path(QPath p)
+{
+	g_return_if_fail(qmatmul_path_supported(p));
+	g_atomic_int_set(&forced_path, (int)p);
+}
+
+void
+qmatmul_set_threads(int n)
+{
+	g_atomic_int_set(&n_threads, MAX(n, 1));
+}
+
+/* ------------------------------------------------------------------ */
+/* One product: the job every kernel reads */
+
+typedef struct {
+	float *out;
+	const float *inp;
+	const QMatrix *m;
+	const float *bias;
+	int N;
+	gboolean accumulate;
+	gboolean offset;	/* activations stored as a + 128 (VNNI) */
+	gsize kp;		/* bytes of a quantized row: 4 * k4 */
+	guint8 *qa;		/* (N, kp) quantized activations */
+	float *sa;		/* (N) their scales */
+} QJob;
+
+/* quantize_row_generic - row R of the job's inp into qa, sa */
+static void
+quantize_row_generic(const QJob *j, int r)
+{
+	const int K = j->m->K;
+	const float *x = j->inp + (gsize)r * K;
+	guint8 *q = j->qa + (gsize)r * j->kp;
+	float amax = 0.0f;
+
+	for (int k = 0; k < K; k++)
+		amax = MAX(amax, fabsf(x[k]));
+	const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+	j->sa[r] = amax / 127.0f;
+	for (int k = 0; k < K; k++) {
+		float v = nearbyintf(x[k] * inv);
+		int8_t s = v >= -127.0f && v <= 127.0f ? (int8_t)v : 0;
+		q[k] = (guint8)(j->offset ? s + 128 : s);
+	}
+	memset(q + K, j->offset ? 128 : 0, j->kp - K);
+}
+
+/* epilogue_generic - out[r, o] from the exact sum ACC */
+static inline void
+epilogue_one(const QJob *j, int r, int o, int32_t acc)
+{
+	const float d = j->sa[r] * j->m->scale[o];
+	const float b = j->bias != NULL ? j->bias[o] : 0.0f;
+	const float v = (float)acc * d + b;
+	float *y = j->out + (gsize)r * j->m->OC + o;
+
+	*y = j->accumulate ? *y + v : v;
+}
+
+/* tile_generic - rows r0 .. r0 + MR - 1 (those below N) of block OB */
+#define MR_GENERIC 4
+static void
+tile_generic(const QJob *j, int r0, int ob)
+{
+	const QMatrix *m = j->m;
+	const int rend = MIN(r0 + MR_GENERIC, j->N);
+	const int oend = MIN(m->OC - ob * QBLOCK, QBLOCK);
+	const int8_t *w = m->w + (gsize)ob * m->k4 * QGROUP;
+
+	for (int r = r0; r < rend; r++) {
+		const guint8 *a = j->qa + (gsize)r * j->kp;
+		for (int jj = 0; jj < oend; jj++) {
+			int32_t acc = 0;
+			for (int g = 0; g < m->k4; g++)
+				for (int i = 0; i < 4; i++)
+					acc += (int32_t)(int8_t)a[4 * g + i] *
+					    w[(gsize)g * QGROUP + jj * 4 + i];
+			epilogue_one(j, r, ob * QBLOCK + jj, acc);
+		}
+	}
+}
+
+#if HAVE_X86_BUILD
+/* ------------------------------------------------------------------ */
+/* x86-64 kernels: each function carries its target; none is called
+ * before qmatmul_path_supported() said yes. */
+
+#define AVX2_FN __attribute__((target("avx2,fma")))
+#define VNNI256_FN __attribute__((target("avx2,fma,avxvnni")))
+#define VNNI512_FN __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vnni")))
+
+static inline int32_t
+load_quad(const guint8 *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* quantize_row_avx2 - quantize_row_generic 8 floats at a time (the same
+ * operations: |x| max, x * inv rounded to nearest even by vcvtps2dq) */
+AVX2_FN static void
+quantize_row_avx2(const QJob *j, int r)
+{
+	const int K = j->m->K, K8 = K & ~7;
+	const float *x = j->inp + (gsize)r * K;
+	guint8 *q = j->qa + (gsize)r * j->kp;
+	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	__m256 vmax = _mm256_setzero_ps();
+	int k;
+
+	for (k = 0; k < K8; k += 8)
+		vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(x + k),
+							 absmask));
+	float lanes[8], amax = 0.0f;
+	_mm256_storeu_ps(lanes, vmax);
+	for (int i = 0; i < 8; i++)
+		amax = MAX(amax, lanes[i]);
+	for (; k < K; k++)
+		amax = MAX(amax, fabsf(x[k]));
+	const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+	j->sa[r] = amax / 127.0f;
+	const __m256 vinv = _mm256_set1_ps(inv);
+	const __m128i off = _mm_set1_epi8(j->offset ? (char)0x80 : 0);
+	for (k = 0; k < K8; k += 8) {
+		__m256i i32 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k),
+							       vinv));
+		__m128i i16 = _mm_packs_epi32(_mm256_castsi256_si128(i32),
+					      _mm256_extracti128_si256(i32, 1));
+		__m128i i8 = _mm_xor_si128(_mm_packs_epi16(i16, i16), off);
+		_mm_storel_epi64((__m128i *)(void *)(q + k), i8);
+	}
+	for (; k < K; k++) {
+		float v = nearbyintf(x[k] * inv);
+		int8_t s = v >= -127.0f && v <= 127.0f ? (int8_t)v : 0;
+		q[k] = (guint8)(j->offset ? s + 128 : s);
+	}
+	memset(q + K, j->offset ? 128 : 0, j->kp - K);
+}
+
+/* store8_avx2 - 8 outputs of row R from channels O .. O+7 of sums ACC
+ * (minus COMP), the epilogue_one operations lane by lane */
+AVX2_FN static inline void
+store8_avx2(const QJob *j, int r, int o, __m256i acc, __m256i comp)
+{
+	const QMatrix *m = j->m;
+	__m256 d = _mm256_mul_ps(_mm256_set1_ps(j->sa[r]),
+				 _mm256_loadu_ps(m->scale + o));
+	__m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc, comp)),
+				 d);
+	v = _mm256_add_ps(v, j->bias != NULL && o + 8 <= m->OC ?
+			  _mm256_loadu_ps(j->bias + o) : _mm256_setzero_ps());
+	float *y = j->out + (gsize)r * m->OC + o;
+	if (o + 8 <= m->OC) {
+		if (j->accumulate)
+			v = _mm256_add_ps(_mm256_loadu_ps(y), v);
+		_mm256_storeu_ps(y, v);
+		return;
+	}
+	/* the last, partial group: the same operations lane by lane */
+	int32_t s[8];
+	_mm256_storeu_si256((__m256i *)(void *)s, _mm256_sub_epi32(acc, comp));
+	for (int i = 0; o + i < m->OC; i++)
+		epilogue_one(j, r, o + i, s[i]);
+}
+
+/* tile_avx2 - 4 rows x one block: |a| x sign(w, a) pairs, widened */
+#define MR_AVX2 4
+AVX2_FN static void
+tile_avx2(const QJob *j, int r0, int ob)
+{
+	const QMatrix *m = j->m;
+	const int mr = MIN(MR_AVX2, j->N - r0);
+	const guint8 *a[MR_AVX2];
+	const int8_t *w = m->w + (gsize)ob * m->k4 * QGROUP;
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256i acc[MR_AVX2][2];
+
+	for (int r = 0; r < MR_AVX2; r++) {
+		/* rows past N repeat the last one: computed, never stored */
+		a[r] = j->qa + (gsize)(r0 + MIN(r, mr - 1)) * j->kp;
+		acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+	}
+	for (int g = 0; g < m->k4; g++) {
+		const __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)
+						     (w + (gsize)g * QGROUP));
+		const __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)
+						     (w + (gsize)g * QGROUP + 32));
+#pragma GCC unroll 4
+		for (int r = 0; r < MR_AVX2; r++) {
+			const __m256i av = _mm256_set1_epi32(load_quad(a[r] + 4 * g));
+			const __m256i aa = _mm256_abs_epi8(av);
+			__m256i p0 = _mm256_maddubs_epi16(aa, _mm256_sign_epi8(w0, av));
+			__m256i p1 = _mm256_maddubs_epi16(aa, _mm256_sign_epi8(w1, av));
+			acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(p0, ones));
+			acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(p1, ones));
+		}
+	}
+	const __m256i zero = _mm256_setzero_si256();
+	for (int r = 0; r < mr; r++) {
+		store8_avx2(j, r0 + r, ob * QBLOCK, acc[r][0], zero);
+		if (ob * QBLOCK + 8 < m->OC)
+			store8_avx2(j, r0 + r, ob * QBLOCK + 8, acc[r][1], zero);
+	}
+}
+
+/* tile_avxvnni - 4 rows x one block: vpdpbusd on (a + 128) and w */
+VNNI256_FN static void
+tile_avxvnni(const QJob *j, int r0, int ob)
+{
+	const QMatrix *m = j->m;
+	const int mr = MIN(MR_AVX2, j->N - r0);
+	const guint8 *a[MR_AVX2];
+	const int8_t *w = m->w + (gsize)ob * m->k4 * QGROUP;
+	__m256i acc[MR_AVX2][2];
+
+	for (int r = 0; r < MR_AVX2; r++) {
+		a[r] = j->qa + (gsize)(r0 + MIN(r, mr - 1)) * j->kp;
+		acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+	}
+	for (int g = 0; g < m->k4; g++) {
+		const __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)
+						     (w + (gsize)g * QGROUP));
+		const __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)
+						     (w + (gsize)g * QGROUP + 32));
+#pragma GCC unroll 4
+		for (int r = 0; r < MR_AVX2; r++) {
+			const __m256i av = _mm256_set1_epi32(load_quad(a[r] + 4 * g));
+			acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], av, w0);
+			acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], av, w1);
+		}
+	}
+	const int32_t *comp = m->wcomp + (gsize)ob * QBLOCK;
+	const __m256i c0 = _mm256_load_si256((const __m256i *)(const void *)comp);
+	const __m256i c1 = _mm256_load_si256((const __m256i *)(const void *)(comp + 8));
+	for (int r = 0; r < mr; r++) {
+		store8_avx2(j, r0 + r, ob * QBLOCK, acc[r][0], c0);
+		if (ob * QBLOCK + 8 < m->OC)
+			store8_avx2(j, r0 + r, ob * QBLOCK + 8, acc[r][1], c1);
+	}
+}
+
+/* tile_avx512vnni - 8 rows x one block (one zmm a row) */
+#define MR_AVX512 8
+VNNI512_FN static void
+tile_avx512vnni(const QJob *j, int r0, int ob)
+{
+	const QMatrix *m = j->m;
+	const int mr = MIN(MR_AVX512, j->N - r0);
+	const guint8 *a[MR_AVX512];
+	const int8_t *w = m->w + (gsize)ob * m->k4 * QGROUP;
+	__m512i acc[MR_AVX512];
+
+	for (int r = 0; r < MR_AVX512; r++) {
+		a[r] = j->qa + (gsize)(r0 + MIN(r, mr - 1)) * j->kp;
+		acc[r] = _mm512_setzero_si512();
+	}
+	for (int g = 0; g < m->k4; g++) {
+		const __m512i wv = _mm512_load_si512((const void *)
+						     (w + (gsize)g * QGROUP));
+#pragma GCC unroll 8
+		for (int r = 0; r < MR_AVX512; r++)
+			acc[r] = _mm512_dpbusd_epi32(acc[r],
+				_mm512_set1_epi32(load_quad(a[r] + 4 * g)), wv);
+	}
+	const int o = ob * QBLOCK;
+	const __m512i comp = _mm512_load_si512((const void *)(m->wcomp + o));
+	const __m512 sw = _mm512_load_ps(m->scale + o);
+	const gboolean full = o + QBLOCK <= m->OC;
+	const __m512 b = j->bias != NULL && full ? _mm512_loadu_ps(j->bias + o)
+	    : _mm512_setzero_ps();
+	for (int r = 0; r < mr; r++) {
+		const __m512i s = _mm512_sub_epi32(acc[r], comp);
+		if (!full) {
+			int32_t t[QBLOCK];
+			_mm512_storeu_si512((void *)t, s);
+			for (int i = 0; o + i < m->OC; i++)
+				epilogue_one(j, r0 + r, o + i, t[i]);
+			continue;
+		}
+		const __m512 d = _mm512_mul_ps(_mm512_set1_ps(j->sa[r0 + r]), sw);
+		__m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s), d), b);
+		float *y = j->out + (gsize)(r0 + r) * m->OC + o;
+		if (j->accumulate)
+			v = _mm512_add_ps(_mm512_loadu_ps(y), v);
+		_mm512_storeu_ps(y, v);
+	}
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+/* The product */
+
+typedef void (*TileFn)(const QJob *, int, int);
+typedef void (*QuantFn)(const QJob *, int);
+
+/* The calling thread's activation buffer. */
+static void
+scratch_free(gpointer p)
+{
+	free(p);
+}
+static GPrivate scratch_key = G_PRIVATE_INIT(scratch_free);
+static GPrivate scratch_size_key;
+
+static guint8 *
+scratch(gsize bytes)
+{
+	guint8 *p = g_private_get(&scratch_key);
+	gsize have = GPOINTER_TO_SIZE(g_private_get(&scratch_size_key));
+
+	if (p == NULL || have < bytes) {
+		bytes = MAX(bytes, have * 2);
+		p = aligned_zalloc(bytes);
+		g_private_replace(&scratch_key, p);
+		g_private_set(&scratch_size_key, GSIZE_TO_POINTER(bytes));
+	}
+	return p;
+}
+
+void
+qmatmul_forward(float *out, const float *inp, const QMatrix *m,
+		const float *bias, int N, gboolean accumulate)
+{
+	if (N <= 0)
+		return;
+	const QPath path = qmatmul_path();
+	TileFn tile = tile_generic;
+	QuantFn quant = quantize_row_generic;
+	int mr = MR_GENERIC;
+	QJob j = {
+		.out = out, .inp = inp, .m = m, .bias = bias, .N = N,
+		.accumulate = accumulate, .kp = (gsize)m->k4 * 4,
+	};
+#if HAVE_X86_BUILD
+	switch (path) {
+	case QPATH_AVX2:
+		tile = tile_avx2, quant = quantize_row_avx2, mr = MR_AVX2;
+		break;
+	case QPATH_AVXVNNI:
+		tile = tile_avxvnni, quant = quantize_row_avx2, mr = MR_AVX2;
+		j.offset = TRUE;
+		break;
+	case QPATH_AVX512VNNI:
+		tile = tile_avx512vnni, quant = quantize_row_avx2, mr = MR_AVX512;
+		j.offset = TRUE;
+		break;
+	default:
+		break;
+	}
+#else
+	(void)path;
+#endif
+	/* generic sums are signed: it reads the bytes as int8 */
+	if (tile == tile_generic)
+		j.offset = FALSE;
+	const gsize rows_bytes = ((gsize)N * j.kp + 63) & ~(gsize)63;
+	j.qa = scratch(rows_bytes + (gsize)N * sizeof(float));
+	j.sa = (float *)(void *)(j.qa + rows_bytes);
+
+	const int nrt = (N + mr - 1) / mr;
+	const int ntiles = nrt * m->ocb;
+	int nt = g_atomic_int_get(&n_threads);
+	/* below ~1 M multiply-adds a second thread costs more than it saves */
+	if ((gint64)N * m->K * m->OC < (1 << 20))
+		nt = 1;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+	{
+#pragma omp for schedule(static)
+		for (int r = 0; r < N; r++)
+			quant(&j, r);
+		/* block-major: a thread keeps one weight block in L1 while
+		 * it runs down the rows */
+#pragma omp for schedule(static)
+		for (int t = 0; t < ntiles; t++)
+			tile(&j, (t % nrt) * mr, t / nrt);
+	}
+#else
+	(void)nt;
+	for (int r = 0; r < N; r++)
+		quant(&j, r);
+	for (int t = 0; t < ntiles; t++)
+		tile(&j, (t % nrt) * mr, t / nrt);
+#endif
+}

@@ -1,0 +1,199 @@
+/*
+ * test_qmatmul.c - tests of the int8 product (src/core/qmatmul.c)
+ *
+ * Owns: the kernels on their own, on random data made here:
+ *	- the generic path equals, bit for bit, a product computed here from
+ *	  the definition (per-row activation scale max|x|/127, round to
+ *	  nearest even, exact integer sums, the f32 epilogue in qmatmul.h's
+ *	  order), for = and += and with and without a bias
+ *	- every SIMD path this CPU has (AVX2, AVX-VNNI, AVX512-VNNI) equals the
+ *	  generic one bit for bit, on shapes with K not a multiple of 4, OC
+ *	  not a multiple of 16, N not a multiple of the row tiles, zero rows
+ *	  and rows with one huge value; with 1 and 2 threads
+ *	- the product is within the quantization error of the f32 one
+ *	- quantize / export / dequantize round trips
+ * Prints the paths it ran, so a log shows what this CPU covered.
+ * Exit status: 0 when every check passed, 1 otherwise.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "qmatmul.h"
+#include "check.h"
+
+static float
+rnd(GRand *r)
+{
+	return (float)g_rand_double_range(r, -1.0, 1.0);
+}
+
+/* reference - out (N, OC) from the definition, with QMatrix M's values */
+static void
+reference(float *out, const float *x, const QMatrix *m, const float *bias,
+	  int N, gboolean accumulate)
+{
+	const int K = qmatrix_k(m), OC = qmatrix_oc(m);
+	g_autofree int8_t *q = g_new(int8_t, (gsize)K * OC);
+	g_autofree float *sw = g_new(float, OC);
+	g_autofree int8_t *qa = g_new(int8_t, K);
+
+	qmatrix_export(m, q, sw);
+	for (int n = 0; n < N; n++) {
+		float amax = 0.0f;
+		for (int k = 0; k < K; k++)
+			amax = MAX(amax, fabsf(x[(gsize)n * K + k]));
+		const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+		const float sa = amax / 127.0f;
+		for (int k = 0; k < K; k++)
+			qa[k] = (int8_t)nearbyintf(x[(gsize)n * K + k] * inv);
+		for (int o = 0; o < OC; o++) {
+			int32_t acc = 0;
+			for (int k = 0; k < K; k++)
+				acc += qa[k] * q[(gsize)k * OC + o];
+			const float d = sa * sw[o];
+			const float v = (float)acc * d + (bias ? bias[o] : 0.0f);
+			float *y = &out[(gsize)n * OC + o];
+			*y = accumulate ? *y + v : v;
+		}
+	}
+}
+
+/* one_shape - every path on N x K x OC against the reference */
+static void
+one_shape(GRand *r, int N, int K, int OC)
+{
+	g_autofree float *w = g_new(float, (gsize)K * OC);
+	g_autofree float *x = g_new(float, (gsize)N * K);
+	g_autofree float *bias = g_new(float, OC);
+	g_autofree float *init = g_new(float, (gsize)N * OC);
+	g_autofree float *want = g_new(float, (gsize)N * OC);
+	g_autofree float *got = g_new(float, (gsize)N * OC);
+	g_autofree float *f32 = g_new0(float, (gsize)N * OC);
+
+	for (gsize i = 0; i < (gsize)K * OC; i++)
+		w[i] = rnd(r) * 0.05f;
+	for (int k = 0; k < K; k++)	/* one zero output channel */
+		w[(gsize)k * OC + OC / 2] = 0.0f;
+	for (gsize i = 0; i < (gsize)N * K; i++)
+		x[i] = rnd(r) * 3.0f;
+	if (N > 2) {
+		memset(x + K, 0, K * sizeof(float));	/* a zero row */
+		x[2 * K + K / 3] = 400.0f;	/* an outlier channel */
+	}
+	for (int o = 0; o < OC; o++)
+		bias[o] = rnd(r);
+	for (gsize i = 0; i < (gsize)N * OC; i++)
+		init[i] = rnd(r);
+	g_autoptr(QMatrix) m = qmatrix_quantize(w, K, OC);
+
+	/* f32 product, for the quantization error */
+	for (int n = 0; n < N; n++)
+		for (int o = 0; o < OC; o++) {
+			double s = bias[o];
+			for (int k = 0; k < K; k++)
+				s += (double)x[(gsize)n * K + k] * w[(gsize)k * OC + o];
+			f32[(gsize)n * OC + o] = (float)s;
+		}
+
+	for (int acc = 0; acc < 2; acc++)
+		for (int with_bias = 0; with_bias < 2; with_bias++) {
+			const float *b = with_bias ? bias : NULL;
+			memcpy(want, init, (gsize)N * OC * sizeof(float));
+			reference(want, x, m, b, N, acc);
+			for (int p = 0; p < QPATH_N; p++) {
+				if (!qmatmul_path_supported((QPath)p))
+					continue;
+				qmatmul_force_path((QPath)p);
+				for (int t = 1; t <= 2; t++) {
+					qmatmul_set_threads(t);
+					memcpy(got, init, (gsize)N * OC * sizeof(float));
+					qmatmul_forward(got, x, m, b, N, acc);
+					gsize bad = 0, first = 0;
+					for (gsize i = 0; i < (gsize)N * OC; i++)
+						if (memcmp(&got[i], &want[i], sizeof(float)) != 0 &&
+						    bad++ == 0)
+							first = i;
+					CHECK(bad == 0, "%s, %d threads, N %d K %d OC %d, "
+					      "+= %d, bias %d: %" G_GSIZE_FORMAT " outputs "
+					      "differ from the definition, first [%"
+					      G_GSIZE_FORMAT "] %.9g != %.9g",
+					      qmatmul_path_name((QPath)p), t, N, K, OC,
+					      acc, with_bias, bad, first, got[first],
+					      want[first]);
+				}
+			}
+		}
+
+	/* the int8 product is within a few steps of the f32 one: per row
+	 * the error is bounded by what rounding both factors loses */
+	qmatmul_force_path(QPATH_GENERIC);
+	qmatmul_forward(got, x, m, bias, N, FALSE);
+	double worst = 0.0;
+	for (int n = 0; n < N; n++) {
+		double amax = 0.0, wmax = 0.0;
+		for (int k = 0; k < K; k++)
+			amax = MAX(amax, fabs(x[(gsize)n * K + k]));
+		for (gsize i = 0; i < (gsize)K * OC; i++)
+			wmax = MAX(wmax, fabs(w[i]));
+		/* |x| <= amax, |w| <= wmax, each rounded by half a step */
+		const double bound = K * (amax / 254.0 * wmax + wmax / 254.0 * amax +
+					  amax / 254.0 * wmax / 254.0) + 1e-5;
+		for (int o = 0; o < OC; o++) {
+			double e = fabs(got[(gsize)n * OC + o] - f32[(gsize)n * OC + o]);
+			worst = MAX(worst, e / bound);
+		}
+	}
+	CHECK(worst <= 1.0, "N %d K %d OC %d: error %.3f of the bound", N, K,
+	      OC, worst);
+}
+
+static void
+test_round_trip(GRand *r)
+{
+	const int K = 7, OC = 19;
+	float w[7 * 19], back[7 * 19], scale[19];
+	int8_t q[7 * 19], q2[7 * 19];
+
+	for (int i = 0; i < K * OC; i++)
+		w[i] = rnd(r);
+	qmatrix_quantize_values(w, K, OC, q, scale);
+	g_autoptr(QMatrix) m = qmatrix_new(q, scale, K, OC);
+	float s2[19];
+	qmatrix_export(m, q2, s2);
+	CHECK(memcmp(q, q2, sizeof q) == 0, "export returns the values");
+	CHECK(memcmp(scale, s2, sizeof scale) == 0, "export returns the scales");
+	qmatrix_dequantize(m, back);
+	int maxq = 0;
+	for (int i = 0; i < K * OC; i++) {
+		const int o = i % OC;
+		CHECK(fabsf(back[i] - w[i]) <= scale[o] * 0.5f + 1e-7f,
+		      "dequantized [%d] %.6g vs %.6g", i, back[i], w[i]);
+		maxq = MAX(maxq, abs(q[i]));
+	}
+	CHECK(maxq == 127, "the largest weight maps to 127 (got %d)", maxq);
+}
+
+int
+main(void)
+{
+	g_autoptr(GRand) r = g_rand_new_with_seed(19);
+
+	printf("paths:");
+	for (int p = 0; p < QPATH_N; p++)
+		if (qmatmul_path_supported((QPath)p))
+			printf(" %s", qmatmul_path_name((QPath)p));
+	printf(" (default %s)\n", qmatmul_path_name(qmatmul_path()));
+	test_round_trip(r);
+	const int shapes[][3] = {
+		{ 1, 128, 384 }, { 13, 128, 128 }, { 37, 512, 128 },
+		{ 9, 13, 37 }, { 3, 4, 16 }, { 70, 36, 108 }, { 256, 64, 48 },
+	};
+	for (gsize i = 0; i < G_N_ELEMENTS(shapes); i++)
+		one_shape(r, shapes[i][0], shapes[i][1], shapes[i][2]);
+	return check_summary("test_qmatmul");
+}

@@ -8,12 +8,14 @@ Python (its own safetensors writer), so the C reader is checked against an
 independent implementation:
 
     DIR/config.json          HF GPT2ForSequenceClassification / GPT2LMHeadModel
-    DIR/model.safetensors    HF tensor names, f32 / f16 / bf16
+    DIR/model.safetensors    HF tensor names, f32 / f16 / bf16, or int8: the
+                             linear weights I8 with an F32 NAME_scale per
+                             output channel (quantized here), the rest f32
     DIR/encoder.json + DIR/vocab.bpe (or vocab.json + merges.txt): copied
 
 Usage (the CLI is stable; other tests depend on it):
     gen_tiny_model.py --out DIR [--layers 2] [--heads 2] [--embd 32] [--ctx 64]
-        [--vocab 50257] [--labels ham,spam] [--lm] [--dtype f32|f16|bf16]
+        [--vocab 50257] [--labels ham,spam] [--lm] [--dtype f32|f16|bf16|int8]
         [--seed N] [--bias] [--prefix | --no-prefix] [--hf-buffers [BOOL|F32|U8]]
         [--tokenizer-dir DIR] [--no-tokenizer] [--pooling last|mean]
         [--max-tokens N] [--mailtext-version N] [--threshold X]
@@ -109,7 +111,8 @@ def main():
     ap.add_argument("--vocab", type=int, default=50257)
     ap.add_argument("--labels", default="ham,spam")
     ap.add_argument("--lm", action="store_true", help="no classifier head")
-    ap.add_argument("--dtype", choices=["f32", "f16", "bf16"], default="f32")
+    ap.add_argument("--dtype", choices=["f32", "f16", "bf16", "int8"],
+                    default="f32")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--bias", action="store_true", help="score.bias too")
     ap.add_argument("--prefix", dest="prefix", action="store_true", default=True,
@@ -134,7 +137,9 @@ def main():
     labels = [] if a.lm else [s for s in a.labels.split(",") if s]
     NL = len(labels)
     rng = np.random.default_rng(a.seed)
-    dt = a.dtype.upper()
+    # int8: the linear weights (wdt) I8, everything else F32
+    dt = "F32" if a.dtype == "int8" else a.dtype.upper()
+    wdt = "I8" if a.dtype == "int8" else dt
     pre = "transformer." if a.prefix else ""
 
     def mat(*shape):
@@ -152,14 +157,14 @@ def main():
             tril = np.tril(np.ones((T, T), dtype=np.float32)).reshape(1, 1, T, T)
             ts.append((p + "attn.bias", tril, a.hf_buffers))
             ts.append((p + "attn.masked_bias", np.array(-1e4, dtype=np.float32), "F32"))
-        ts += [(p + "attn.c_attn.weight", mat(C, 3 * C), dt),
+        ts += [(p + "attn.c_attn.weight", mat(C, 3 * C), wdt),
                (p + "attn.c_attn.bias", vec(3 * C), dt),
-               (p + "attn.c_proj.weight", mat(C, C), dt),
+               (p + "attn.c_proj.weight", mat(C, C), wdt),
                (p + "attn.c_proj.bias", vec(C), dt),
                (p + "ln_2.weight", vec(C, 1.0), dt), (p + "ln_2.bias", vec(C), dt),
-               (p + "mlp.c_fc.weight", mat(C, 4 * C), dt),
+               (p + "mlp.c_fc.weight", mat(C, 4 * C), wdt),
                (p + "mlp.c_fc.bias", vec(4 * C), dt),
-               (p + "mlp.c_proj.weight", mat(4 * C, C), dt),
+               (p + "mlp.c_proj.weight", mat(4 * C, C), wdt),
                (p + "mlp.c_proj.bias", vec(C), dt)]
     ts += [(pre + "ln_f.weight", vec(C, 1.0), dt), (pre + "ln_f.bias", vec(C), dt)]
     if NL:
@@ -172,6 +177,20 @@ def main():
         if sdt in ("BOOL", "U8"):
             raw = val.astype(np.uint8).tobytes()
             dec = None
+        elif sdt == "I8":
+            # per output channel (column): scale = max |w| / 127
+            amax = np.abs(val).max(axis=0)
+            scale = (amax / np.float32(127)).astype(np.float32)
+            inv = np.where(amax > 0, np.float32(127) / np.where(amax > 0, amax, 1),
+                           0).astype(np.float32)
+            q = np.clip(np.rint(val * inv), -127, 127).astype(np.int8)
+            raw, dec = q.tobytes(), q.astype(np.float32)
+            records.append((name, sdt, val.shape, raw))
+            decoded.append((name, dec))
+            sraw, sdec = encode(scale, "F32")
+            records.append((name + "_scale", "F32", scale.shape, sraw))
+            decoded.append((name + "_scale", sdec))
+            continue
         else:
             raw, dec = encode(val, sdt)
         records.append((name, sdt, val.shape, raw))
@@ -192,7 +211,8 @@ def main():
         "bos_token_id": 50256, "eos_token_id": 50256, "pad_token_id": 50256,
         "resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1,
         "initializer_range": 0.02, "summary_type": "cls_index",
-        "torch_dtype": {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}[a.dtype],
+        "torch_dtype": {"f32": "float32", "f16": "float16", "bf16": "bfloat16",
+                        "int8": "float32"}[a.dtype],
     }
     if NL:
         cfg["id2label"] = {str(i): s for i, s in enumerate(labels)}

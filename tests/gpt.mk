@@ -17,3 +17,8 @@ check_PROGRAMS += tests/test_qmatmul
 tests_test_qmatmul_SOURCES = tests/test_qmatmul.c tests/check.h
 tests_test_qmatmul_LDADD = $(CORE_LIBS)
 TESTS += tests/test_qmatmul
+
+# test_int8.py: int8 bundles (gen_tiny_model.py --dtype int8, gptmilter-train
+# quantize) through the int8 forward against gpt_ref.py, and broken ones.
+TESTS += tests/test_int8.py
+dist_check_SCRIPTS += tests/test_int8.py

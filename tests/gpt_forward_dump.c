@@ -5,7 +5,7 @@
  * numpy reference (tests/gpt_ref.py).
  *
  *	gpt_forward_dump [--owned] [--hidden] [--no-simd] [--threads N]
- *			 MODEL_DIR IDS_FILE
+ *			 [--quantize] [--qpath NAME] MODEL_DIR IDS_FILE
  * IDS_FILE has one sequence per line, token ids separated by spaces. The
  * sequences run once as one ragged batch and once one by one (each in a
  * state of its own size, the batch in one sized for all); printed as
@@ -14,7 +14,10 @@
  * --owned loads with GPT_LOAD_OWNED; without it an aligned F32 file is used
  * in place, and "zero-copy 0|1" says which happened. --no-simd runs
  * layers.c's plain C loops (layers_force_generic); "simd 0|1" says which
- * ran.
+ * ran. --quantize gives an f32 model its int8 form (gpt_model_quantize);
+ * --qpath runs the int8 products on that kernel (generic, avx2,
+ * avx-vnni, avx512-vnni; exit 77 when this CPU has not it); "int8 0|1"
+ * says whether the int8 products ran.
  *
  *	gpt_forward_dump --random
  * checks gpt_model_new_random and gpt_model_set_head (parameter counts,
@@ -82,7 +85,8 @@ run(const GptModel *m, GptState *s, const int32_t *ids, const int *lens,
 }
 
 static int
-dump(const char *dir, const char *ids_path, gboolean owned, gboolean hidden)
+dump(const char *dir, const char *ids_path, gboolean owned, gboolean hidden,
+     gboolean quantize)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(Bundle) b = bundle_load(dir, &error);
@@ -98,7 +102,10 @@ dump(const char *dir, const char *ids_path, gboolean owned, gboolean hidden)
 	}
 	/* the model must not need the bundle any more */
 	g_clear_pointer(&b, bundle_free);
+	if (quantize)
+		gpt_model_quantize(m);
 	printf("zero-copy %d\n", m->block == NULL);
+	printf("int8 %d\n", gpt_model_is_int8(m));
 	printf("simd %d\n", layers_simd());
 	printf("num_labels %d\n", m->cfg.num_labels);
 	printf("score_bias %d\n", m->score_b != NULL);
@@ -214,6 +221,8 @@ int
 main(int argc, char **argv)
 {
 	gboolean owned = FALSE, hidden = FALSE, random = FALSE, no_simd = FALSE;
+	gboolean quantize = FALSE;
+	g_autofree char *qpath = NULL;
 	int threads = 0;
 	GOptionEntry entries[] = {
 		{ "owned", 0, 0, G_OPTION_ARG_NONE, &owned,
@@ -226,6 +235,10 @@ main(int argc, char **argv)
 		  "plain C loops, not the AVX2 ones", NULL },
 		{ "threads", 0, 0, G_OPTION_ARG_INT, &threads,
 		  "BLAS threads", "N" },
+		{ "quantize", 0, 0, G_OPTION_ARG_NONE, &quantize,
+		  "int8 linear weights from the f32 ones", NULL },
+		{ "qpath", 0, 0, G_OPTION_ARG_STRING, &qpath,
+		  "int8 kernel: generic, avx2, avx-vnni or avx512-vnni", "NAME" },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("MODEL_DIR IDS_FILE");
@@ -240,6 +253,20 @@ main(int argc, char **argv)
 		gpt_set_threads(threads);
 	if (no_simd)
 		layers_force_generic();
+	if (qpath != NULL) {
+		int p = 0;
+		while (p < QPATH_N && strcmp(qmatmul_path_name((QPath)p), qpath))
+			p++;
+		if (p == QPATH_N) {
+			fprintf(stderr, "--qpath %s: no such kernel\n", qpath);
+			return 2;
+		}
+		if (!qmatmul_path_supported((QPath)p)) {
+			printf("--qpath %s: not on this CPU\n", qpath);
+			return 77;
+		}
+		qmatmul_force_path((QPath)p);
+	}
 	if (random)
 		return random_checks();
 	if (argc != 3) {
@@ -247,5 +274,5 @@ main(int argc, char **argv)
 			"MODEL_DIR IDS_FILE\n");
 		return 2;
 	}
-	return dump(argv[1], argv[2], owned, hidden);
+	return dump(argv[1], argv[2], owned, hidden, quantize);
 }

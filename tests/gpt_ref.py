@@ -32,7 +32,8 @@ import gpt_torch  # noqa: E402
 
 
 def read_safetensors(path):
-    """name -> float64 array, for every F32/F16/BF16 tensor of PATH."""
+    """name -> float64 array, for every F32/F16/BF16 tensor of PATH; an I8
+    weight NAME times its NAME_scale (per output channel, the last axis)."""
     with open(path, "rb") as f:
         data = f.read()
     (hlen,) = struct.unpack("<Q", data[:8])
@@ -53,9 +54,14 @@ def read_safetensors(path):
         elif dt == "BF16":
             bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
             a = bits.view(np.float32)
+        elif dt == "I8":
+            a = np.frombuffer(raw, dtype="i1")
         else:
             continue            # attention-mask buffers (BOOL, U8)
         out[name] = a.astype(np.float64).reshape(shape)
+    for name, e in header.items():
+        if name != "__metadata__" and e["dtype"] == "I8":
+            out[name] = out[name] * out.pop(name + "_scale")
     return out
 
 

@@ -668,12 +668,90 @@ head_size(const Bundle *b, gboolean *with_bias, GError **error)
 	return (int)w->shape[0];
 }
 
-/* bind - check every tensor of SPECS in ST; with POINT, point the fields
- * into ST's mapping, else (when the fields are set: an owned block)
- * convert each into its field. *ZERO_COPY_OK tells whether every tensor
- * is F32 and 4-byte aligned. */
+/* The name of the scale of int8 weight NAME: NAME "_scale". */
+#define SCALE_SUFFIX "_scale"
+
+/* check_int8 - the int8 side of SPEC's tensor T in ST: an I8 weight is one
+ * of the linear layers' (SPEC has a qfield), holds -127..127, and has its
+ * scale, an (OC) float tensor of finite values >= 0, copied into *SCALE
+ * (g_free it); any other weight has no scale. Else set error. */
 static gboolean
-bind(const Safetensors *st, GArray *specs, gboolean point,
+check_int8(const Safetensors *st, const GptTensor *spec, const StTensor *t,
+	   float **scale, GError **error)
+{
+	const char *path = safetensors_path(st);
+	g_autofree char *sname = g_strconcat(spec->name, SCALE_SUFFIX, NULL);
+	const char *unusable = NULL;
+	const StTensor *ts = find_tensor(st, sname, &unusable);
+	/* in messages, the scale under the weight's own prefix */
+	g_autofree char *want = g_strconcat(t->name, SCALE_SUFFIX, NULL);
+
+	*scale = NULL;
+	if (t->dtype != ST_I8) {
+		if (ts != NULL || unusable != NULL) {
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
+				    "%s: tensor '%s': a scale for '%s', which "
+				    "is %s, not I8", path, ts ? ts->name : want,
+				    t->name, st_dtype_name(t->dtype));
+			return FALSE;
+		}
+		return TRUE;
+	}
+	if (spec->qfield == NULL) {
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
+			    "%s: tensor '%s': dtype I8 is only for the weights "
+			    "of c_attn, c_proj and c_fc", path, t->name);
+		return FALSE;
+	}
+	const int64_t OC = spec->shape[1];
+	if (ts == NULL || ts->dtype == ST_I8 || ts->ndim != 1 ||
+	    ts->shape[0] != OC) {
+		g_autofree char *got = ts ? shape_str(ts->ndim, ts->shape) : NULL;
+		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
+			    "%s: I8 tensor '%s' needs its scale '%s' (F32, "
+			    "shape [%" G_GINT64_FORMAT "]): %s%s%s", path,
+			    t->name, want, OC, ts == NULL ? "missing" :
+			    "found ", ts == NULL ? "" : st_dtype_name(ts->dtype),
+			    ts == NULL ? "" : got);
+		return FALSE;
+	}
+	const int8_t *q = (const int8_t *)t->data;
+	for (gsize i = 0; i < (gsize)t->numel; i++)
+		if (q[i] == -128) {
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
+				    "%s: I8 tensor '%s' holds -128 at [%"
+				    G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT "] "
+				    "(int8 weights are -127 .. 127)", path,
+				    t->name, i / (gsize)OC, i % (gsize)OC);
+			return FALSE;
+		}
+	g_autofree float *sc = g_new(float, OC);
+	st_tensor_to_f32(ts, sc);
+	for (int64_t o = 0; o < OC; o++)
+		if (!(isfinite(sc[o]) && sc[o] >= 0.0f)) {
+			g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
+				    "%s: tensor '%s': [%" G_GINT64_FORMAT "] "
+				    "is %g, not a finite scale >= 0", path,
+				    ts->name, o, (double)sc[o]);
+			return FALSE;
+		}
+	*scale = g_steal_pointer(&sc);
+	return TRUE;
+}
+
+/* How bind() treats the tensors of a table. */
+typedef enum {
+	BIND_CHECK,	/* check only; fields untouched */
+	BIND_POINT,	/* f32 fields into ST's mapping, int8 weights packed */
+	BIND_COPY,	/* convert into the fields (an owned block); int8
+			 * weights dequantized, and packed too with WANT_Q */
+} BindMode;
+
+/* bind - check every tensor of SPECS in ST and bind it by MODE.
+ * *ZERO_COPY_OK tells whether every float tensor is F32 and 4-byte
+ * aligned (int8 weights are packed into memory of their own anyway). */
+static gboolean
+bind(const Safetensors *st, GArray *specs, BindMode mode, gboolean want_q,
      gboolean *zero_copy_ok, GError **error)
 {
 	if (zero_copy_ok != NULL)
@@ -682,19 +760,34 @@ bind(const Safetensors *st, GArray *specs, gboolean point,
 		const GptTensor *s = &g_array_index(specs, GptTensor, i);
 		const char *unusable = NULL;
 		const StTensor *t = find_tensor(st, s->name, &unusable);
+		g_autofree float *scale = NULL;
 
-		if (!check_tensor(st, s, t, unusable, error))
+		if (!check_tensor(st, s, t, unusable, error) ||
+		    !check_int8(st, s, t, &scale, error))
 			return FALSE;
+		const int K = (int)s->shape[0], OC = (int)s->shape[1];
+		if (t->dtype == ST_I8) {
+			const int8_t *q = (const int8_t *)t->data;
+			if (mode == BIND_POINT || (mode == BIND_COPY && want_q))
+				*s->qfield = qmatrix_new(q, scale, K, OC);
+			if (mode == BIND_POINT)
+				*s->field = NULL;
+			if (mode == BIND_COPY)
+				for (gsize k = 0; k < (gsize)t->numel; k++)
+					(*s->field)[k] = (float)q[k] *
+					    scale[k % (gsize)OC];
+			continue;
+		}
 		gboolean direct = t->dtype == ST_F32 &&
 		    ((guintptr)t->data & (sizeof(float) - 1)) == 0;
 		if (zero_copy_ok != NULL && !direct)
 			*zero_copy_ok = FALSE;
-		if (point) {
+		if (mode == BIND_POINT) {
 			g_assert(direct);
 			/* read-only mapping: the model never writes through
 			 * these pointers unless it owns its block */
 			*s->field = (float *)(gpointer)t->data;
-		} else if (*s->field != NULL) {
+		} else if (mode == BIND_COPY) {
 			st_tensor_to_f32(t, *s->field);
 		}
 	}
@@ -706,6 +799,7 @@ GptModel *
 bundle_load_model(const Bundle *b, GptLoadFlags flags, GError **error)
 {
 	gboolean with_bias = FALSE, zero_copy_ok = FALSE;
+	const gboolean owned = (flags & GPT_LOAD_OWNED) != 0;
 	int nl = head_size(b, &with_bias, error);
 
 	if (nl < 0)
@@ -717,10 +811,10 @@ bundle_load_model(const Bundle *b, GptLoadFlags flags, GError **error)
 
 	/* The attention-mask buffers (h.N.attn.bias, .masked_bias) of old
 	 * exports and a tied lm_head.weight are not in SPECS: ignored. */
-	if (!bind(b->weights, specs, FALSE, &zero_copy_ok, error))
+	if (!bind(b->weights, specs, BIND_CHECK, FALSE, &zero_copy_ok, error))
 		return NULL;
 
-	if (!(flags & GPT_LOAD_OWNED) && zero_copy_ok) {
+	if (!owned && zero_copy_ok) {
 		/* Map the file a second time for the model itself, so that
 		 * the weights outlive the bundle (the pages are shared). */
 		Safetensors *st = safetensors_open(safetensors_path(b->weights),
@@ -729,7 +823,7 @@ bundle_load_model(const Bundle *b, GptLoadFlags flags, GError **error)
 			return NULL;
 		m->keepalive = st;
 		m->keepalive_free = (GDestroyNotify)safetensors_free;
-		if (!bind(st, specs, TRUE, &zero_copy_ok, error))
+		if (!bind(st, specs, BIND_POINT, TRUE, &zero_copy_ok, error))
 			return NULL;
 		if (!zero_copy_ok) {
 			g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
@@ -740,9 +834,10 @@ bundle_load_model(const Bundle *b, GptLoadFlags flags, GError **error)
 		return g_steal_pointer(&m);
 	}
 
-	/* the fields now point into the block: convert into them */
+	/* the fields now point into the block: convert into them; int8
+	 * weights stay int8 for inference, f32 for training (OWNED) */
 	gpt_model_alloc_block(m, with_bias);
-	if (!bind(b->weights, specs, FALSE, NULL, error))
+	if (!bind(b->weights, specs, BIND_COPY, !owned, NULL, error))
 		return NULL;
 	return g_steal_pointer(&m);
 }
@@ -837,8 +932,24 @@ write_config(const char *dir, const GptConfig *c, const char *const *labels,
 	json_builder_set_member_name(jb, "layer_norm_epsilon");
 	json_builder_add_double_value(jb, float_to_json_double(c->ln_eps));
 	json_builder_set_member_name(jb, "torch_dtype");
-	json_builder_add_string_value(jb, dtype == ST_F32 ? "float32" :
-				      dtype == ST_F16 ? "float16" : "bfloat16");
+	json_builder_add_string_value(jb, dtype == ST_F32 || dtype == ST_I8 ?
+				      "float32" : dtype == ST_F16 ? "float16" :
+				      "bfloat16");
+	if (dtype == ST_I8) {
+		/* Hugging Face knows no such method: from_pretrained stops
+		 * with an error rather than reading int8 values as floats */
+		json_builder_set_member_name(jb, "quantization_config");
+		json_builder_begin_object(jb);
+		json_builder_set_member_name(jb, "quant_method");
+		json_builder_add_string_value(jb, "gptmilter-int8");
+		json_builder_set_member_name(jb, "bits");
+		json_builder_add_int_value(jb, 8);
+		json_builder_set_member_name(jb, "weights");
+		json_builder_add_string_value(jb, "I8 NAME (in, out) with F32 "
+					      "NAME" SCALE_SUFFIX " (out): w = "
+					      "q * scale[out]");
+		json_builder_end_object(jb);
+	}
 	if (NL > 0) {
 		json_builder_set_member_name(jb, "id2label");
 		json_builder_begin_object(jb);
@@ -924,19 +1035,52 @@ bundle_save(const char *dir, const GptModel *model, const char *const *labels,
 	/* Tensors under the names GPT2ForSequenceClassification's state dict
 	 * has: body under "transformer.", head as "score.*". The LM head is
 	 * tied to wte and, as HF does, not written a second time. The table
-	 * only reads the fields here (it takes their addresses). */
+	 * only reads the fields here (it takes their addresses). With ST_I8
+	 * the linear weights go as I8 plus an F32 NAME_scale (per output
+	 * channel), after every float tensor so that those stay aligned. */
 	g_autoptr(GArray) table = gpt_tensors((GptModel *)model,
 					      model->score_b != NULL);
 	g_autoptr(GArray) ts = g_array_new(FALSE, TRUE, sizeof(StWriteTensor));
+	g_autoptr(GArray) ts8 = g_array_new(FALSE, TRUE, sizeof(StWriteTensor));
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) bufs = g_ptr_array_new_with_free_func(g_free);
+	const StDtype fdt = dtype == ST_I8 ? ST_F32 : dtype;
 	for (guint i = 0; i < table->len; i++) {
 		const GptTensor *t = &g_array_index(table, GptTensor, i);
 		char *name = g_str_has_prefix(t->name, "score.") ?
 		    g_strdup(t->name) : g_strconcat("transformer.", t->name,
 						    NULL);
-		add_tensor(ts, names, name, *t->field, t->ndim, t->shape[0],
+		const QMatrix *q = t->qfield != NULL ? *t->qfield : NULL;
+		const float *data = *t->field;
+		const gsize numel = gpt_tensor_numel(t);
+		if (dtype == ST_I8 && t->qfield != NULL) {
+			const int OC = (int)t->shape[1];
+			int8_t *q8 = g_malloc(numel);
+			float *scale = g_new(float, OC);
+			if (q != NULL)
+				qmatrix_export(q, q8, scale);
+			else
+				qmatrix_quantize_values(data, (int)t->shape[0],
+							OC, q8, scale);
+			g_ptr_array_add(bufs, q8);
+			g_ptr_array_add(bufs, scale);
+			add_tensor(ts8, names, name, NULL, t->ndim, t->shape[0],
+				   t->shape[1]);
+			g_array_index(ts8, StWriteTensor, ts8->len - 1).i8 = q8;
+			add_tensor(ts, names, g_strconcat(name, SCALE_SUFFIX,
+							  NULL), scale, 1, OC, 0);
+			continue;
+		}
+		if (data == NULL) {	/* an int8 model loaded for inference */
+			float *w = g_new(float, numel);
+			qmatrix_dequantize(q, w);
+			g_ptr_array_add(bufs, w);
+			data = w;
+		}
+		add_tensor(ts, names, name, data, t->ndim, t->shape[0],
 			   t->shape[1]);
 	}
+	g_array_append_vals(ts, ts8->data, ts8->len);
 
 	/* Find the tokenizer before writing anything. */
 	g_autofree char *tok_v = NULL, *tok_m = NULL;
@@ -951,7 +1095,7 @@ bundle_save(const char *dir, const GptModel *model, const char *const *labels,
 	static const char *const meta[] = { "format", "pt", NULL, NULL };
 	g_autofree char *wpath = g_build_filename(dir, "model.safetensors", NULL);
 	if (!safetensors_write(wpath, (const StWriteTensor *) (void *) ts->data,
-			       ts->len, dtype, meta, error))
+			       ts->len, fdt, meta, error))
 		return FALSE;
 
 	if (tokenizer_dir != NULL) {

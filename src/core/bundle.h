@@ -54,7 +54,9 @@ const StTensor *bundle_tensor(const Bundle *b, const char *name);
  * gpt_tensors() found and its shape checked against config.json. With
  * GPT_LOAD_OWNED (or for F16/BF16/unaligned files) copied into an owned
  * block; else pointing into a mapping of its own, so the model does not
- * need B afterwards. */
+ * need B afterwards. Int8 linear weights (I8 + NAME_scale) become the
+ * layers' QMatrix (their f32 fields NULL), or with GPT_LOAD_OWNED f32
+ * (dequantized) for training. */
 GptModel *bundle_load_model(const Bundle *b, GptLoadFlags flags,
 			    GError **error);
 
@@ -62,8 +64,9 @@ GptModel *bundle_load_model(const Bundle *b, GptLoadFlags flags,
  * bundle_save - write MODEL into DIR (created) as a Hugging Face
  * GPT2ForSequenceClassification (or GPT2LMHeadModel when NL == 0) bundle:
  * config.json with LABELS (NL names, or NULL) and EXTRA as the "gptmilter"
- * object (may be NULL), model.safetensors stored as DTYPE (ST_F32 or
- * ST_BF16), and copies of the tokenizer files from TOKENIZER_DIR (if not
+ * object (may be NULL), model.safetensors stored as DTYPE (ST_F32,
+ * ST_BF16, or ST_I8: the linear layers' weights as I8 NAME plus F32
+ * NAME_scale per output channel, the rest F32), and copies of the tokenizer files from TOKENIZER_DIR (if not
  * NULL). Every file is written atomically.
  */
 gboolean bundle_save(const char *dir, const GptModel *model,

@@ -91,12 +91,13 @@ gpt_tensors(GptModel *m, gboolean with_score_bias)
 	const int64_t C = c->n_embd;
 	GArray *a = g_array_new(FALSE, TRUE, sizeof(GptTensor));
 
-#define SPEC(fld, nd, d0, d1, ...) do { \
+#define SPECQ(fld, qfld, nd, d0, d1, ...) do { \
 		GptTensor s_ = { .ndim = (nd), .shape = { (d0), (d1) }, \
-				 .field = (fld) }; \
+				 .field = (fld), .qfield = (qfld) }; \
 		g_snprintf(s_.name, sizeof s_.name, __VA_ARGS__); \
 		g_array_append_val(a, s_); \
 	} while (0)
+#define SPEC(fld, nd, d0, d1, ...) SPECQ(fld, NULL, nd, d0, d1, __VA_ARGS__)
 
 	SPEC(&m->wte, 2, c->vocab_size, C, "wte.weight");
 	SPEC(&m->wpe, 2, c->n_ctx, C, "wpe.weight");
@@ -104,15 +105,19 @@ gpt_tensors(GptModel *m, gboolean with_score_bias)
 		GptLayer *h = &m->h[l];
 		SPEC(&h->ln_1_w, 1, C, 0, "h.%d.ln_1.weight", l);
 		SPEC(&h->ln_1_b, 1, C, 0, "h.%d.ln_1.bias", l);
-		SPEC(&h->attn_w, 2, C, 3 * C, "h.%d.attn.c_attn.weight", l);
+		SPECQ(&h->attn_w, &h->attn_q, 2, C, 3 * C,
+		      "h.%d.attn.c_attn.weight", l);
 		SPEC(&h->attn_b, 1, 3 * C, 0, "h.%d.attn.c_attn.bias", l);
-		SPEC(&h->attn_proj_w, 2, C, C, "h.%d.attn.c_proj.weight", l);
+		SPECQ(&h->attn_proj_w, &h->attn_proj_q, 2, C, C,
+		      "h.%d.attn.c_proj.weight", l);
 		SPEC(&h->attn_proj_b, 1, C, 0, "h.%d.attn.c_proj.bias", l);
 		SPEC(&h->ln_2_w, 1, C, 0, "h.%d.ln_2.weight", l);
 		SPEC(&h->ln_2_b, 1, C, 0, "h.%d.ln_2.bias", l);
-		SPEC(&h->fc_w, 2, C, 4 * C, "h.%d.mlp.c_fc.weight", l);
+		SPECQ(&h->fc_w, &h->fc_q, 2, C, 4 * C, "h.%d.mlp.c_fc.weight",
+		      l);
 		SPEC(&h->fc_b, 1, 4 * C, 0, "h.%d.mlp.c_fc.bias", l);
-		SPEC(&h->fc_proj_w, 2, 4 * C, C, "h.%d.mlp.c_proj.weight", l);
+		SPECQ(&h->fc_proj_w, &h->fc_proj_q, 2, 4 * C, C,
+		      "h.%d.mlp.c_proj.weight", l);
 		SPEC(&h->fc_proj_b, 1, C, 0, "h.%d.mlp.c_proj.bias", l);
 	}
 	SPEC(&m->ln_f_w, 1, C, 0, "ln_f.weight");
@@ -122,6 +127,7 @@ gpt_tensors(GptModel *m, gboolean with_score_bias)
 	if (c->num_labels > 0 && with_score_bias)
 		SPEC(&m->score_b, 1, c->num_labels, 0, "score.bias");
 #undef SPEC
+#undef SPECQ
 	return a;
 }
 
@@ -175,11 +181,38 @@ gpt_model_free(GptModel *m)
 {
 	if (m == NULL)
 		return;
+	for (int l = 0; l < m->cfg.n_layer; l++) {
+		qmatrix_free(m->h[l].attn_q);
+		qmatrix_free(m->h[l].attn_proj_q);
+		qmatrix_free(m->h[l].fc_q);
+		qmatrix_free(m->h[l].fc_proj_q);
+	}
 	free(m->block);
 	g_free(m->h);
 	if (m->keepalive != NULL && m->keepalive_free != NULL)
 		m->keepalive_free(m->keepalive);
 	g_free(m);
+}
+
+/* gpt_model_quantize - the int8 form of every linear weight lacking one */
+void
+gpt_model_quantize(GptModel *m)
+{
+	g_autoptr(GArray) specs = gpt_tensors(m, m->score_b != NULL);
+
+	for (guint i = 0; i < specs->len; i++) {
+		const GptTensor *t = &g_array_index(specs, GptTensor, i);
+		if (t->qfield != NULL && *t->qfield == NULL)
+			*t->qfield = qmatrix_quantize(*t->field, (int)t->shape[0],
+						      (int)t->shape[1]);
+	}
+}
+
+/* gpt_model_is_int8 - whether the linear weights have their int8 form */
+gboolean
+gpt_model_is_int8(const GptModel *m)
+{
+	return m->cfg.n_layer > 0 && m->h[0].attn_q != NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -411,6 +444,20 @@ check_batch(const GptModel *m, const GptActs *a, const int32_t *ids,
 	return (int)N;
 }
 
+/* linear - out (=, or += with RESIDUAL) inp @ the weight + bias: the int8
+ * product when the layer has Q, else the f32 one (training always) */
+static void
+linear(float *out, const float *inp, const float *w, const QMatrix *q,
+       const float *bias, int N, int C, int OC, gboolean residual)
+{
+	if (q != NULL)
+		qmatmul_forward(out, inp, q, bias, N, residual);
+	else if (residual)
+		matmul_residual_forward(out, inp, w, bias, N, C, OC);
+	else
+		matmul_forward(out, inp, w, bias, N, C, OC);
+}
+
 /*
  * block_forward - block L of the pass, from a->blocks[l].x_in into X_OUT:
  * x_mid = x_in + attn(ln_1(x_in)) @ c_proj, x_out = x_mid +
@@ -429,7 +476,8 @@ block_forward(const GptModel *m, const GptActs *a, int l, float *x_out,
 
 	layernorm_forward(k->ln1, k->ln1_mean, k->ln1_rstd, k->x_in, h->ln_1_w,
 			  h->ln_1_b, N, C, c->ln_eps);
-	matmul_forward(k->qkv, k->ln1, h->attn_w, h->attn_b, N, C, 3 * C);
+	linear(k->qkv, k->ln1, h->attn_w, h->attn_q, h->attn_b, N, C, 3 * C,
+	       FALSE);
 	attention_forward(k->atty, a->att_scratch, k->qkv, lens, B, C, NH);
 	if (compact) {
 		/* from here on only the last row of each sequence */
@@ -438,16 +486,16 @@ block_forward(const GptModel *m, const GptActs *a, int l, float *x_out,
 	} else if (k->x_mid != k->x_in) {
 		memcpy(k->x_mid, k->x_in, (gsize)N * C * sizeof(float));
 	}
-	matmul_residual_forward(k->x_mid, k->atty, h->attn_proj_w,
-				h->attn_proj_b, R, C, C);
+	linear(k->x_mid, k->atty, h->attn_proj_w, h->attn_proj_q,
+	       h->attn_proj_b, R, C, C, TRUE);
 	layernorm_forward(k->ln2, k->ln2_mean, k->ln2_rstd, k->x_mid,
 			  h->ln_2_w, h->ln_2_b, R, C, c->ln_eps);
-	matmul_forward(k->fch, k->ln2, h->fc_w, h->fc_b, R, C, 4 * C);
+	linear(k->fch, k->ln2, h->fc_w, h->fc_q, h->fc_b, R, C, 4 * C, FALSE);
 	gelu_forward(k->fch_gelu, k->fch, (gsize)R * 4 * C);
 	if (x_out != k->x_mid)
 		memcpy(x_out, k->x_mid, (gsize)R * C * sizeof(float));
-	matmul_residual_forward(x_out, k->fch_gelu, h->fc_proj_w,
-				h->fc_proj_b, R, 4 * C, C);
+	linear(x_out, k->fch_gelu, h->fc_proj_w, h->fc_proj_q, h->fc_proj_b, R,
+	       4 * C, C, TRUE);
 }
 
 /* gpt_forward - embeddings, blocks, ln_f into A; returns lnf's rows */
@@ -548,4 +596,5 @@ void
 gpt_set_threads(int n)
 {
 	openblas_set_num_threads(MAX(n, 1));
+	qmatmul_set_threads(n);
 }

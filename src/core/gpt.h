@@ -28,6 +28,8 @@
 #include <glib.h>
 #include <stdint.h>
 
+#include "qmatmul.h"
+
 typedef enum {
 	GPT_POOL_LAST = 0,	/* hidden state of the last real token (the recipe) */
 	GPT_POOL_MEAN = 1,	/* mean of the hidden states of all tokens */
@@ -51,6 +53,10 @@ typedef struct {
 	float *ln_2_w, *ln_2_b;		/* (C), (C) */
 	float *fc_w, *fc_b;		/* mlp.c_fc: (C, 4C), (4C) */
 	float *fc_proj_w, *fc_proj_b;	/* mlp.c_proj: (4C, C), (C) */
+	/* The int8 form of the four weights (qmatmul.h), or NULL: the
+	 * forward uses it when set; the f32 field may then be NULL (an int8
+	 * bundle loaded for inference) */
+	QMatrix *attn_q, *attn_proj_q, *fc_q, *fc_proj_q;
 } GptLayer;
 
 /*
@@ -87,6 +93,7 @@ typedef struct {
 	int ndim;		/* 1 or 2 */
 	int64_t shape[2];
 	float **field;
+	QMatrix **qfield;	/* a linear weight's int8 form, else NULL */
 } GptTensor;
 
 /* gpt_tensors - the table of M (GptTensor), in the order of the owned
@@ -114,6 +121,13 @@ void gpt_model_free(GptModel *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GptModel, gpt_model_free)
 /* gpt_model_n_params - floats of all weights */
 gsize gpt_model_n_params(const GptConfig *cfg, gboolean with_score_bias);
+/* gpt_model_quantize - the int8 form of every linear weight of M that has
+ * none yet (per-output-channel scales), so that the forward runs the int8
+ * products; the f32 weights stay, unused (gpt_train_new refuses such a
+ * model: it trains f32) */
+void gpt_model_quantize(GptModel *m);
+/* gpt_model_is_int8 - whether M's linear weights have their int8 form */
+gboolean gpt_model_is_int8(const GptModel *m);
 
 /*
  * The one forward pass (llm.c's gpt2_forward), serving inference (a
@@ -187,7 +201,8 @@ void gpt_forward_classify_pooled(const GptModel *m, GptState *s,
 void gpt_forward_hidden(const GptModel *m, GptState *s, const int32_t *ids,
 			const int *lens, int B, float *hidden);
 
-/* gpt_set_threads - BLAS threads for this process (1 in pooled workers) */
+/* gpt_set_threads - BLAS and int8-product threads for this process (1 in
+ * pooled workers) */
 void gpt_set_threads(int n);
 
 #endif

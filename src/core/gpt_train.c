@@ -241,9 +241,10 @@ gpt_train_new(GptModel *m, const GptTrainOptions *opt, GError **error)
 	const int L = cfg->n_layer, C = cfg->n_embd;
 	const int MB = opt->max_batch, MT = opt->max_tokens;
 
-	if (m->block == NULL) {
+	if (m->block == NULL || gpt_model_is_int8(m)) {
+		/* an int8 bundle loaded GPT_LOAD_OWNED is f32 (dequantized) */
 		g_set_error(error, GPTM_ERROR, GPTM_ERROR_MODEL,
-			    "training needs a model that owns its weights "
+			    "training needs a model that owns its f32 weights "
 			    "(load it with GPT_LOAD_OWNED)");
 		return NULL;
 	}

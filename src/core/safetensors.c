@@ -14,9 +14,12 @@
  * Face GPT-2 exports, I64, F64, ...) are validated the same way and kept
  * aside: safetensors_find() does not return them, safetensors_unusable()
  * names their dtype so callers can say why.
+ * I8 tensors are usable too (int8 weights: what they mean, with their
+ * scale, is bundle.c's business).
  * Also: F16/BF16 -> f32 conversion (exact, data may be unaligned), and an
- * atomic writer (F32, F16 or BF16 storage, round to nearest even) with the
- * header padded by spaces to a multiple of 8 as Hugging Face does.
+ * atomic writer (F32, F16 or BF16 storage, round to nearest even; I8 for
+ * tensors given as int8) with the header padded by spaces to a multiple
+ * of 8 as Hugging Face does.
  * Not here: what the tensors mean (bundle.c, gpt.c).
  *	g_autoptr(Safetensors) st = safetensors_open("model.safetensors", &error);
  *	const StTensor *t = safetensors_find(st, "wte.weight");
@@ -51,7 +54,7 @@ typedef struct {
 struct Safetensors {
 	char *path;		/* for errors: the path, or name_for_errors */
 	MapFile *mf;		/* NULL when parsed from memory */
-	StTensor *tensors;	/* usable: F32, F16, BF16, in file order */
+	StTensor *tensors;	/* usable: F32, F16, BF16, I8, in file order */
 	gsize n;
 	StOther *others;	/* validated but unusable dtypes */
 	gsize n_others;
@@ -64,7 +67,7 @@ static const struct {
 	const char *name;
 	gsize size;
 } st_other_dtypes[] = {
-	{ "BOOL", 1 }, { "U8", 1 }, { "I8", 1 }, { "F8_E4M3", 1 },
+	{ "BOOL", 1 }, { "U8", 1 }, { "F8_E4M3", 1 },
 	{ "F8_E5M2", 1 }, { "U16", 2 }, { "I16", 2 }, { "U32", 4 },
 	{ "I32", 4 }, { "U64", 8 }, { "I64", 8 }, { "F64", 8 },
 };
@@ -79,6 +82,8 @@ st_dtype_size(StDtype dt)
 	case ST_F16:
 	case ST_BF16:
 		return 2;
+	case ST_I8:
+		return 1;
 	}
 	g_assert_not_reached();
 }
@@ -94,6 +99,8 @@ st_dtype_name(StDtype dt)
 		return "F16";
 	case ST_BF16:
 		return "BF16";
+	case ST_I8:
+		return "I8";
 	}
 	g_assert_not_reached();
 }
@@ -211,6 +218,8 @@ parse_entry(const char *file, const char *name, JsonNode *node, StEntry *e,
 		e->usable = 1, e->dt = ST_F16, esize = 2;
 	else if (strcmp(dts, "BF16") == 0)
 		e->usable = 1, e->dt = ST_BF16, esize = 2;
+	else if (strcmp(dts, "I8") == 0)
+		e->usable = 1, e->dt = ST_I8, esize = 1;
 	else {
 		for (gsize i = 0; i < G_N_ELEMENTS(st_other_dtypes); i++)
 			if (strcmp(dts, st_other_dtypes[i].name) == 0) {
@@ -564,6 +573,10 @@ st_tensor_to_f32(const StTensor *t, float *out)
 			memcpy(&out[i], &u, 4);
 		}
 		break;
+	case ST_I8:
+		for (gsize i = 0; i < n; i++)
+			out[i] = (float)(int8_t)p[i];
+		break;
 	}
 }
 
@@ -610,15 +623,16 @@ f32_to_f16(float f)
 	return sign | (guint16) ((a - 0x38000000u) >> 13);
 }
 
-/* safetensors_write - write N tensors as DTYPE (F32, F16 or BF16) to PATH,
- * atomically, with optional string METADATA (NULL-terminated key,value,...) */
+/* safetensors_write - write N tensors to PATH, floats as DTYPE (F32, F16 or
+ * BF16), int8 ones as I8, atomically, with optional string METADATA
+ * (NULL-terminated key,value,...) */
 gboolean
 safetensors_write(const char *path, const StWriteTensor *tensors, gsize n,
 		  StDtype dtype, const char *const *metadata, GError **error)
 {
 	g_return_val_if_fail(path != NULL, FALSE);
 	g_return_val_if_fail(tensors != NULL || n == 0, FALSE);
-	gsize esize = st_dtype_size(dtype);
+	g_return_val_if_fail(dtype != ST_I8, FALSE);	/* per tensor: .i8 */
 
 	/* Header: metadata first, then tensors back to back in the given
 	 * order. Names must be unique (a JSON object cannot hold two). */
@@ -649,6 +663,8 @@ safetensors_write(const char *path, const StWriteTensor *tensors, gsize n,
 			return FALSE;
 		}
 		guint64 numel = 1, nbytes;
+		const StDtype tdt = t->i8 != NULL ? ST_I8 : dtype;
+		const gsize esize = st_dtype_size(tdt);
 		for (int d = 0; d < t->ndim; d++)
 			if (t->shape[d] < 0 ||
 			    !g_uint64_checked_mul(&numel, numel, (guint64) t->shape[d])) {
@@ -657,7 +673,7 @@ safetensors_write(const char *path, const StWriteTensor *tensors, gsize n,
 			}
 		if (!g_uint64_checked_mul(&nbytes, numel, esize) ||
 		    off + nbytes < off || off + nbytes > G_MAXINT64 ||
-		    (numel > 0 && t->data == NULL)) {
+		    (numel > 0 && t->data == NULL && t->i8 == NULL)) {
 			st_error(error, path, "tensor '%s': bad size or data", t->name);
 			return FALSE;
 		}
@@ -665,7 +681,7 @@ safetensors_write(const char *path, const StWriteTensor *tensors, gsize n,
 		json_builder_set_member_name(jb, t->name);
 		json_builder_begin_object(jb);
 		json_builder_set_member_name(jb, "dtype");
-		json_builder_add_string_value(jb, st_dtype_name(dtype));
+		json_builder_add_string_value(jb, st_dtype_name(tdt));
 		json_builder_set_member_name(jb, "shape");
 		json_builder_begin_array(jb);
 		for (int d = 0; d < t->ndim; d++)
@@ -701,6 +717,12 @@ safetensors_write(const char *path, const StWriteTensor *tensors, gsize n,
 	guint8 *q = buf + 8 + hpad;
 	for (gsize i = 0; i < n; i++) {
 		const float *src = tensors[i].data;
+		if (tensors[i].i8 != NULL) {
+			memcpy(q, tensors[i].i8, numels[i]);
+			q += numels[i];
+			continue;
+		}
+		const gsize esize = st_dtype_size(dtype);
 		for (guint64 k = 0; k < numels[i]; k++) {
 			guint32 u;
 			switch (dtype) {
@@ -717,6 +739,8 @@ safetensors_write(const char *path, const StWriteTensor *tensors, gsize n,
 				u = f32_to_bf16(src[k]);
 				q[0] = (guint8) u, q[1] = (guint8) (u >> 8);
 				break;
+			case ST_I8:
+				g_assert_not_reached();
 			}
 			q += esize;
 		}

@@ -4,7 +4,8 @@
  * Owns: parsing the JSON header of a .safetensors file (8-byte little-endian
  * header length, JSON object name -> {dtype, shape, data_offsets}, optional
  * "__metadata__"), validating it against the file before any tensor is used,
- * converting F16/BF16/F32 to f32, and writing a file atomically.
+ * converting F16/BF16/F32 (and I8 values) to f32, and writing a file
+ * atomically.
  * Not here: what the tensors mean (bundle.c, gpt.c).
  *	g_autoptr(Safetensors) st = safetensors_open("model.safetensors", &error);
  *	const StTensor *t = safetensors_find(st, "wte.weight");
@@ -23,6 +24,7 @@ typedef enum {
 	ST_F32,
 	ST_F16,
 	ST_BF16,
+	ST_I8,		/* int8 weights (with an F32 scale tensor: bundle.c) */
 } StDtype;
 
 typedef struct {
@@ -63,19 +65,23 @@ const char *safetensors_unusable_name(const Safetensors *st, gsize i);
 /* st_dtype_size - bytes per element */
 gsize st_dtype_size(StDtype dt);
 const char *st_dtype_name(StDtype dt);
-/* st_tensor_to_f32 - convert T (any supported dtype) into OUT[numel] */
+/* st_tensor_to_f32 - convert T (any supported dtype) into OUT[numel];
+ * an I8 tensor gives its integer values (the scale is bundle.c's) */
 void st_tensor_to_f32(const StTensor *t, float *out);
 
-/* A tensor to write: f32 source data, stored as DTYPE. */
+/* A tensor to write: f32 source data, stored as DTYPE; or int8 data (I8
+ * set, DATA unused), stored as I8 whatever DTYPE is. */
 typedef struct {
 	const char *name;
 	int ndim;
 	int64_t shape[ST_MAX_DIMS];
 	const float *data;
+	const int8_t *i8;
 } StWriteTensor;
 
-/* safetensors_write - write N tensors as DTYPE (F32, F16 or BF16) to PATH,
- * atomically, with optional string METADATA (NULL-terminated key,value,...) */
+/* safetensors_write - write N tensors to PATH, the float ones as DTYPE
+ * (F32, F16 or BF16), atomically, with optional string METADATA
+ * (NULL-terminated key,value,...) */
 gboolean safetensors_write(const char *path, const StWriteTensor *tensors,
 			   gsize n, StDtype dtype, const char *const *metadata,
 			   GError **error);

@@ -74,7 +74,7 @@ static const Choice poolings[] = { { "last", GPT_POOL_LAST },
 static const Choice schedules[] = { { "constant", OPTIM_SCHED_CONSTANT },
 	{ "cosine", OPTIM_SCHED_COSINE }, { NULL, 0 } };
 static const Choice dtypes[] = { { "f32", ST_F32 }, { "bf16", ST_BF16 },
-	{ NULL, 0 } };
+	{ "int8", ST_I8 }, { NULL, 0 } };
 
 /* parse_choice - --balance, --pooling, --schedule or --dtype (OPTION) into
  * its field of DATA (TrainOptions) */
@@ -231,7 +231,8 @@ static GOptionEntry train_entries[] = {
 	{ "threads", 0, 0, G_OPTION_ARG_INT, &o.threads,
 	  "BLAS and tokenizer threads (all cores)", "N" },
 	{ "dtype", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_choice,
-	  "Saved weights: f32 (default) or bf16", "TYPE" },
+	  "Saved weights: f32 (default), bf16 or int8 (the linear layers; "
+	  "quantize's default)", "TYPE" },
 	{ "target-fpr", 0, 0, G_OPTION_ARG_DOUBLE, &o.target_fpr,
 	  "Recommended threshold keeps the validation FPR under this (0.001; "
 	  "raised to 3/n for n validation ham, the least they can measure)",
@@ -301,6 +302,8 @@ parse_mode(const char *s)
 		return MODE_SOUP;
 	if (strcmp(s, "scripts") == 0)
 		return MODE_SCRIPTS;
+	if (strcmp(s, "quantize") == 0)
+		return MODE_QUANTIZE;
 	return -1;
 }
 
@@ -346,7 +349,7 @@ train_options_init(TrainOptions *t, TrainMode mode)
 	t->grad_accum = 1;
 	t->schedule = OPTIM_SCHED_CONSTANT;
 	t->seed = 1;
-	t->dtype = ST_F32;
+	t->dtype = mode == MODE_QUANTIZE ? ST_I8 : ST_F32;
 	t->target_fpr = 0.001;
 	t->threshold = -1;
 	t->min_val_ham = REPORT_MIN_VAL_HAM;
@@ -389,6 +392,11 @@ check_options(GOptionContext *ctx)
 	if (o.record_histogram && o.mode != MODE_EVAL)
 		usage_error(ctx, "--record-histogram is for eval: it records "
 			    "the scores it computes");
+	if (o.mode == MODE_QUANTIZE) {
+		if (o.model == NULL || o.out == NULL)
+			usage_error(ctx, "quantize needs -m MODEL and -o OUT");
+		return;
+	}
 	if (train_by_model(&o)) {
 		if (o.model == NULL)
 			usage_error(ctx, "%s needs -m MODEL", o.mode == MODE_EVAL ?
@@ -558,6 +566,29 @@ run_free(Run *r)
 	g_clear_pointer(&r->base_scripts, json_node_unref);
 }
 
+/* run_quantize - -m MODEL written to -o OUT with --dtype (int8 by
+ * default): the same config, calibration, threshold and tokenizer, only
+ * the storage of the weights changes */
+static int
+run_quantize(void)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(Bundle) b = bundle_load(o.model, &err);
+
+	if (b == NULL)
+		die("-m %s: %s", o.model, err->message);
+	g_autoptr(GptModel) m = bundle_load_model(b, GPT_LOAD_OWNED, &err);
+	if (m == NULL)
+		die("-m %s: %s", o.model, err->message);
+	g_autofree char *tok = g_path_get_dirname(b->vocab_path);
+	if (!bundle_save(o.out, m, (const char *const *)b->labels,
+			 bundle_extra(b), o.dtype, tok, &err))
+		die("-o %s: %s", o.out, err->message);
+	printf("%s: %s weights of %s\n", o.out, o.dtype == ST_I8 ? "int8" :
+	       st_dtype_name(o.dtype), o.model);
+	return 0;
+}
+
 /* run_soup - average MEMBERS (NULL-terminated), calibrate, write */
 static int
 run_soup(Run *r, char **members)
@@ -587,6 +618,7 @@ main(int argc, char **argv)
 		"Usage: gptmilter-train finetune|pretrain|eval [OPTION...]\n"
 		"       gptmilter-train soup -o OUT [OPTION...] MODEL MODEL...\n"
 		"       gptmilter-train scripts -m MODEL --ham ... --spam ...\n"
+		"       gptmilter-train quantize -m MODEL -o OUT [--dtype int8]\n"
 		"       gptmilter-train --version\n"
 		"(gptmilter-train MODE --help lists every option of MODE; see "
 		"gptmilter-train(1))\n";
@@ -622,7 +654,8 @@ main(int argc, char **argv)
 		"(score a labelled set with -m MODEL), soup (average the "
 		"weights of classifiers fine-tuned from one base: soup -o OUT "
 		"MODEL MODEL...), scripts (record in -m MODEL's config.json the "
-		"Unicode scripts of its training messages, given as --ham/--spam).");
+		"Unicode scripts of its training messages, given as --ham/--spam), "
+		"quantize (write -m MODEL to -o OUT with --dtype, int8 by default).");
 	/* the callbacks of typed options get O as their group's data */
 	g = g_option_group_new("data", "Data:", "Show data options", &o, NULL);
 	g_option_group_add_entries(g, data_entries);
@@ -670,6 +703,8 @@ main(int argc, char **argv)
 	if (o.scores != NULL && o.mode != MODE_PRETRAIN &&
 	    (r.scores = fopen(o.scores, "w")) == NULL)
 		die("%s: %s", o.scores, g_strerror(errno));
+	if (o.mode == MODE_QUANTIZE)
+		return run_quantize();
 	r.corpus = corpus_new();
 	if (train_by_model(&o)) {
 		int rc = run_eval(&r);

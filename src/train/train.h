@@ -29,6 +29,7 @@ typedef enum {
 	MODE_EVAL,
 	MODE_SOUP,
 	MODE_SCRIPTS,
+	MODE_QUANTIZE,
 } TrainMode;
 
 typedef enum {

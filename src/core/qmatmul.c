@@ -27,17 +27,21 @@
  * bit, which tests/test_qmatmul.c checks.
  *
  * Threads: kernels are pure; the quantized activations live in a buffer
- * per calling thread (grown, never shrunk); one product runs on
- * qmatmul_set_threads() OpenMP threads when the build has OpenMP.
+ * per calling thread (grown, never shrunk). A product of enough rows is
+ * split by rows over qmatmul_set_threads() threads: the caller and a team
+ * of helpers that sleep on a condition variable between products. Not
+ * OpenMP: its threads spin after each region, and on a loaded 2-core
+ * machine they took the cores from OpenBLAS's (the attention's sgemms),
+ * which spin too: measured with bench_int8 --shape default, libgomp's
+ * default policy made the int8 pass 4-16 times slower than f32, its
+ * passive policy 1.2-1.4 times faster. Waking a sleeping helper costs
+ * some microseconds a product, a small share of one of at least 64 rows.
  */
 #include "config.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define HAVE_X86_BUILD 1
@@ -566,6 +570,100 @@ scratch(gsize bytes)
 	return p;
 }
 
+/* One thread's share of a product: row tiles [T * nrt / nt, (T + 1) *
+ * nrt / nt), quantized and multiplied by every weight block. Threads
+ * share nothing they write, so they need no barrier. */
+typedef struct {
+	const QJob *j;
+	TileFn tile;
+	QuantFn quant;
+	int mr, nrt;
+} QPart;
+
+static void
+part_run(const QPart *p, int t, int nt)
+{
+	const int t0 = (int)((gint64)p->nrt * t / nt);
+	const int t1 = (int)((gint64)p->nrt * (t + 1) / nt);
+	const int r1 = MIN(t1 * p->mr, p->j->N);
+
+	for (int r = t0 * p->mr; r < r1; r++)
+		p->quant(p->j, r);
+	/* block-major: one weight block stays in L1 down the rows */
+	for (int ob = 0; ob < p->j->m->ocb; ob++)
+		for (int rt = t0; rt < t1; rt++)
+			p->tile(p->j, rt * p->mr, ob);
+}
+
+/* The team: helpers 1 .. size-1 (the caller is 0), started on first use,
+ * one product at a time (a second caller meanwhile runs alone). */
+#define TEAM_MAX 64
+static struct {
+	GMutex busy;		/* held by the caller whose product runs */
+	GMutex mu;
+	GCond start, done;
+	guint gen;		/* products handed out */
+	int size;		/* threads started + 1 */
+	int nt;			/* threads of the current product */
+	int pending;		/* helpers not done with it */
+	const QPart *part;
+} team;
+
+static gpointer
+team_helper(gpointer data)
+{
+	const int t = GPOINTER_TO_INT(data);
+	guint seen = 0;
+
+	g_mutex_lock(&team.mu);
+	for (;;) {
+		while (team.gen == seen)
+			g_cond_wait(&team.start, &team.mu);
+		seen = team.gen;
+		if (t >= team.nt)
+			continue;
+		const QPart *p = team.part;
+		const int nt = team.nt;
+		g_mutex_unlock(&team.mu);
+		part_run(p, t, nt);
+		g_mutex_lock(&team.mu);
+		if (--team.pending == 0)
+			g_cond_signal(&team.done);
+	}
+	return NULL;
+}
+
+/* team_run - P on NT threads (the caller one of them) */
+static void
+team_run(const QPart *p, int nt)
+{
+	nt = CLAMP(nt, 1, TEAM_MAX);
+	if (nt == 1 || !g_mutex_trylock(&team.busy)) {
+		part_run(p, 0, 1);
+		return;
+	}
+	g_mutex_lock(&team.mu);
+	for (; team.size < nt; team.size++) {
+		if (team.size == 0)
+			team.size = 1;	/* the caller */
+		GThread *th = g_thread_new("qmatmul", team_helper,
+					   GINT_TO_POINTER(team.size));
+		g_thread_unref(th);	/* helpers live as long as the process */
+	}
+	team.part = p;
+	team.nt = nt;
+	team.pending = nt - 1;
+	team.gen++;
+	g_cond_broadcast(&team.start);
+	g_mutex_unlock(&team.mu);
+	part_run(p, 0, nt);
+	g_mutex_lock(&team.mu);
+	while (team.pending > 0)
+		g_cond_wait(&team.done, &team.mu);
+	g_mutex_unlock(&team.mu);
+	g_mutex_unlock(&team.busy);
+}
+
 void
 qmatmul_forward(float *out, const float *inp, const QMatrix *m,
 		const float *bias, int N, gboolean accumulate)
@@ -607,28 +705,12 @@ qmatmul_forward(float *out, const float *inp, const QMatrix *m,
 	j.sa = (float *)(void *)(j.qa + rows_bytes);
 
 	const int nrt = (N + mr - 1) / mr;
-	const int ntiles = nrt * m->ocb;
 	int nt = g_atomic_int_get(&n_threads);
-	/* below ~1 M multiply-adds a second thread costs more than it saves */
+	/* below ~1 M multiply-adds (the compacted last block's few rows) a
+	 * second thread costs more than it saves */
 	if ((gint64)N * m->K * m->OC < (1 << 20))
 		nt = 1;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-	{
-#pragma omp for schedule(static)
-		for (int r = 0; r < N; r++)
-			quant(&j, r);
-		/* block-major: a thread keeps one weight block in L1 while
-		 * it runs down the rows */
-#pragma omp for schedule(static)
-		for (int t = 0; t < ntiles; t++)
-			tile(&j, (t % nrt) * mr, t / nrt);
-	}
-#else
-	(void)nt;
-	for (int r = 0; r < N; r++)
-		quant(&j, r);
-	for (int t = 0; t < ntiles; t++)
-		tile(&j, (t % nrt) * mr, t / nrt);
-#endif
+	QPart part = { .j = &j, .tile = tile, .quant = quant, .mr = mr,
+		       .nrt = nrt };
+	team_run(&part, MIN(nt, nrt));
 }

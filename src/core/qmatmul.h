@@ -18,8 +18,9 @@
  *
  * Threads: a QMatrix is read-only once made and shared; qmatmul_forward
  * keeps its quantized activations in a per-thread buffer and splits the
- * product over qmatmul_set_threads() OpenMP threads. Errors: none (shapes
- * are caller invariants).
+ * product by rows over qmatmul_set_threads() threads (a team of its own
+ * that sleeps between products). Errors: none (shapes are caller
+ * invariants).
  */
 #ifndef GPTM_QMATMUL_H
 #define GPTM_QMATMUL_H

@@ -253,20 +253,17 @@ main(int argc, char **argv)
 		gpt_set_threads(threads);
 	if (no_simd)
 		layers_force_generic();
-	if (qpath != NULL) {
-		int p = 0;
-		while (p < QPATH_N && strcmp(qmatmul_path_name((QPath)p), qpath))
-			p++;
-		if (p == QPATH_N) {
-			fprintf(stderr, "--qpath %s: no such kernel\n", qpath);
-			return 2;
-		}
-		if (!qmatmul_path_supported((QPath)p)) {
-			printf("--qpath %s: not on this CPU\n", qpath);
-			return 77;
-		}
-		qmatmul_force_path((QPath)p);
+	QPath qp;
+	if (qpath != NULL && !qmatmul_path_by_name(qpath, &qp)) {
+		fprintf(stderr, "--qpath %s: no such kernel\n", qpath);
+		return 2;
 	}
+	if (qpath != NULL && !qmatmul_path_supported(qp)) {
+		printf("--qpath %s: not on this CPU\n", qpath);
+		return 77;
+	}
+	if (qpath != NULL)
+		qmatmul_force_path(qp);
 	if (random)
 		return random_checks();
 	if (argc != 3) {

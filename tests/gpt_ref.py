@@ -31,22 +31,30 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpt_torch  # noqa: E402
 
 
-def read_safetensors(path):
-    """name -> float64 array, for every F32/F16/BF16 tensor of PATH; an I8
-    weight NAME times its NAME_scale (per output channel, the last axis)."""
+def read_raw(path):
+    """name -> (dtype, shape, raw bytes) of every tensor of PATH, in file
+    order."""
     with open(path, "rb") as f:
         data = f.read()
     (hlen,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + hlen].decode("utf-8"))
+    header.pop("__metadata__", None)
     base = 8 + hlen
     out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
+    for name, e in sorted(header.items(),
+                          key=lambda i: i[1]["data_offsets"][0]):
         begin, end = e["data_offsets"]
-        raw = data[base + begin:base + end]
-        shape = tuple(e["shape"])
-        dt = e["dtype"]
+        out[name] = (e["dtype"], tuple(e["shape"]),
+                     data[base + begin:base + end])
+    return out
+
+
+def read_safetensors(path):
+    """name -> float64 array, for every F32/F16/BF16 tensor of PATH; an I8
+    weight NAME times its NAME_scale (per output channel, the last axis)."""
+    out = {}
+    raw_all = read_raw(path)
+    for name, (dt, shape, raw) in raw_all.items():
         if dt == "F32":
             a = np.frombuffer(raw, dtype="<f4")
         elif dt == "F16":
@@ -59,8 +67,8 @@ def read_safetensors(path):
         else:
             continue            # attention-mask buffers (BOOL, U8)
         out[name] = a.astype(np.float64).reshape(shape)
-    for name, e in header.items():
-        if name != "__metadata__" and e["dtype"] == "I8":
+    for name, (dt, _, _) in raw_all.items():
+        if dt == "I8":
             out[name] = out[name] * out.pop(name + "_scale")
     return out
 

@@ -26,7 +26,6 @@ Exit status: 0 if every check passed.
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 
@@ -118,8 +117,8 @@ def forward_checks(name, gen_args, lens):
         cfg = json.load(f)
     check(cfg.get("quantization_config", {}).get("quant_method") ==
           "gptmilter-int8", "%s: config.json names the quantization" % name)
-    ours = read_tensors(os.path.join(q8, "model.safetensors"))
-    theirs = read_tensors(os.path.join(d8, "model.safetensors"))
+    ours = gpt_ref.read_raw(os.path.join(q8, "model.safetensors"))
+    theirs = gpt_ref.read_raw(os.path.join(d8, "model.safetensors"))
     for n, (dt, shape, raw) in theirs.items():
         n2 = n if n in ours else "transformer." + n
         if dt != "I8":
@@ -147,28 +146,13 @@ def forward_checks(name, gen_args, lens):
     return d32, d8
 
 
-def read_tensors(path):
-    """name -> (dtype, shape, raw bytes), in file order."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (hlen,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + hlen].decode("utf-8"))
-    base = 8 + hlen
-    out = {}
-    for name, e in sorted((i for i in header.items() if i[0] != "__metadata__"),
-                          key=lambda i: i[1]["data_offsets"][0]):
-        b, end = e["data_offsets"]
-        out[name] = (e["dtype"], tuple(e["shape"]), data[base + b:base + end])
-    return out
-
-
 def broken(name, src, edit):
     """A copy of bundle SRC whose tensors EDIT (name -> (dtype, shape,
     raw), in place) changed."""
     d = os.path.join(TMP, name)
     shutil.copytree(src, d)
     st = os.path.join(d, "model.safetensors")
-    ts = read_tensors(st)
+    ts = gpt_ref.read_raw(st)
     edit(ts)
     gen_tiny_model.write_safetensors(
         st, [(n, dt, shape, raw) for n, (dt, shape, raw) in ts.items()],

@@ -238,6 +238,17 @@ qmatmul_path(void)
 	return (QPath)g_atomic_int_get(&best);
 }
 
+gboolean
+qmatmul_path_by_name(const char *name, QPath *p)
+{
+	for (int i = 0; i < QPATH_N; i++)
+		if (strcmp(qmatmul_path_name((QPath)i), name) == 0) {
+			*p = (QPath)i;
+			return TRUE;
+		}
+	return FALSE;
+}
+
 const char *
 qmatmul_path_name(QPath p)
 {
@@ -416,81 +427,56 @@ store8_avx2(const QJob *j, int r, int o, __m256i acc, __m256i comp)
 		epilogue_one(j, r, o + i, s[i]);
 }
 
-/* tile_avx2 - 4 rows x one block: |a| x sign(w, a) pairs, widened */
+/* TILE256 - the function NAME (for TARGET) of 4 rows x one block, two
+ * ymm a row: acc = MAC(acc, broadcast activation quad, weights); with
+ * OFFSET the sums are of a + 128 and lose the column sums (wcomp) */
 #define MR_AVX2 4
-AVX2_FN static void
-tile_avx2(const QJob *j, int r0, int ob)
-{
-	const QMatrix *m = j->m;
-	const int mr = MIN(MR_AVX2, j->N - r0);
-	const guint8 *a[MR_AVX2];
-	const int8_t *w = m->w + (gsize)ob * m->k4 * QGROUP;
-	const __m256i ones = _mm256_set1_epi16(1);
-	__m256i acc[MR_AVX2][2];
-
-	for (int r = 0; r < MR_AVX2; r++) {
-		/* rows past N repeat the last one: computed, never stored */
-		a[r] = j->qa + (gsize)(r0 + MIN(r, mr - 1)) * j->kp;
-		acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-	}
-	for (int g = 0; g < m->k4; g++) {
-		const __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)
-						     (w + (gsize)g * QGROUP));
-		const __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)
-						     (w + (gsize)g * QGROUP + 32));
-#pragma GCC unroll 4
-		for (int r = 0; r < MR_AVX2; r++) {
-			const __m256i av = _mm256_set1_epi32(load_quad(a[r] + 4 * g));
-			const __m256i aa = _mm256_abs_epi8(av);
-			__m256i p0 = _mm256_maddubs_epi16(aa, _mm256_sign_epi8(w0, av));
-			__m256i p1 = _mm256_maddubs_epi16(aa, _mm256_sign_epi8(w1, av));
-			acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(p0, ones));
-			acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(p1, ones));
-		}
-	}
-	const __m256i zero = _mm256_setzero_si256();
-	for (int r = 0; r < mr; r++) {
-		store8_avx2(j, r0 + r, ob * QBLOCK, acc[r][0], zero);
-		if (ob * QBLOCK + 8 < m->OC)
-			store8_avx2(j, r0 + r, ob * QBLOCK + 8, acc[r][1], zero);
-	}
+#define TILE256(NAME, TARGET, MAC, OFFSET) \
+TARGET static void \
+NAME(const QJob *j, int r0, int ob) \
+{ \
+	const QMatrix *m = j->m; \
+	const int mr = MIN(MR_AVX2, j->N - r0); \
+	const guint8 *a[MR_AVX2]; \
+	const int8_t *w = m->w + (gsize)ob * m->k4 * QGROUP; \
+	__m256i acc[MR_AVX2][2]; \
+	\
+	for (int r = 0; r < MR_AVX2; r++) { \
+		/* rows past N repeat the last one: computed, never stored */ \
+		a[r] = j->qa + (gsize)(r0 + MIN(r, mr - 1)) * j->kp; \
+		acc[r][0] = acc[r][1] = _mm256_setzero_si256(); \
+	} \
+	for (int g = 0; g < m->k4; g++) { \
+		const __m256i w0 = _mm256_load_si256((const __m256i *) \
+			(const void *)(w + (gsize)g * QGROUP)); \
+		const __m256i w1 = _mm256_load_si256((const __m256i *) \
+			(const void *)(w + (gsize)g * QGROUP + 32)); \
+		_Pragma("GCC unroll 4") \
+		for (int r = 0; r < MR_AVX2; r++) { \
+			const __m256i av = _mm256_set1_epi32(load_quad(a[r] + 4 * g)); \
+			acc[r][0] = MAC(acc[r][0], av, w0); \
+			acc[r][1] = MAC(acc[r][1], av, w1); \
+		} \
+	} \
+	const int32_t *comp = m->wcomp + (gsize)ob * QBLOCK; \
+	const __m256i c0 = OFFSET ? _mm256_load_si256((const __m256i *) \
+		(const void *)comp) : _mm256_setzero_si256(); \
+	const __m256i c1 = OFFSET ? _mm256_load_si256((const __m256i *) \
+		(const void *)(comp + 8)) : _mm256_setzero_si256(); \
+	for (int r = 0; r < mr; r++) { \
+		store8_avx2(j, r0 + r, ob * QBLOCK, acc[r][0], c0); \
+		if (ob * QBLOCK + 8 < m->OC) \
+			store8_avx2(j, r0 + r, ob * QBLOCK + 8, acc[r][1], c1); \
+	} \
 }
 
-/* tile_avxvnni - 4 rows x one block: vpdpbusd on (a + 128) and w */
-VNNI256_FN static void
-tile_avxvnni(const QJob *j, int r0, int ob)
-{
-	const QMatrix *m = j->m;
-	const int mr = MIN(MR_AVX2, j->N - r0);
-	const guint8 *a[MR_AVX2];
-	const int8_t *w = m->w + (gsize)ob * m->k4 * QGROUP;
-	__m256i acc[MR_AVX2][2];
-
-	for (int r = 0; r < MR_AVX2; r++) {
-		a[r] = j->qa + (gsize)(r0 + MIN(r, mr - 1)) * j->kp;
-		acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-	}
-	for (int g = 0; g < m->k4; g++) {
-		const __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)
-						     (w + (gsize)g * QGROUP));
-		const __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)
-						     (w + (gsize)g * QGROUP + 32));
-#pragma GCC unroll 4
-		for (int r = 0; r < MR_AVX2; r++) {
-			const __m256i av = _mm256_set1_epi32(load_quad(a[r] + 4 * g));
-			acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], av, w0);
-			acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], av, w1);
-		}
-	}
-	const int32_t *comp = m->wcomp + (gsize)ob * QBLOCK;
-	const __m256i c0 = _mm256_load_si256((const __m256i *)(const void *)comp);
-	const __m256i c1 = _mm256_load_si256((const __m256i *)(const void *)(comp + 8));
-	for (int r = 0; r < mr; r++) {
-		store8_avx2(j, r0 + r, ob * QBLOCK, acc[r][0], c0);
-		if (ob * QBLOCK + 8 < m->OC)
-			store8_avx2(j, r0 + r, ob * QBLOCK + 8, acc[r][1], c1);
-	}
-}
+/* AVX2: |a| x sign(w, a) in int16 pairs, widened to int32 by pairs */
+#define MAC_AVX2(acc, av, w) _mm256_add_epi32((acc), _mm256_madd_epi16( \
+	_mm256_maddubs_epi16(_mm256_abs_epi8(av), _mm256_sign_epi8((w), (av))), \
+	_mm256_set1_epi16(1)))
+TILE256(tile_avx2, AVX2_FN, MAC_AVX2, FALSE)
+/* AVX-VNNI: vpdpbusd on (a + 128) and w */
+TILE256(tile_avxvnni, VNNI256_FN, _mm256_dpbusd_avx_epi32, TRUE)
 
 /* tile_avx512vnni - 8 rows x one block (one zmm a row) */
 #define MR_AVX512 8

@@ -71,6 +71,8 @@ void qmatmul_forward(float *out, const float *inp, const QMatrix *m,
 QPath qmatmul_path(void);
 /* qmatmul_path_name - "generic", "avx2", "avx-vnni", "avx512-vnni" */
 const char *qmatmul_path_name(QPath p);
+/* qmatmul_path_by_name - *P of a qmatmul_path_name(), or FALSE */
+gboolean qmatmul_path_by_name(const char *name, QPath *p);
 /* qmatmul_path_supported - whether this CPU (and build) can run P */
 gboolean qmatmul_path_supported(QPath p);
 /* qmatmul_force_path - run P from now on (a test option: the tests compare

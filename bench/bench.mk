@@ -97,3 +97,13 @@ bench-month: corpus/index.tsv src/train/gptmilter-train \
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
 		$(SHELL) $(srcdir)/bench/bench_month.sh '$(abs_top_builddir)'
 .PHONY: bench-month
+
+# bench_int8: the int8 forward against the f32 one, side by side, on the
+# default model's shape and GPT-2 124M's (make bench/bench_int8, then
+# bench/bench_int8 --shape default|gpt2); bench_int8.sh adds the default
+# model end to end (speed and test-split accuracy).
+EXTRA_PROGRAMS += bench/bench_int8
+bench_bench_int8_SOURCES = bench/bench_int8.c
+bench_bench_int8_LDADD = $(CORE_LIBS)
+CLEANFILES += bench/bench_int8
+EXTRA_DIST += bench/bench_int8.sh

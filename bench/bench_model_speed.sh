@@ -32,17 +32,10 @@ corpus=${1:-${CORPUS_DIR:-}}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-speed.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-max=$(sed -n 's/.*"max_tokens" *: *\([0-9]*\).*/\1/p' "$MODEL/config.json" |
-	head -1)
-[ -n "$max" ] || { echo "$0: no max_tokens in $MODEL/config.json" >&2; exit 1; }
-awk -F'\t' -v d="$corpus" 'NR > 1 { print d "/" $5 }' "$corpus/index.tsv" \
-	> "$tmp/all"
-# --dump-tokens: "FILE<TAB>id id ...": keep the files that fill max_tokens.
-xargs "$CLASSIFY" -m "$MODEL" --dump-tokens < "$tmp/all" |
-	awk -F'\t' -v max="$max" -v n="$N" '
-		split($2, a, " ") == max && c < n { print $1; c++ }' > "$tmp/full"
+. "$srcdir/bench/classify.sh"
+full_length_list "$corpus" "$MODEL" "$N" "$tmp/full" || exit 1
 count=$(wc -l < "$tmp/full")
-[ "$count" -gt 0 ] || { echo "$0: no message fills $max tokens" >&2; exit 1; }
+max=$_max	# full_length_list's: the model's max_tokens
 
 best=
 for r in $(seq "$REPS"); do

@@ -6,6 +6,9 @@
 #   classify_list LIST OUT OPTION...   OUT: "FILE<TAB>VERDICT<TAB>SCORE", one
 #                                      line per line of LIST, in order;
 #                                      fails unless every message got its line
+#   full_length_list CORPUS MODEL N OUT  OUT: up to N messages of CORPUS
+#                                      whose text fills MODEL's max_tokens
+#                                      (bench_model_speed.sh, bench_int8.sh)
 
 classify_list() {
 	_list=$1 _out=$2
@@ -15,4 +18,16 @@ classify_list() {
 	xargs -d '\n' "$CLASSIFY" "$@" < "$_list" > "$_out" ||
 		[ $? -le 123 ] || return 1
 	[ "$(wc -l < "$_out")" -eq "$(wc -l < "$_list")" ]
+}
+
+full_length_list() {
+	_max=$(sed -n 's/.*"max_tokens" *: *\([0-9]*\).*/\1/p' "$2/config.json" |
+		head -1)
+	[ -n "$_max" ] || { echo "no max_tokens in $2/config.json" >&2; return 1; }
+	# --dump-tokens: "FILE<TAB>id id ...": keep the files that fill it
+	awk -F'\t' -v d="$1" 'NR > 1 { print d "/" $5 }' "$1/index.tsv" |
+		xargs -d '\n' "$CLASSIFY" -m "$2" --dump-tokens |
+		awk -F'\t' -v max="$_max" -v n="$3" '
+			split($2, a, " ") == max && c < n { print $1; c++ }' > "$4"
+	[ -s "$4" ] || { echo "no message fills $_max tokens" >&2; return 1; }
 }

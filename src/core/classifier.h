@@ -7,7 +7,8 @@
  * message into token ids (mailtext, then bpe, capped at max_tokens; the head
  * of the text is kept); scoring ragged batches with calibrated softmax; and
  * the decision every program shares: the spam score of any label set, the
- * verdict at a threshold, and the threshold of a model that records none.
+ * verdict at a threshold, and the threshold of a model that records none;
+ * a bundle's token model (tokenstats.h), mixed in when it has one.
  *	Classifier *c = classifier_load(dir, &error);
  *	ClassifierWorker *w = classifier_worker_new(c, 8);   // one per thread
  *	classifier_score(c, w, msgs, lens, n, probs);         // probs (n, NL)
@@ -24,6 +25,7 @@
 #include "bundle.h"
 #include "bpe.h"
 #include "gpt.h"
+#include "tokenstats.h"
 
 typedef struct Classifier Classifier;
 typedef struct ClassifierWorker ClassifierWorker;
@@ -78,6 +80,25 @@ int classifier_max_tokens(const Classifier *c);
 /* classifier_mailtext_version - the text layout served (the model's) */
 int classifier_mailtext_version(const Classifier *c);
 
+/* classifier_tokens - the bundle's token model (gptmilter.tokenstats), or
+ * NULL; classifier_token_mix its weights, NULL without one */
+const TokenStats *classifier_tokens(const Classifier *c);
+const TokenStatsMix *classifier_token_mix(const Classifier *c);
+/* classifier_token_logodds - the token model's log-odds of an extracted
+ * TEXT (classifier_text), NaN without a token model */
+double classifier_token_logodds(const Classifier *c, const char *text,
+				gsize len);
+/* classifier_gpt_logodds - the transformer's log-odds of "not ham" from
+ * its raw LOGITS (NL), at temperature 1 */
+double classifier_gpt_logodds(const Classifier *c, const float *logits);
+/* classifier_mix_logits - raw LOGITS (NL) in place to logits whose
+ * tempered softmax (classifier_softmax at the classifier's temperature)
+ * gives P(not ham) = sigmoid(MIX's weighted sum of the transformer's and
+ * Z_TOK), each label but ham keeping its share; MIX NULL or Z_TOK NaN:
+ * unchanged */
+void classifier_mix_logits(const Classifier *c, const TokenStatsMix *mix,
+			   float *logits, double z_tok);
+
 /* classifier_text - what the model reads of a message (mailtext) */
 char *classifier_text(const Classifier *c, const char *msg, gsize len,
 		      gsize *out_len);
@@ -92,6 +113,10 @@ ClassifierWorker *classifier_worker_new(Classifier *c, int max_batch);
 void classifier_worker_free(ClassifierWorker *w);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClassifierWorker, classifier_worker_free)
 int classifier_worker_max_batch(const ClassifierWorker *w);
+/* classifier_worker_gpt_logodds - message B of W's last scored batch: the
+ * transformer's own log-odds of "not ham" (temperature 1), before any mix
+ * (gptmilter-classify --json shows it beside the token model's) */
+double classifier_worker_gpt_logodds(const ClassifierWorker *w, int b);
 
 /* classifier_logits_ids - B packed id sequences to the raw logits (B, NL)
  * of the head, no calibration; B <= max_batch */
@@ -109,7 +134,15 @@ void classifier_score_ids(const Classifier *c, ClassifierWorker *w,
 void classifier_score_ids_pooled(const Classifier *c, ClassifierWorker *w,
 				 const int32_t *ids, const int *lens, int B,
 				 float *probs, float *pooled);
-/* classifier_score - N messages to probs (N, NL), in batches of max_batch */
+/* classifier_score_ids_tokens - as classifier_score_ids_pooled (POOLED
+ * may be NULL), each message's logits mixed with its token log-odds Z_TOK
+ * (B; NULL: none) first */
+void classifier_score_ids_tokens(const Classifier *c, ClassifierWorker *w,
+				 const int32_t *ids, const int *lens, int B,
+				 const double *z_tok, float *probs,
+				 float *pooled);
+/* classifier_score - N messages to probs (N, NL), in batches of max_batch,
+ * the token model's opinion mixed in when the bundle has one */
 void classifier_score(const Classifier *c, ClassifierWorker *w,
 		      const char *const *msgs, const gsize *lens, int n,
 		      float *probs);

@@ -27,11 +27,12 @@ src_core_libgptmilter_a_SOURCES += \
 	src/core/corpus.c src/core/corpus.h \
 	src/core/metrics.c src/core/metrics.h
 
-# on top: the decision; shared by all: the errors every part reports in,
+# on top: the decision and its second opinion (token statistics); shared by all: the errors every part reports in,
 # the random stream every seeded draw starts from
 src_core_libgptmilter_a_SOURCES += \
 	src/core/classifier.c src/core/classifier.h \
 	src/core/memory.c src/core/memory.h \
+	src/core/tokenstats.c src/core/tokenstats.h \
 	src/core/gptm_error.c src/core/gptm_error.h \
 	src/core/splitmix.h
 

@@ -36,6 +36,7 @@ item_free(gpointer p)
 	g_free(it->data);
 	g_free(it->ids);
 	g_free(it->bare_ids);
+	tokenstats_features_clear(&it->tok);
 	g_free(it);
 }
 
@@ -548,24 +549,35 @@ typedef struct {
 	gint next;
 } TokJob;
 
-/* mail_ids - the ids of message IT's text, extracted with MO; *TEXT_LEN
- * and *SCRIPT (scripts_dominant), when not NULL, get that text's length
- * and dominant script */
+/* text_ids - the ids of TEXT, none without a tokenizer */
+static int
+text_ids(TokJob *j, const char *text, gsize len, int32_t *ids)
+{
+	return j->bpe ? tokens_from_text(j->bpe, text, len, j->max_tokens,
+					 j->eot, ids) : 0;
+}
+
+/* mail_ids - the ids of message IT's text, extracted with MO; *TEXT_LEN,
+ * *SCRIPT (scripts_dominant) and *TOK (the token model's tokens, when the
+ * corpus asks for them), when not NULL, get that text's length, dominant
+ * script and tokens */
 static int32_t *
 mail_ids(TokJob *j, const CorpusItem *it, const MailtextOptions *mo,
-	 int *n_ids, gsize *text_len, const char **script)
+	 int *n_ids, gsize *text_len, const char **script, TokenFeatures *tok)
 {
 	int32_t *ids = g_new(int32_t, j->max_tokens);
 	gsize tl = 0;
 	char *text = mailtext_extract(it->data, it->len, mo, &tl);
 
-	*n_ids = tokens_from_text(j->bpe, text, tl, j->max_tokens, j->eot, ids);
+	*n_ids = text_ids(j, text, tl, ids);
 	if (text_len != NULL)
 		*text_len = tl;
 	if (script != NULL)
 		*script = scripts_dominant(text, tl);
+	if (tok != NULL && j->c->token_opts != NULL)
+		tokenstats_features(j->c->token_opts, text, tl, tok);
 	g_free(text);
-	return g_renew(int32_t, ids, *n_ids);
+	return g_renew(int32_t, ids, MAX(*n_ids, 1));
 }
 
 static void
@@ -573,19 +585,21 @@ tokenize_item(TokJob *j, CorpusItem *it)
 {
 	if (it->is_text) {
 		int32_t *ids = g_new(int32_t, j->max_tokens);
-		it->n_ids = tokens_from_text(j->bpe, it->data, it->len,
-					     j->max_tokens, j->eot, ids);
+		it->n_ids = text_ids(j, it->data, it->len, ids);
 		it->text_len = it->len;
-		it->ids = g_renew(int32_t, ids, it->n_ids);
+		it->ids = g_renew(int32_t, ids, MAX(it->n_ids, 1));
 		it->script = scripts_dominant(it->data, it->len);
+		if (j->c->token_opts != NULL)
+			tokenstats_features(j->c->token_opts, it->data,
+					    it->len, &it->tok);
 	} else {
 		MailtextOptions mo = { .version = j->c->mailtext_version };
 		it->ids = mail_ids(j, it, &mo, &it->n_ids, &it->text_len,
-				   &it->script);
+				   &it->script, &it->tok);
 		if (j->c->bare_views && it->split == CORPUS_TRAIN) {
 			mo.bare_headers = TRUE;
 			it->bare_ids = mail_ids(j, it, &mo, &it->n_bare_ids,
-						NULL, NULL);
+						NULL, NULL, NULL);
 		}
 	}
 	g_clear_pointer(&it->data, g_free);

@@ -30,6 +30,7 @@
 #include <glib.h>
 #include <stdint.h>
 #include "bpe.h"
+#include "tokenstats.h"
 
 typedef enum {
 	CORPUS_AUTO = -1,	/* decided later by corpus_assign_split */
@@ -61,6 +62,9 @@ typedef struct {
 	gsize text_len;		/* bytes of extracted text */
 	const char *script;	/* its dominant script (scripts.h), interned,
 				 * after corpus_tokenize */
+	TokenFeatures tok;	/* its tokens for the token model, after
+				 * corpus_tokenize when the corpus has
+				 * token_opts (else empty) */
 } CorpusItem;
 
 typedef struct {
@@ -77,6 +81,10 @@ typedef struct {
 				 * current MAILTEXT_VERSION) */
 	gboolean keep_duplicates;	/* add every message, seen or not
 					 * (gptmilter-classify scores each) */
+	const TokenStatsOptions *token_opts;	/* corpus_tokenize also gives
+						 * each item its tokens for
+						 * the token model (borrowed;
+						 * NULL: none) */
 } Corpus;
 
 #define CORPUS_MAX_WARNINGS 100
@@ -120,8 +128,10 @@ gboolean corpus_parse_split(const char *spec, int *train_pct, int *val_pct,
 /* corpus_tokenize - every item to 1 .. MAX_TOKENS ids: mailtext_extract
  * (unless is_text) then tokens_from_text, and the dominant script of that
  * text (scripts_dominant); the bytes are freed. With bare_views, training
- * messages get their bare-header view too (MailtextOptions.bare_headers).
- * N_THREADS workers (<= 1: this thread). */
+ * messages get their bare-header view too (MailtextOptions.bare_headers);
+ * with token_opts, the token model's tokens of the text. BPE NULL: no ids
+ * (n_ids 0), for a token model alone. N_THREADS workers (<= 1: this
+ * thread). */
 void corpus_tokenize(Corpus *c, const Bpe *bpe, int max_tokens,
 		     int32_t eot_id, int n_threads);
 

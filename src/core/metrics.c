@@ -245,6 +245,123 @@ metrics_fit_temperature(const float *logits, const int *labels, gsize n,
 	return exp((a + b) / 2.0);
 }
 
+/* solve - A (m, m) x = B in place (B becomes x), Gaussian elimination
+ * with partial pivoting; FALSE when A is singular */
+static gboolean
+solve(double *A, double *B, int m)
+{
+	for (int c = 0; c < m; c++) {
+		int p = c;
+		for (int r = c + 1; r < m; r++)
+			if (fabs(A[r * m + c]) > fabs(A[p * m + c]))
+				p = r;
+		if (fabs(A[p * m + c]) < 1e-300)
+			return FALSE;
+		for (int k = 0; k < m; k++) {
+			double t = A[c * m + k];
+			A[c * m + k] = A[p * m + k];
+			A[p * m + k] = t;
+		}
+		double t = B[c];
+		B[c] = B[p];
+		B[p] = t;
+		for (int r = 0; r < m; r++) {
+			if (r == c)
+				continue;
+			double f = A[r * m + c] / A[c * m + c];
+			for (int k = c; k < m; k++)
+				A[r * m + k] -= f * A[c * m + k];
+			B[r] -= f * B[c];
+		}
+	}
+	for (int c = 0; c < m; c++)
+		B[c] /= A[c * m + c];
+	return TRUE;
+}
+
+/* logistic_loss - the penalised smoothed log loss of W (see below) */
+static double
+logistic_loss(const double *x, const gboolean *y, gsize n, int k, double l2,
+	      double tpos, double tneg, const double *w)
+{
+	double loss = 0;
+
+	for (gsize i = 0; i < n; i++) {
+		double z = w[k], t = y[i] ? tpos : tneg;
+		for (int a = 0; a < k; a++)
+			z += w[a] * x[i * (gsize)k + a];
+		/* t log(1 + e^-z) + (1 - t) log(1 + e^z), overflow-free */
+		double sp = z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
+		loss += sp - t * z;
+	}
+	for (int a = 0; a < k; a++)
+		loss += l2 / 2 * w[a] * w[a];
+	return loss;
+}
+
+/* metrics_fit_logistic - Newton's method, each step halved until the loss
+ * falls, on the L2-penalised log loss against Platt's smoothed targets (as
+ * metrics_fit_temperature: a sample that the features separate must not
+ * get infinite weights) */
+gboolean
+metrics_fit_logistic(const double *x, const gboolean *y, gsize n, int k,
+		     double l2, double *w)
+{
+	const int m = k + 1;	/* the weights, then the bias */
+	gsize npos = 0;
+	double H[17 * 17], g[17], trial[17];
+
+	g_return_val_if_fail(k >= 1 && k <= 16, FALSE);
+	for (gsize i = 0; i < n; i++)
+		npos += y[i] != 0;
+	double tpos = (npos + 1.0) / (npos + 2.0);
+	double tneg = 1.0 / (n - npos + 2.0);
+	memset(w, 0, sizeof *w * m);
+	double loss = logistic_loss(x, y, n, k, l2, tpos, tneg, w);
+	for (int it = 0; it < 100; it++) {
+		memset(H, 0, sizeof H);
+		memset(g, 0, sizeof g);
+		for (gsize i = 0; i < n; i++) {
+			const double *xi = x + i * (gsize)k;
+			double z = w[k];
+			for (int a = 0; a < k; a++)
+				z += w[a] * xi[a];
+			double p = 1 / (1 + exp(-z));
+			double r = p - (y[i] ? tpos : tneg), v = p * (1 - p);
+			for (int a = 0; a < m; a++) {
+				double xa = a < k ? xi[a] : 1;
+				g[a] += r * xa;
+				for (int b = 0; b < m; b++)
+					H[a * m + b] += v * xa * (b < k ? xi[b] : 1);
+			}
+		}
+		for (int a = 0; a < k; a++) {	/* the bias is not penalised */
+			g[a] += l2 * w[a];
+			H[a * m + a] += l2;
+		}
+		if (!solve(H, g, m))
+			return FALSE;
+		double t = 1, next = loss;
+		for (; t > 1e-10; t /= 2) {
+			for (int a = 0; a < m; a++)
+				trial[a] = w[a] - t * g[a];
+			next = logistic_loss(x, y, n, k, l2, tpos, tneg, trial);
+			if (next <= loss)
+				break;
+		}
+		if (!(next <= loss))
+			break;		/* no step lowers it: at the minimum */
+		memcpy(w, trial, sizeof *w * m);
+		if (loss - next < 1e-12 * (1 + loss))
+			break;
+		loss = next;
+	}
+	for (int a = 0; a < m; a++)
+		if (!isfinite(w[a]))
+			return FALSE;
+	return TRUE;
+}
+
 /* metrics_wilson - Wilson score interval of K successes in N trials */
 void
 metrics_wilson(gsize k, gsize n, double *lo, double *hi)

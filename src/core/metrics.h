@@ -70,6 +70,13 @@ double metrics_nll(const float *logits, const int *labels, gsize n, int nl,
 double metrics_fit_temperature(const float *logits, const int *labels,
 			       gsize n, int nl);
 
+/* metrics_fit_logistic - W (K + 1: the weights of the K features, then
+ * the bias) of P(positive) = sigmoid(W . x + bias) for the rows of X (N, K)
+ * and Y (N), minimising the log loss against Platt's smoothed targets plus
+ * L2 / 2 |weights|^2; FALSE if the fit failed (W then not usable) */
+gboolean metrics_fit_logistic(const double *x, const gboolean *y, gsize n,
+			      int k, double l2, double *w);
+
 /* metrics_wilson - the 95% Wilson score interval [*LO, *HI] of a rate of K
  * in N (NaN when N is 0) */
 void metrics_wilson(gsize k, gsize n, double *lo, double *hi);

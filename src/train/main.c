@@ -13,6 +13,7 @@
  *	gptmilter-train finetune --base gpt2/ --ham H --spam S -o model/
  *	gptmilter-train eval -m model/ --ham H --spam S [--json FILE]
  *	gptmilter-train pretrain --init random --data mail/ -o lm/
+ *	gptmilter-train tokens -m model/ --ham H --spam S --ham-val ... (tokens.c)
  *
  * Exit status: 0 done, 1 bad input or a failed run, 2 bad usage.
  */
@@ -194,7 +195,11 @@ static GOptionEntry model_entries[] = {
 	  "Tokenizer directory for --init random (default: the installed "
 	  "default model's, " CLASSIFIER_DEFAULT_MODEL ")", "DIR" },
 	{ "model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model,
-	  "eval: the classifier bundle", "DIR" },
+	  "eval, scripts, tokens: the classifier bundle", "DIR" },
+	{ "tokens", 0, 0, G_OPTION_ARG_STRING, &o.token_spec,
+	  "tokens: the token model's options, KEY=VALUE,... (bigrams, "
+	  "from-domain, per-occurrence, combine, sig, min-count, strength, "
+	  "prior, min-dev, ham-weight; see gptmilter-train(1))", "SPEC" },
 	{ NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL }
 };
 
@@ -304,6 +309,8 @@ parse_mode(const char *s)
 		return MODE_SCRIPTS;
 	if (strcmp(s, "quantize") == 0)
 		return MODE_QUANTIZE;
+	if (strcmp(s, "tokens") == 0)
+		return MODE_TOKENS;
 	return -1;
 }
 
@@ -395,6 +402,18 @@ check_options(GOptionContext *ctx)
 	if (o.mode == MODE_QUANTIZE) {
 		if (o.model == NULL || o.out == NULL)
 			usage_error(ctx, "quantize needs -m MODEL and -o OUT");
+		return;
+	}
+	if (o.token_spec != NULL && o.mode != MODE_TOKENS)
+		usage_error(ctx, "--tokens is for the tokens mode");
+	if (o.mode == MODE_TOKENS) {
+		if ((o.model == NULL) == (o.out == NULL))
+			usage_error(ctx, "tokens needs either -m MODEL (train "
+				    "the token model into it) or -o DIR (a "
+				    "token model alone)");
+		if (o.base || o.init)
+			usage_error(ctx, "tokens: the model is -m MODEL (no "
+				    "--base or --init)");
 		return;
 	}
 	if (train_by_model(&o)) {
@@ -515,6 +534,9 @@ run_eval(Run *r)
 	 * it is served (the classifier's end-of-text). */
 	r->corpus->mailtext_version = classifier_mailtext_version(cl);
 	r->bpe = (Bpe *)classifier_bpe(cl);
+	/* a token model reads its own tokens of the same text */
+	if (classifier_tokens(cl) != NULL)
+		r->corpus->token_opts = tokenstats_options(classifier_tokens(cl));
 	if (!data_load(r, classifier_eot_id(cl), &err))
 		die_error(err);
 	r->nl = classifier_num_labels(cl);
@@ -619,6 +641,7 @@ main(int argc, char **argv)
 		"       gptmilter-train soup -o OUT [OPTION...] MODEL MODEL...\n"
 		"       gptmilter-train scripts -m MODEL --ham ... --spam ...\n"
 		"       gptmilter-train quantize -m MODEL -o OUT [--dtype int8]\n"
+		"       gptmilter-train tokens -m MODEL|-o DIR --ham ... --spam ...\n"
 		"       gptmilter-train --version\n"
 		"(gptmilter-train MODE --help lists every option of MODE; see "
 		"gptmilter-train(1))\n";
@@ -655,7 +678,10 @@ main(int argc, char **argv)
 		"weights of classifiers fine-tuned from one base: soup -o OUT "
 		"MODEL MODEL...), scripts (record in -m MODEL's config.json the "
 		"Unicode scripts of its training messages, given as --ham/--spam), "
-		"quantize (write -m MODEL to -o OUT with --dtype, int8 by default).");
+		"quantize (write -m MODEL to -o OUT with --dtype, int8 by default), "
+		"tokens (a token-statistics model trained on --ham/--spam, "
+		"written into -m MODEL and mixed with its transformer on the "
+		"validation set, or alone into -o DIR).");
 	/* the callbacks of typed options get O as their group's data */
 	g = g_option_group_new("data", "Data:", "Show data options", &o, NULL);
 	g_option_group_add_entries(g, data_entries);
@@ -706,6 +732,11 @@ main(int argc, char **argv)
 	if (o.mode == MODE_QUANTIZE)
 		return run_quantize();
 	r.corpus = corpus_new();
+	if (o.mode == MODE_TOKENS) {
+		int rc = run_tokens(&r);
+		corpus_free(r.corpus);
+		return rc;
+	}
 	if (train_by_model(&o)) {
 		int rc = run_eval(&r);
 		corpus_free(r.corpus);

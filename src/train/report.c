@@ -79,6 +79,22 @@ report_logits(Run *r, const Split *s, double *mean_loss)
 	return logits;
 }
 
+/* report_mix_tokens - see train.h */
+void
+report_mix_tokens(Run *r, const Split *s, float *logits)
+{
+	const Classifier *c = r->classifier;
+	const TokenStats *ts = c ? classifier_tokens(c) : NULL;
+
+	if (ts == NULL)
+		return;
+	for (gsize i = 0; i < s->n; i++)
+		classifier_mix_logits(c, classifier_token_mix(c),
+				      logits + i * (gsize)r->nl,
+				      tokenstats_score(ts, &s->items[i]->tok,
+						       NULL));
+}
+
 /* report_probs - PROBS (n, nl) of LOGITS at TEMPERATURE */
 static void
 report_probs(const float *logits, gsize n, int nl, double temperature,
@@ -115,9 +131,10 @@ report_spam_scores(Run *r, const Split *s, const float *logits,
  *	   FPR within the target - raised first to the smallest FPR the
  *	   sample can measure: no false positive in n ham only says the rate
  *	   is under 3/n (the rule of three, 95%). */
-void
-report_calibrate(Run *r, const Split *val, const float *logits,
-		 ReportCalibration *cal)
+/* calibration_evidence - rule 1 below: FALSE, with the base's operating
+ * point in CAL, when validation is too small to measure one */
+static gboolean
+calibration_evidence(Run *r, const Split *val, ReportCalibration *cal)
 {
 	const TrainOptions *o = r->o;
 	gsize n_spam = 0, n_ham;
@@ -131,36 +148,36 @@ report_calibrate(Run *r, const Split *val, const float *logits,
 	cal->n_spam = n_spam;
 	cal->target_fpr = o->target_fpr;
 	cal->achieved_fpr = NAN;
-	if (n_ham < (gsize)o->min_val_ham || n_spam < (gsize)o->min_val_spam) {
-		cal->temperature = r->base_temperature;
-		cal->threshold = r->base_threshold;
-		cal->note = g_strdup_printf(
-			"validation has %zu ham and %zu spam, fewer than %d and "
-			"%d (--min-val-ham, --min-val-spam): too few to measure "
-			"an operating point, so %s temperature %.4g and "
-			"threshold %.4g are kept", n_ham, n_spam, o->min_val_ham,
-			o->min_val_spam, r->base_calibrated ? "the base's" :
-			"the defaults (the base records none):",
-			cal->temperature, cal->threshold);
-		return;
-	}
+	if (n_ham >= (gsize)o->min_val_ham && n_spam >= (gsize)o->min_val_spam)
+		return TRUE;
+	cal->temperature = r->base_temperature;
+	cal->threshold = r->base_threshold;
+	cal->note = g_strdup_printf(
+		"validation has %zu ham and %zu spam, fewer than %d and "
+		"%d (--min-val-ham, --min-val-spam): too few to measure "
+		"an operating point, so %s temperature %.4g and "
+		"threshold %.4g are kept", n_ham, n_spam, o->min_val_ham,
+		o->min_val_spam, r->base_calibrated ? "the base's" :
+		"the defaults (the base records none):",
+		cal->temperature, cal->threshold);
+	return FALSE;
+}
 
-	int *labels = g_new(int, val->n + 1);
-	double *scores = g_new(double, val->n + 1);
-	gboolean *is_pos = g_new(gboolean, val->n + 1);
-	double measurable = REPORT_RULE_OF_THREE / (double)n_ham;
+/* calibration_threshold - rule 2's threshold from the validation SCORES
+ * (N, calibrated) into CAL, with its note (CAL's temperature set) */
+static void
+calibration_threshold(Run *r, const double *scores, const gboolean *is_pos,
+		      gsize n, ReportCalibration *cal)
+{
+	const TrainOptions *o = r->o;
+	double measurable = REPORT_RULE_OF_THREE / (double)cal->n_ham;
 
 	cal->fitted = TRUE;
-	for (gsize i = 0; i < val->n; i++)
-		labels[i] = val->items[i]->label;
-	cal->temperature = metrics_fit_temperature(logits, labels, val->n,
-						   r->nl);
-	report_spam_scores(r, val, logits, cal->temperature, scores, is_pos);
 	if (cal->target_fpr < measurable) {
 		cal->target_fpr = measurable;
 		cal->clamped = TRUE;
 	}
-	cal->threshold = metrics_threshold_for_fpr(scores, is_pos, val->n,
+	cal->threshold = metrics_threshold_for_fpr(scores, is_pos, n,
 						   cal->target_fpr,
 						   &cal->achieved_fpr);
 	/* Never recommend flagging everything: below 0.5 the argmax rule is
@@ -168,21 +185,59 @@ report_calibrate(Run *r, const Split *val, const float *logits,
 	if (cal->threshold < CLASSIFIER_THRESHOLD_DEFAULT) {
 		MetricsBinary mb;
 		cal->threshold = CLASSIFIER_THRESHOLD_DEFAULT;
-		metrics_binary(scores, is_pos, val->n,
-			       CLASSIFIER_THRESHOLD_DEFAULT, &mb);
+		metrics_binary(scores, is_pos, n, CLASSIFIER_THRESHOLD_DEFAULT,
+			       &mb);
 		cal->achieved_fpr = mb.fpr;
 	}
 	g_autofree char *why = cal->clamped ? g_strdup_printf(
 		": --target-fpr %.5g is below 3/%zu, the least this many ham "
-		"can measure", o->target_fpr, n_ham) : g_strdup("");
+		"can measure", o->target_fpr, cal->n_ham) : g_strdup("");
 	cal->note = g_strdup_printf(
 		"calibration on validation (%zu ham, %zu spam): temperature "
 		"%.4f; threshold %.6g keeps the validation FPR at %.5f (target "
-		"%.5g%s)", n_ham, n_spam, cal->temperature, cal->threshold,
-		cal->achieved_fpr, cal->target_fpr, why);
+		"%.5g%s)", cal->n_ham, cal->n_spam, cal->temperature,
+		cal->threshold, cal->achieved_fpr, cal->target_fpr, why);
+}
+
+void
+report_calibrate(Run *r, const Split *val, const float *logits,
+		 ReportCalibration *cal)
+{
+	if (!calibration_evidence(r, val, cal))
+		return;
+
+	int *labels = g_new(int, val->n + 1);
+	double *scores = g_new(double, val->n + 1);
+	gboolean *is_pos = g_new(gboolean, val->n + 1);
+
+	for (gsize i = 0; i < val->n; i++)
+		labels[i] = val->items[i]->label;
+	cal->temperature = metrics_fit_temperature(logits, labels, val->n,
+						   r->nl);
+	report_spam_scores(r, val, logits, cal->temperature, scores, is_pos);
+	calibration_threshold(r, scores, is_pos, val->n, cal);
 	g_free(labels);
 	g_free(scores);
 	g_free(is_pos);
+}
+
+/* report_calibrate_at - see train.h */
+gboolean
+report_calibrate_at(Run *r, const Split *val, const float *logits,
+		    double temperature, ReportCalibration *cal)
+{
+	if (!calibration_evidence(r, val, cal))
+		return FALSE;
+
+	double *scores = g_new(double, val->n + 1);
+	gboolean *is_pos = g_new(gboolean, val->n + 1);
+
+	cal->temperature = temperature;
+	report_spam_scores(r, val, logits, temperature, scores, is_pos);
+	calibration_threshold(r, scores, is_pos, val->n, cal);
+	g_free(scores);
+	g_free(is_pos);
+	return TRUE;
 }
 
 /* report_scripts - see train.h */
@@ -253,14 +308,21 @@ report_scores(Run *r, const char *split_name, const Split *s,
 	gboolean *is_pos = g_new(gboolean, s->n + 1);
 
 	report_spam_scores(r, s, logits, temperature, scores, is_pos);
-	for (gsize i = 0; i < s->n; i++) {
-		const CorpusItem *it = s->items[i];
-		fprintf(r->scores, "%s\t%s\t%s\t%s\t%.6g\n", split_name, it->path,
-			it->source, it->label >= 0 ? (char *)g_ptr_array_index(
-			r->corpus->classes, it->label) : "-", scores[i]);
-	}
+	for (gsize i = 0; i < s->n; i++)
+		report_score_line(r, split_name, s->items[i], scores[i]);
 	g_free(scores);
 	g_free(is_pos);
+}
+
+void
+report_score_line(Run *r, const char *split_name, const CorpusItem *it,
+		  double score)
+{
+	if (r->scores == NULL)
+		return;
+	fprintf(r->scores, "%s\t%s\t%s\t%s\t%.6g\n", split_name, it->path,
+		it->source, it->label >= 0 ? (char *)g_ptr_array_index(
+		r->corpus->classes, it->label) : "-", score);
 }
 
 gboolean
@@ -507,6 +569,7 @@ report_eval(Run *r, GError **error)
 	const Split *s = &r->split[CORPUS_TEST];
 	double t0 = train_now();
 	g_autofree float *logits = report_logits(r, s, NULL);
+	report_mix_tokens(r, s, logits);
 	double secs = train_now() - t0;
 	double T = classifier_temperature(cl);
 	double thr = o->threshold >= 0 ? o->threshold :
@@ -539,7 +602,19 @@ gboolean
 report_model_config_set(const char *model_dir, const char *member,
 			JsonObject *value, GError **error)
 {
+	JsonObject *m = json_object_new();
+
+	json_object_set_object_member(m, member, value);
+	return report_model_config_merge(model_dir, m, error);
+}
+
+/* report_model_config_merge - see train.h */
+gboolean
+report_model_config_merge(const char *model_dir, JsonObject *members,
+			  GError **error)
+{
 	g_autoptr(GError) err = NULL;
+	g_autoptr(JsonObject) mo = members;	/* taken */
 	g_autofree char *path = g_build_filename(model_dir, "config.json",
 						 NULL);
 	g_autoptr(JsonParser) jp = json_parser_new();
@@ -548,7 +623,6 @@ report_model_config_set(const char *model_dir, const char *member,
 	if (!json_parser_load_from_file(jp, path, &err)) {
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s",
 			    path, err->message);
-		json_object_unref(value);
 		return FALSE;
 	}
 	root = json_parser_get_root(jp);
@@ -559,10 +633,12 @@ report_model_config_set(const char *model_dir, const char *member,
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
 			    "%s: no gptmilter object (not a gptmilter "
 			    "classifier)", path);
-		json_object_unref(value);
 		return FALSE;
 	}
-	json_object_set_object_member(json_node_get_object(gn), member, value);
+	g_autoptr(GList) names = json_object_get_members(mo);
+	for (GList *l = names; l; l = l->next)
+		json_object_set_member(json_node_get_object(gn), l->data,
+			json_node_copy(json_object_get_member(mo, l->data)));
 	g_autoptr(JsonGenerator) gen = json_generator_new();
 	json_generator_set_root(gen, root);
 	json_generator_set_pretty(gen, TRUE);

@@ -30,6 +30,7 @@ typedef enum {
 	MODE_SOUP,
 	MODE_SCRIPTS,
 	MODE_QUANTIZE,
+	MODE_TOKENS,
 } TrainMode;
 
 typedef enum {
@@ -54,7 +55,8 @@ typedef struct {
 	char *init;		/* --init random */
 	int layers, heads, embd, ctx;
 	char *tokenizer;	/* --tokenizer DIR */
-	char *model;		/* eval: -m DIR */
+	char *model;		/* eval, scripts, tokens: -m DIR */
+	char *token_spec;	/* tokens: --tokens KEY=VALUE,... */
 	/* data */
 	TrainSources sets[CORPUS_N_SPLITS];	/* [CORPUS_TRAIN]: the main
 						 * sets, split by --split */
@@ -162,9 +164,19 @@ gboolean train_finish_classifier(Run *r, JsonObject *training,
 gboolean soup_load(Run *r, char **members, GError **error);
 gboolean soup_finish(Run *r, GError **error);
 
+/* tokens.c: gptmilter-train tokens - a token model trained on the
+ * training split; with -m MODEL written into it and mixed with its
+ * transformer (the mix fitted and the threshold recommended on
+ * validation), else (-o DIR) alone; returns the exit status */
+int run_tokens(Run *r);
+
 /* report.c: logits (n, nl) of a split, in batches, by r->classifier (made
  * around r->model on first use) */
 float *report_logits(Run *r, const Split *s, double *mean_loss);
+/* report_mix_tokens - LOGITS (n, nl) of S mixed with r->classifier's
+ * token model when it has one (its tokens in S's items: the corpus read
+ * with its options), so that eval scores as gptmilter does */
+void report_mix_tokens(Run *r, const Split *s, float *logits);
 /* report_spam_scores - SCORES (n) of S at TEMPERATURE, the classifier's
  * spam score, and IS_POS (n), whether each item's class counts as spam */
 void report_spam_scores(Run *r, const Split *s, const float *logits,
@@ -198,6 +210,12 @@ typedef struct {
 void report_calibrate(Run *r, const Split *val, const float *logits,
 		      ReportCalibration *cal);
 
+/* report_calibrate_at - the same with TEMPERATURE given, not fitted (the
+ * LOGITS already calibrated: gptmilter-train tokens); FALSE, with the
+ * base's point in CAL, when validation is too few */
+gboolean report_calibrate_at(Run *r, const Split *val, const float *logits,
+			     double temperature, ReportCalibration *cal);
+
 /* report_scripts - the record of the dominant scripts of S's messages by
  * class (scripts.h), printed unless quiet */
 JsonObject *report_scripts(Run *r, const Split *s);
@@ -215,6 +233,10 @@ gboolean report_write_scripts(Run *r, const char *model_dir, const Split *s,
  * MODEL_DIR's config.json, every other field kept; written atomically */
 gboolean report_model_config_set(const char *model_dir, const char *member,
 				 JsonObject *value, GError **error);
+/* report_model_config_merge - every member of MEMBERS (taken) into
+ * MODEL_DIR's gptmilter object at once, as above */
+gboolean report_model_config_merge(const char *model_dir, JsonObject *members,
+				   GError **error);
 /* report_score_histogram - the histogram of S's calibrated spam scores in
  * the milter's bins (metrics_score_bin), the reference of its drift figure
  * (gptmilter.score_histogram): { "split": SPLIT_NAME, "le": [0.1 .. 1],
@@ -229,6 +251,9 @@ gboolean report_write_json(const char *path, JsonObject *o, GError **error);
  * split name, path, source, true class, calibrated spam score */
 void report_scores(Run *r, const char *split_name, const Split *s,
 		   const float *logits, double temperature);
+/* report_score_line - that line of one item IT with its SCORE */
+void report_score_line(Run *r, const char *split_name, const CorpusItem *it,
+		       double score);
 /* report_scores_close - close r->scores; FALSE with error if any write
  * failed */
 gboolean report_scores_close(Run *r, GError **error);

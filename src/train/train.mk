@@ -10,7 +10,8 @@
 bin_PROGRAMS += src/train/gptmilter-train
 src_train_gptmilter_train_SOURCES = src/train/main.c src/train/data.c \
 	src/train/loop.c \
-	src/train/report.c src/train/soup.c src/train/train.h
+	src/train/report.c src/train/soup.c src/train/tokens.c \
+	src/train/train.h
 src_train_gptmilter_train_LDADD = $(CORE_LIBS)
 # (its man page, man/gptmilter-train.1.in, is written with the paths:
 # Makefile.am)

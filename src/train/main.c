@@ -733,9 +733,10 @@ main(int argc, char **argv)
 		return run_quantize();
 	r.corpus = corpus_new();
 	if (o.mode == MODE_TOKENS) {
-		int rc = run_tokens(&r);
+		if (!run_tokens(&r, &err))
+			die_error(err);
 		corpus_free(r.corpus);
-		return rc;
+		return 0;
 	}
 	if (train_by_model(&o)) {
 		int rc = run_eval(&r);

@@ -24,19 +24,6 @@
 #define MIX_L2 1e-3	/* a whisper of weight decay: only so that
 			 * validation the two separate keeps finite weights */
 
-G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN static void
-fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "gptmilter-train: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 static double
 sigmoid(double z)
 {
@@ -46,14 +33,15 @@ sigmoid(double z)
 /* load_classifier - -m MODEL as the run's model: its classes, text layout,
  * tokenizer and operating point (the scores are its transformer's) */
 static Classifier *
-load_classifier(Run *r, TokenStatsOptions *to)
+load_classifier(Run *r, TokenStatsOptions *to, GError **error)
 {
 	TrainOptions *o = r->o;
-	g_autoptr(GError) err = NULL;
-	Classifier *cl = classifier_load(o->model, &err);
+	Classifier *cl = classifier_load(o->model, error);
 
-	if (cl == NULL)
-		fail("-m %s: %s", o->model, err->message);
+	if (cl == NULL) {
+		g_prefix_error(error, "-m %s: ", o->model);
+		return NULL;
+	}
 	for (int i = 0; i < classifier_num_labels(cl); i++)
 		corpus_class(r->corpus, classifier_label(cl, i));
 	r->corpus->mailtext_version = classifier_mailtext_version(cl);
@@ -68,7 +56,7 @@ load_classifier(Run *r, TokenStatsOptions *to)
 
 /* train - the token model of the training split; HAM is the ham class */
 static TokenStats *
-train(Run *r, const TokenStatsOptions *to, int ham)
+train(Run *r, const TokenStatsOptions *to, int ham, GError **error)
 {
 	const Split *s = &r->split[CORPUS_TRAIN];
 	TokenStats *ts = tokenstats_new(to);
@@ -79,9 +67,13 @@ train(Run *r, const TokenStatsOptions *to, int ham)
 		tokenstats_add(ts, &s->items[i]->tok, spam);
 		n_spam += spam;
 	}
-	if (n_spam == 0 || n_spam == s->n)
-		fail("tokens: the training messages need both ham and "
-		     "something else (--ham and --spam)");
+	if (n_spam == 0 || n_spam == s->n) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "tokens: the training "
+			    "messages need both ham and something else (--ham "
+			    "and --spam)");
+		tokenstats_free(ts);
+		return NULL;
+	}
 	tokenstats_finish(ts);
 	if (!r->o->quiet) {
 		g_autofree char *d = tokenstats_options_describe(to);
@@ -154,8 +146,9 @@ alone(Run *r, const TokenStats *ts, const Split *s, const double *z, int ham)
 
 /* fit_mix - the weights of the mix on validation (logits L, token
  * log-odds Z): the logistic regression of "not ham" */
-static TokenStatsMix
-fit_mix(Run *r, const Split *s, const float *l, const double *z, int ham)
+static gboolean
+fit_mix(Run *r, const Split *s, const float *l, const double *z, int ham,
+	TokenStatsMix *mix, GError **error)
 {
 	double *x = g_new(double, 2 * s->n + 1), w[3];
 	gboolean *y = g_new(gboolean, s->n + 1);
@@ -169,9 +162,13 @@ fit_mix(Run *r, const Split *s, const float *l, const double *z, int ham)
 	gboolean ok = metrics_fit_logistic(x, y, s->n, 2, MIX_L2, w);
 	g_free(x);
 	g_free(y);
-	if (!ok)
-		fail("tokens: the fit of the mix on validation failed");
-	return (TokenStatsMix){ w[0], w[1], w[2] };
+	if (!ok) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "tokens: the fit of the mix "
+			    "on validation failed");
+		return FALSE;
+	}
+	*mix = (TokenStatsMix){ w[0], w[1], w[2] };
+	return TRUE;
 }
 
 /* mixed - LOGITS (n, nl) of S mixed with the token log-odds Z by MIX, a
@@ -190,18 +187,17 @@ mixed(Run *r, const Split *s, const float *logits, const double *z,
 
 /* write_model - tokenstats.bin, then config.json's tokenstats and
  * threshold in one atomic write */
-static void
+static gboolean
 write_model(Run *r, const TokenStats *ts, const TokenStatsMix *mix,
-	    const ReportCalibration *cal)
+	    const ReportCalibration *cal, GError **error)
 {
 	const char *dir = r->o->model;
-	g_autoptr(GError) err = NULL;
 	g_autofree char *path = g_build_filename(dir, TOKENSTATS_FILE, NULL);
 	g_autofree char *desc = tokenstats_options_describe(
 		tokenstats_options(ts));
 
-	if (!tokenstats_save(ts, path, &err))
-		fail("%s", err->message);
+	if (!tokenstats_save(ts, path, error))
+		return FALSE;
 	JsonObject *t = json_object_new();
 	json_object_set_string_member(t, "file", TOKENSTATS_FILE);
 	json_object_set_double_member(t, "weight_gpt", mix->weight_gpt);
@@ -220,17 +216,18 @@ write_model(Run *r, const TokenStats *ts, const TokenStatsMix *mix,
 	JsonObject *m = json_object_new();
 	json_object_set_object_member(m, "tokenstats", t);
 	json_object_set_double_member(m, "threshold", cal->threshold);
-	if (!report_model_config_merge(dir, m, &err))
-		fail("%s", err->message);
+	if (!report_model_config_merge(dir, m, error))
+		return FALSE;
 	if (!r->o->quiet)
 		printf("wrote %s and gptmilter.tokenstats, threshold %.6g into "
 		       "%s/config.json\n", path, cal->threshold, dir);
+	return TRUE;
 }
 
 /* with_model - -m MODEL: fit the mix, recommend its threshold, report
  * validation (and test) and write the model */
-static void
-with_model(Run *r, const TokenStats *ts, int ham)
+static gboolean
+with_model(Run *r, const TokenStats *ts, int ham, GError **error)
 {
 	const Split *val = &r->split[CORPUS_VAL], *test = &r->split[CORPUS_TEST];
 	double T = classifier_temperature(r->classifier);
@@ -240,11 +237,17 @@ with_model(Run *r, const TokenStats *ts, int ham)
 
 	/* the mix needs a measured operating point: with too few messages
 	 * the base's threshold would not be the mix's */
-	if (!report_calibrate_at(r, val, logits, T, &cal))
-		fail("tokens -m: %s; the mix of the two models cannot be fitted "
-		     "(give more validation mail)", cal.note);
+	if (!report_calibrate_at(r, val, logits, T, &cal)) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "tokens -m: %s; the mix of "
+			    "the two models cannot be fitted (give more "
+			    "validation mail)", cal.note);
+		g_free(cal.note);
+		return FALSE;
+	}
 	g_free(cal.note);
-	TokenStatsMix mix = fit_mix(r, val, logits, z, ham);
+	TokenStatsMix mix;
+	if (!fit_mix(r, val, logits, z, ham, &mix, error))
+		return FALSE;
 	if (!r->o->quiet)
 		printf("mix on validation: log-odds = %.4g * transformer + "
 		       "%.4g * tokens %+.4g\n", mix.weight_gpt,
@@ -267,68 +270,74 @@ with_model(Run *r, const TokenStats *ts, int ham)
 						  cal.threshold));
 		report_scores(r, "test", test, mt, T);
 	}
-	write_model(r, ts, &mix, &cal);
+	gboolean ok = write_model(r, ts, &mix, &cal, error);
 	g_free(cal.note);
+	return ok;
 }
 
 /* run_tokens - see train.h */
-int
-run_tokens(Run *r)
+gboolean
+run_tokens(Run *r, GError **error)
 {
 	TrainOptions *o = r->o;
-	g_autoptr(GError) err = NULL;
 	g_autoptr(Classifier) cl = NULL;
 	TokenStatsOptions to;
 	int ham;
 
 	tokenstats_options_default(&to);
-	if (o->model != NULL)
-		cl = load_classifier(r, &to);
-	else
+	if (o->model != NULL && (cl = load_classifier(r, &to, error)) == NULL)
+		return FALSE;
+	if (o->model == NULL)
 		o->max_tokens = 1;	/* no transformer: no ids */
 	if (o->token_spec != NULL &&
-	    !tokenstats_options_parse(&to, o->token_spec, &err))
-		fail("%s", err->message);
+	    !tokenstats_options_parse(&to, o->token_spec, error))
+		return FALSE;
 	r->corpus->token_opts = &to;
-	if (!data_load(r, cl ? classifier_eot_id(cl) : 0, &err))
-		fail("%s", err->message);
+	if (!data_load(r, cl ? classifier_eot_id(cl) : 0, error))
+		return FALSE;
 	if (cl != NULL) {
 		r->nl = classifier_num_labels(cl);
-		if ((int)r->corpus->classes->len > r->nl)
-			fail("class %s is not a label of -m %s",
-			     (char *)g_ptr_array_index(r->corpus->classes,
-						       r->nl), o->model);
 		ham = classifier_ham_index(cl);
-	} else {
-		ham = corpus_class_find(r->corpus, "ham");
-		if (ham < 0)
-			fail("tokens: no ham (--ham): the token model tells "
-			     "ham from the rest");
+		if ((int)r->corpus->classes->len > r->nl) {
+			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "class %s is not a "
+				    "label of -m %s", (char *)g_ptr_array_index(
+				    r->corpus->classes, r->nl), o->model);
+			return FALSE;
+		}
+	} else if ((ham = corpus_class_find(r->corpus, "ham")) < 0) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "tokens: no ham (--ham): "
+			    "the token model tells ham from the rest");
+		return FALSE;
 	}
-	g_autoptr(TokenStats) ts = train(r, &to, ham);
+	g_autoptr(TokenStats) ts = train(r, &to, ham, error);
+	if (ts == NULL)
+		return FALSE;
 	if (cl != NULL) {
 		gpt_set_threads(o->threads);
-		with_model(r, ts, ham);
+		if (!with_model(r, ts, ham, error))
+			return FALSE;
 	} else {
 		const Split *val = &r->split[CORPUS_VAL];
 		g_autofree double *z = scores_of(ts, val);
 		alone(r, ts, val, z, ham);
-		if (o->out != NULL) {
-			g_autofree char *path = g_build_filename(o->out,
-				TOKENSTATS_FILE, NULL);
-			if (g_mkdir_with_parents(o->out, 0755) != 0)
-				fail("%s: %s", o->out, g_strerror(errno));
-			if (!tokenstats_save(ts, path, &err))
-				fail("%s", err->message);
+		g_autofree char *path = o->out ? g_build_filename(o->out,
+			TOKENSTATS_FILE, NULL) : NULL;
+		if (o->out != NULL && g_mkdir_with_parents(o->out, 0755) != 0) {
+			g_set_error(error, G_FILE_ERROR,
+				    g_file_error_from_errno(errno), "%s: %s",
+				    o->out, g_strerror(errno));
+			return FALSE;
 		}
+		if (o->out != NULL && !tokenstats_save(ts, path, error))
+			return FALSE;
 	}
-	if (!report_scores_close(r, &err))
-		fail("%s", err->message);
+	if (!report_scores_close(r, error))
+		return FALSE;
 	r->corpus->token_opts = NULL;
 	for (int k = 0; k < CORPUS_N_SPLITS; k++)
 		g_clear_pointer(&r->split[k].items, g_free);
 	g_clear_pointer(&r->classifier, classifier_unref);
 	r->model = NULL;	/* the classifier's */
 	r->bpe = NULL;
-	return 0;
+	return TRUE;
 }

@@ -167,8 +167,8 @@ gboolean soup_finish(Run *r, GError **error);
 /* tokens.c: gptmilter-train tokens - a token model trained on the
  * training split; with -m MODEL written into it and mixed with its
  * transformer (the mix fitted and the threshold recommended on
- * validation), else (-o DIR) alone; returns the exit status */
-int run_tokens(Run *r);
+ * validation), else (-o DIR) alone; FALSE with error on bad input */
+gboolean run_tokens(Run *r, GError **error);
 
 /* report.c: logits (n, nl) of a split, in batches, by r->classifier (made
  * around r->model on first use) */

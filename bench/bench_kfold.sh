@@ -169,6 +169,9 @@ sys.path.insert(0, sys.argv[1])
 from bench_accuracy import roc_auc
 work, k, names = sys.argv[2], int(sys.argv[3]), sys.argv[4:]
 
+fold_of = {}    # path -> its fold
+
+
 def load(name):
     """{path: (is hard ham, class, P(spam))} of the K folds of run NAME"""
     rows = {}
@@ -176,6 +179,7 @@ def load(name):
         for line in open(f"{work}/{name}-{f}.scores"):
             split, path, group, cls, p = line.rstrip("\n").split("\t")
             rows[path] = (group == "hard-ham-1", cls, float(p))
+            fold_of[path] = f
     return rows
 
 def report(title, rows):
@@ -220,4 +224,32 @@ if len(runs) > 1:
         z = sum(logit(r[m][2]) for r in runs) / len(runs)
         mean[m] = (h, c, 1 / (1 + math.exp(-z)))
     report(f"mean log-odds of {', '.join(names)}", mean)
+    # the mix as gptmilter-train tokens fits it: a logistic regression of
+    # the runs' log-odds, here fitted on the other folds' scores for each
+    # fold (cross-fitted: no fold is scored by weights it helped fit)
+    def fit(xs, ys):
+        w = [0.0] * (len(xs[0]) + 1)
+        npos = sum(ys)
+        tp, tn = (npos + 1) / (npos + 2), 1 / (len(ys) - npos + 2)
+        for _ in range(300):    # gradient steps on the mean log loss
+            g = [0.0] * len(w)
+            for x, y in zip(xs, ys):
+                z = w[-1] + sum(a * b for a, b in zip(w, x))
+                r = 1 / (1 + math.exp(-max(min(z, 50), -50))) - (tp if y else tn)
+                for i, xi in enumerate(x + [1.0]):
+                    g[i] += r * xi / len(ys)
+            w = [a - 0.5 * b for a, b in zip(w, g)]
+        return w
+    feats = {m: [logit(r[m][2]) / 10 for r in runs] for m in runs[0]}
+    fitted = {}
+    for f in range(k):
+        train = [m for m in feats if fold_of[m] != f]
+        w = fit([feats[m] for m in train],
+                [runs[0][m][1] != "ham" for m in train])
+        for m in feats:
+            if fold_of[m] == f:
+                z = w[-1] + sum(a * b for a, b in zip(w, feats[m]))
+                h, c, _ = runs[0][m]
+                fitted[m] = (h, c, 1 / (1 + math.exp(-max(min(z, 50), -50))))
+    report(f"logistic mix of {', '.join(names)}, cross-fitted", fitted)
 PY

@@ -391,7 +391,8 @@ tokenstats_features(const TokenStatsOptions *o, const char *text, gsize len,
 	/* sorted, then runs of equal hashes become one token and a count */
 	uint64_t *h = (uint64_t *)c.h->data;
 	gsize n = c.h->len, k = 0;
-	qsort(h, n, sizeof *h, cmp_u64);
+	if (n > 1)	/* an empty GArray's data may be NULL: not for qsort */
+		qsort(h, n, sizeof *h, cmp_u64);
 	f->hash = g_new(uint64_t, n ? n : 1);
 	f->count = g_new(uint32_t, n ? n : 1);
 	for (gsize a = 0; a < n; ) {
@@ -475,7 +476,8 @@ tokenstats_finish(TokenStats *ts)
 	Entry *r = (Entry *)ts->rows->data;
 	gsize n = ts->rows->len, k = 0;
 
-	qsort(r, n, sizeof *r, cmp_entry);
+	if (n > 1)
+		qsort(r, n, sizeof *r, cmp_entry);
 	for (gsize a = 0; a < n; ) {
 		Entry m = { r[a].hash, 0, 0 };
 		gsize b = a;
@@ -491,7 +493,8 @@ tokenstats_finish(TokenStats *ts)
 	}
 	ts->n = k;
 	ts->e = g_new(Entry, k ? k : 1);
-	memcpy(ts->e, r, k * sizeof *r);
+	if (k > 0)
+		memcpy(ts->e, r, k * sizeof *r);
 	g_array_free(ts->rows, TRUE);
 	ts->rows = NULL;
 }

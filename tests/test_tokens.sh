@@ -108,6 +108,14 @@ for o in map(json.loads, open(sys.argv[2])):
     assert abs(ev[o["file"]] - o["spam_probability"]) < 1e-4, (o, ev[o["file"]])
 PY
 
+# 4b. quantize carries the token model along (the config names it)
+"$BIN" quantize -m "$tmp/m" -o "$tmp/q" > "$tmp/q.log" 2>&1 ||
+	{ cat "$tmp/q.log"; fail "quantize of a model with a token model"; }
+cmp -s "$tmp/m/tokenstats.bin" "$tmp/q/tokenstats.bin" ||
+	fail "quantize: tokenstats.bin not copied"
+"$CLS" -m "$tmp/q" "$tmp/c/test/ham/m0.eml" > /dev/null 2>&1
+[ $? -le 1 ] || fail "the quantized model with a token model does not load"
+
 # 5. without the field the bundle is the plain model again, bit for bit
 cp -r "$tmp/m" "$tmp/unset"
 $PYTHON3 - "$tmp/unset/config.json" "$tmp/plain/config.json" <<'PY'

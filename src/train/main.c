@@ -606,6 +606,20 @@ run_quantize(void)
 	if (!bundle_save(o.out, m, (const char *const *)b->labels,
 			 bundle_extra(b), o.dtype, tok, &err))
 		die("-o %s: %s", o.out, err->message);
+	/* a token model named in the config goes with it (tokenstats.h) */
+	TokenStatsMix mix;
+	g_autoptr(TokenStats) ts = tokenstats_bundle_load(b,
+		b->mailtext_version > 0 ? b->mailtext_version : MAILTEXT_VERSION,
+		&mix, &err);
+	if (err != NULL)
+		die("-m %s: %s", o.model, err->message);
+	if (ts != NULL) {
+		g_autofree char *path = g_build_filename(o.out,
+			json_object_get_string_member(json_object_get_object_member(
+			bundle_extra(b), "tokenstats"), "file"), NULL);
+		if (!tokenstats_save(ts, path, &err))
+			die("-o %s: %s", o.out, err->message);
+	}
 	printf("%s: %s weights of %s\n", o.out, o.dtype == ST_I8 ? "int8" :
 	       st_dtype_name(o.dtype), o.model);
 	return 0;

@@ -84,11 +84,11 @@ print("test split: %d ham, %d spam" % (len(ham), len(base) - len(ham)))
 print("thresholds recorded: base %.4g, retrained %.4g (temperature %.4g -> %.4g)"
       % (thr["base"], thr["model"], ev["base"]["temperature"],
          ev["model"]["temperature"]))
-print("ham under %.2f (reject) with the base, at or over it retrained: %d"
+print("ham under %g (reject) with the base, at or over it retrained: %d"
       % (reject, crossed(reject, reject)))
 print("ham under the base's spam threshold, over the retrained one's: %d"
       % crossed(thr["base"], thr["model"]))
-print("ham at or over %.2f: base %d, retrained %d"
+print("ham at or over %g: base %d, retrained %d"
       % (reject, sum(base[p][1] >= reject for p in ham),
          sum(new[p][1] >= reject for p in ham)))
 for n in ("base", "model"):

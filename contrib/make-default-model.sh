@@ -96,17 +96,15 @@ esac
 	"$python" "$top/contrib/corpora-export.py" --max-per-source 3000 "$corpora"
 if [ "$recipe" = broad ] && [ "$pretrain_epochs" -gt 0 ] &&
    [ ! -f "$texts/.done" ]; then
-	# shellcheck disable=SC2086 # a list, split on purpose
-	missing=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' \
-		$text_packages 2>/dev/null | awk '$1 == "ii" { next } { print $2 }')
-	# dpkg-query leaves out the packages it never heard of
+	missing=
 	for p in $text_packages; do
-		dpkg-query -W "$p" > /dev/null 2>&1 || missing="$missing $p"
+		dpkg-query -W -f '${db:Status-Abbrev}' "$p" 2>/dev/null |
+			grep -q '^ii' || missing="$missing $p"
 	done
 	if [ -n "$missing" ]; then
 		if [ "$(id -u)" -ne 0 ]; then
 			echo "make-default-model: the pretraining texts need, as root:" >&2
-			echo "  apt-get install$(echo " $missing" | tr '\n' ' ')" >&2
+			echo "  apt-get install$missing" >&2
 			exit 1
 		fi
 		# shellcheck disable=SC2086

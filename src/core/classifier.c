@@ -431,15 +431,6 @@ classifier_score_ids(const Classifier *c, ClassifierWorker *w,
 	score_ids(c, w, ids, lens, B, NULL, probs, NULL);
 }
 
-/* classifier_score_ids_pooled - probs (B, NL) and pooled rows (B, C) */
-void
-classifier_score_ids_pooled(const Classifier *c, ClassifierWorker *w,
-			    const int32_t *ids, const int *lens, int B,
-			    float *probs, float *pooled)
-{
-	score_ids(c, w, ids, lens, B, NULL, probs, pooled);
-}
-
 /* classifier_score - N messages to probs (N, NL), max_batch at a time */
 void
 classifier_score(const Classifier *c, ClassifierWorker *w,

@@ -128,15 +128,10 @@ void classifier_logits_ids(const Classifier *c, ClassifierWorker *w,
 void classifier_score_ids(const Classifier *c, ClassifierWorker *w,
 			  const int32_t *ids, const int *lens, int B,
 			  float *probs);
-/* classifier_score_ids_pooled - as classifier_score_ids, and the pooled
- * hidden states the head read into POOLED (B, C) unless NULL (C =
- * classifier_dim; what memory.h remembers and looks up) */
-void classifier_score_ids_pooled(const Classifier *c, ClassifierWorker *w,
-				 const int32_t *ids, const int *lens, int B,
-				 float *probs, float *pooled);
-/* classifier_score_ids_tokens - as classifier_score_ids_pooled (POOLED
- * may be NULL), each message's logits mixed with its token log-odds Z_TOK
- * (B; NULL: none) first */
+/* classifier_score_ids_tokens - as classifier_score_ids, each message's
+ * logits mixed with its token log-odds Z_TOK (B; NULL: none) first, and
+ * the pooled hidden states the head read into POOLED (B, C) unless NULL
+ * (C = classifier_dim; what memory.h remembers and looks up) */
 void classifier_score_ids_tokens(const Classifier *c, ClassifierWorker *w,
 				 const int32_t *ids, const int *lens, int B,
 				 const double *z_tok, float *probs,

@@ -25,7 +25,9 @@
  *    mailboxes as for From), "X-Mailer:", "User-Agent:" and "Content-Type:"
  *    lines after From, each only when the header is there and not blank,
  *    RFC 2047 decoded, whitespace normalised and cut at 100 bytes (whole
- *    characters). Version 1 (opt->version = 1) has Subject and From only.
+ *    characters). Version 1 (opt->version = 1) has Subject and From only;
+ *    so has version 4, the default: the lines of version 2 let a model
+ *    lean on which header lines a message carries (issue 16).
  *  - message/rfc822 parts give "Subject: ..." and "From: ..." lines, then
  *    their body, at most MAX_DEPTH levels down.
  *  - The output ends with one "\n" unless the cap cut it; a message
@@ -59,7 +61,7 @@
 #define MAX_DEPTH 32		/* MIME levels walked */
 #define MAX_ALT_CHILDREN 8	/* children of one alternative tried */
 #define MAX_HEADER_BYTES 1024	/* one Subject/From/attachment value */
-#define MAX_EXTRA_HEADER_BYTES 100	/* one version-2 To/X-Mailer/... value */
+#define MAX_EXTRA_HEADER_BYTES 100	/* one version-2/3 To/X-Mailer/... value */
 #define PLAIN_BUDGET 8		/* decoded text bytes read, x max_bytes */
 #define HTML_BUDGET 32		/* decoded HTML bytes parsed, x max_bytes */
 
@@ -214,7 +216,7 @@ address_string(GMimeMessage *msg, GMimeParserOptions *popt,
 }
 
 /* emit_headers - the header lines of MSG: Subject and From always; with
- * VERSION >= 2 (the top message only) To, X-Mailer, User-Agent and
+ * VERSION 2 or 3 (the top message only) To, X-Mailer, User-Agent and
  * Content-Type when present; with BARE, Subject and an empty From only */
 static void
 emit_headers(TextBuf *o, GMimeMessage *msg, GMimeParserOptions *popt,
@@ -229,7 +231,7 @@ emit_headers(TextBuf *o, GMimeMessage *msg, GMimeParserOptions *popt,
 	emit_line(o, "Subject:", msg ? g_mime_message_get_subject(msg) : NULL,
 		  MAX_HEADER_BYTES, FALSE);
 	emit_line(o, "From:", from, MAX_HEADER_BYTES, FALSE);
-	if (version < 2 || msg == NULL || bare)
+	if (version < 2 || version > 3 || msg == NULL || bare)
 		return;
 	g_autofree char *to = address_string(msg, popt, GMIME_ADDRESS_TYPE_TO,
 					     "To");

@@ -25,9 +25,11 @@
 #       sa:    the standard corpus's train split, 3 epochs;
 #       broad: WORK/mix (contrib/training-mix.py: the standard corpus,
 #              Ling-Spam, and PER_SOURCE posts of each of four lists as
-#              ham), 2 epochs, and half of the time a message is read
-#              without its From, To, Cc, X-Mailer, User-Agent and
-#              Content-Type lines (--header-dropout 0.5);
+#              ham), 2 epochs;
+#     half of the time a message is read without its From line (the text,
+#     mailtext version 4, has no To, Cc, X-Mailer, User-Agent or
+#     Content-Type line: --header-dropout 0.5 empties From), so that no
+#     verdict rests on whether a message has one;
 #     each member's weights averaged over its last epoch's updates.
 #  3. WORK/default: the mean of the members' weights (gptmilter-train soup),
 #     calibrated on the validation split (of the mix, for broad) and scored
@@ -44,7 +46,7 @@
 # the full softmax, broad 2048), PER_SOURCE (broad: default 1000), MEMBERS
 # (default 3), JOBS (default 2), LR (fine-tuning, default 3e-4 from the
 # base, 1e-3 from random weights), POOLING=mean|last (default mean), EPOCHS
-# (sa 3, broad 2), HEADER_DROPOUT (sa 0, broad 0.5), LAYERS (default 4),
+# (sa 3, broad 2), HEADER_DROPOUT (default 0.5), LAYERS (default 4),
 # MODEL_DEST (default models/default of the source tree). WORK defaults to
 # BUILDDIR/model-work (sa) or BUILDDIR/model-work-broad.
 set -eu
@@ -59,7 +61,7 @@ case $recipe in
 sa)	work=${2:-$build/model-work}
 	pretrain_epochs=${PRETRAIN_EPOCHS:-4} windows=${WINDOWS:-1}
 	lm_samples=${LM_SAMPLES:-0} epochs=${EPOCHS:-3}
-	header_dropout=${HEADER_DROPOUT:-0};;
+	header_dropout=${HEADER_DROPOUT:-0.5};;
 broad)	work=${2:-$build/model-work-broad}
 	pretrain_epochs=${PRETRAIN_EPOCHS:-2} windows=${WINDOWS:-2}
 	lm_samples=${LM_SAMPLES:-2048} epochs=${EPOCHS:-2}

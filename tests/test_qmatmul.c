@@ -12,6 +12,13 @@
  *	  and rows with one huge value; with 1 and 2 threads
  *	- the product is within the quantization error of the f32 one
  *	- quantize / export / dequantize round trips
+ *	- rows quantized beforehand (qacts_quantize, in two pieces) give
+ *	  qmatmul_forward_q the same outputs as qmatmul_forward, bit for bit,
+ *	  and the fused c_fc (qmatmul_gelu_forward_q, in row chunks of the
+ *	  thread's buffer) the same int8 rows as the product, gelu_forward
+ *	  and quantizing one after the other (checked through a second
+ *	  product), on every path, 1 and 2 threads; and that chain stays
+ *	  within 3% (relative L2) of the f64 one from the f32 weights
  * Prints the paths it ran, so a log shows what this CPU covered.
  * Exit status: 0 when every check passed, 1 otherwise.
  */
@@ -23,6 +30,7 @@
 
 #include <glib.h>
 
+#include "layers.h"
 #include "qmatmul.h"
 #include "check.h"
 
@@ -152,6 +160,111 @@ one_shape(GRand *r, int N, int K, int OC)
 	      OC, worst);
 }
 
+/* bit_diff - outputs of A and B (N floats) that differ bit for bit */
+static gsize
+bit_diff(const float *a, const float *b, gsize n)
+{
+	gsize bad = 0;
+
+	for (gsize i = 0; i < n; i++)
+		bad += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+	return bad;
+}
+
+/* fused_shape - N x K -> OC (c_fc, GELU) -> OC2, the int8 pass's MLP:
+ * pre-quantized and fused forms against the plain ones, every path */
+static void
+fused_shape(GRand *r, int N, int K, int OC, int OC2)
+{
+	g_autofree float *w = g_new(float, (gsize)K * OC);
+	g_autofree float *w2 = g_new(float, (gsize)OC * OC2);
+	g_autofree float *x = g_new(float, (gsize)N * K);
+	g_autofree float *b = g_new(float, OC);
+	g_autofree float *b2 = g_new(float, OC2);
+	g_autofree float *h = g_new(float, (gsize)N * OC);
+	g_autofree float *hq = g_new(float, (gsize)N * OC);
+	g_autofree float *want = g_new(float, (gsize)N * OC2);
+	g_autofree float *got = g_new(float, (gsize)N * OC2);
+
+	for (gsize i = 0; i < (gsize)K * OC; i++)
+		w[i] = rnd(r) * 0.2f;
+	for (gsize i = 0; i < (gsize)OC * OC2; i++)
+		w2[i] = rnd(r) * 0.1f;
+	for (gsize i = 0; i < (gsize)N * K; i++)
+		x[i] = rnd(r) * 2.0f;
+	for (int o = 0; o < OC; o++)
+		b[o] = rnd(r);
+	for (int o = 0; o < OC2; o++)
+		b2[o] = rnd(r);
+	g_autoptr(QMatrix) m = qmatrix_quantize(w, K, OC);
+	g_autoptr(QMatrix) m2 = qmatrix_quantize(w2, OC, OC2);
+	g_autoptr(QActs) a = qacts_new(N + 3, K);
+	g_autoptr(QActs) d = qacts_new(N, OC);
+
+	for (int p = 0; p < QPATH_N; p++) {
+		if (!qmatmul_path_supported((QPath)p))
+			continue;
+		qmatmul_force_path((QPath)p);
+		for (int t = 1; t <= 2; t++) {
+			const char *pn = qmatmul_path_name((QPath)p);
+			qmatmul_set_threads(t);
+			/* the plain chain */
+			qmatmul_forward(h, x, m, b, N, FALSE);
+			gelu_forward(h, h, (gsize)N * OC);
+			qmatmul_forward(want, h, m2, b2, N, FALSE);
+			/* pre-quantized rows, made in two pieces */
+			qacts_quantize(a, x, 0, N / 2);
+			qacts_quantize(a, x + (gsize)(N / 2) * K, N / 2, N - N / 2);
+			qmatmul_forward_q(hq, a, m, b, N, FALSE);
+			gelu_forward(hq, hq, (gsize)N * OC);
+			gsize bad = bit_diff(hq, h, (gsize)N * OC);
+			CHECK(bad == 0, "%s, %d threads, N %d K %d OC %d: %"
+			      G_GSIZE_FORMAT " outputs of qmatmul_forward_q differ",
+			      pn, t, N, K, OC, bad);
+			/* += on the pre-quantized rows */
+			memcpy(got, want, (gsize)N * OC2 * sizeof(float));
+			qacts_quantize(d, h, 0, N);
+			qmatmul_forward_q(got, d, m2, b2, N, TRUE);
+			memcpy(hq, want, (gsize)N * OC2 * sizeof(float));
+			qmatmul_forward(hq, h, m2, b2, N, TRUE);
+			bad = bit_diff(got, hq, (gsize)N * OC2);
+			CHECK(bad == 0, "%s, %d threads, N %d OC %d OC2 %d: %"
+			      G_GSIZE_FORMAT " outputs of += differ", pn, t, N, OC,
+			      OC2, bad);
+			/* the fused c_fc */
+			qmatmul_gelu_forward_q(d, a, m, b, N);
+			qmatmul_forward_q(got, d, m2, b2, N, FALSE);
+			bad = bit_diff(got, want, (gsize)N * OC2);
+			CHECK(bad == 0, "%s, %d threads, N %d K %d OC %d OC2 %d: %"
+			      G_GSIZE_FORMAT " outputs after the fused c_fc differ",
+			      pn, t, N, K, OC, OC2, bad);
+		}
+	}
+
+	/* the int8 chain against f64 from the f32 weights */
+	double num = 0, den = 0;
+	g_autofree double *hd = g_new(double, OC);
+	for (int n = 0; n < N; n++) {
+		for (int o = 0; o < OC; o++) {
+			double s = b[o];
+			for (int k = 0; k < K; k++)
+				s += (double)x[(gsize)n * K + k] * w[(gsize)k * OC + o];
+			hd[o] = 0.5 * s * (1.0 + tanh(0.7978845608028654 *
+						      (s + 0.044715 * s * s * s)));
+		}
+		for (int o = 0; o < OC2; o++) {
+			double s = b2[o];
+			for (int k = 0; k < OC; k++)
+				s += hd[k] * w2[(gsize)k * OC2 + o];
+			const double e = got[(gsize)n * OC2 + o] - s;
+			num += e * e;
+			den += s * s;
+		}
+	}
+	CHECK(sqrt(num / den) <= 0.03, "N %d K %d OC %d OC2 %d: relative error "
+	      "%.4f of the int8 chain", N, K, OC, OC2, sqrt(num / den));
+}
+
 static void
 test_round_trip(GRand *r)
 {
@@ -195,5 +308,14 @@ main(void)
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(shapes); i++)
 		one_shape(r, shapes[i][0], shapes[i][1], shapes[i][2]);
+	/* the default model's MLP over several chunks of the fused c_fc's
+	 * buffer, a width whose chunk is one tile, odd sizes */
+	const int fshapes[][4] = {
+		{ 300, 128, 512, 128 }, { 19, 40, 4100, 24 }, { 37, 13, 37, 5 },
+		{ 1, 8, 16, 16 },
+	};
+	for (gsize i = 0; i < G_N_ELEMENTS(fshapes); i++)
+		fused_shape(r, fshapes[i][0], fshapes[i][1], fshapes[i][2],
+			    fshapes[i][3]);
 	return check_summary("test_qmatmul");
 }

@@ -373,6 +373,8 @@ struct GptState {
 	float *big;		/* (MB * MT, 4C) */
 	float *att;		/* (MT, MT) attention scores of one head */
 	float *pooled;		/* (MB, C) */
+	float *qstage;		/* (GPT_QSTAGE_ROWS, C) */
+	QActs *q_in, *q_hid;	/* an int8 model's (see GptActs), or NULL */
 };
 
 /* gpt_state_new - scratch for up to MAX_BATCH sequences of MAX_TOKENS */
@@ -388,8 +390,10 @@ gpt_state_new(const GptModel *m, int max_batch, int max_tokens)
 	 * 64-byte line */
 #define R16(n) (((n) + 15) & ~(gsize)15)
 	const gsize sz[] = { R16(NR * C), R16(NR * C), R16(NR * 4 * C),
-		R16(ATTENTION_SCRATCH(max_tokens)), R16((gsize)max_batch * C) };
-	float **dst[] = { &s->x, &s->ln, &s->big, &s->att, &s->pooled };
+		R16(ATTENTION_SCRATCH(max_tokens)), R16((gsize)max_batch * C),
+		R16(GPT_QSTAGE_ROWS * C) };
+	float **dst[] = { &s->x, &s->ln, &s->big, &s->att, &s->pooled,
+		&s->qstage };
 #undef R16
 	gsize total = 0;
 
@@ -409,10 +413,15 @@ gpt_state_new(const GptModel *m, int max_batch, int max_tokens)
 			.ln1 = s->ln, .atty = s->ln, .ln2 = s->ln,
 			.qkv = s->big, .fch = s->big, .fch_gelu = s->big,
 		};
+	if (gpt_model_is_int8(m)) {
+		s->q_in = qacts_new((int)NR, (int)C);
+		s->q_hid = qacts_new((int)NR, (int)(4 * C));
+	}
 	s->pass = (GptActs) {
 		.blocks = s->blocks, .x_final = s->x, .lnf = s->ln,
 		.att_scratch = s->att, .max_batch = max_batch,
-		.max_tokens = max_tokens,
+		.max_tokens = max_tokens, .q_in = s->q_in, .q_hid = s->q_hid,
+		.q_stage = s->qstage,
 	};
 	return s;
 }
@@ -423,6 +432,8 @@ gpt_state_free(GptState *s)
 	if (s == NULL)
 		return;
 	free(s->arena);
+	qacts_free(s->q_in);
+	qacts_free(s->q_hid);
 	g_free(s->blocks);
 	g_free(s);
 }
@@ -458,6 +469,59 @@ linear(float *out, const float *inp, const float *w, const QMatrix *q,
 		matmul_forward(out, inp, w, bias, N, C, OC);
 }
 
+/* layernorm_quantize - A's rows 0 .. N - 1 quantized from LayerNorm of
+ * X (N, C): GPT_QSTAGE_ROWS rows at a time through STAGE, so that no
+ * (N, C) f32 output is written and read back */
+static void
+layernorm_quantize(QActs *q, float *stage, const float *x, const float *w,
+		   const float *b, int N, int C, float eps)
+{
+	for (int r0 = 0; r0 < N; r0 += GPT_QSTAGE_ROWS) {
+		const int n = MIN(GPT_QSTAGE_ROWS, N - r0);
+		layernorm_forward(stage, NULL, NULL, x + (gsize)r0 * C, w, b, n,
+				  C, eps);
+		qacts_quantize(q, stage, r0, n);
+	}
+}
+
+/*
+ * block_forward_int8 - block_forward of an int8 model with its GptActs'
+ * int8 rows: each product's input quantized once, where it is made
+ * (LayerNorm's rows in L1, c_fc's GELU in the product), so that ln1, ln2
+ * and fch are never written; the same values as the f32-buffer path.
+ */
+static void
+block_forward_int8(const GptModel *m, const GptActs *a, int l, float *x_out,
+		   const int *lens, int B, int N, gboolean compact)
+{
+	const GptConfig *c = &m->cfg;
+	const GptLayer *h = &m->h[l];
+	const GptBlockActs *k = &a->blocks[l];
+	const int C = c->n_embd, NH = c->n_head;
+	const int R = compact ? B : N;
+
+	layernorm_quantize(a->q_in, a->q_stage, k->x_in, h->ln_1_w, h->ln_1_b,
+			   N, C, c->ln_eps);
+	qmatmul_forward_q(k->qkv, a->q_in, h->attn_q, h->attn_b, N, FALSE);
+	attention_forward(k->atty, a->att_scratch, k->qkv, lens, B, C, NH);
+	if (compact) {
+		pool_forward(k->x_mid, k->x_in, lens, B, C, FALSE);
+		pool_forward(k->atty, k->atty, lens, B, C, FALSE);
+	} else if (k->x_mid != k->x_in) {
+		memcpy(k->x_mid, k->x_in, (gsize)N * C * sizeof(float));
+	}
+	qacts_quantize(a->q_in, k->atty, 0, R);
+	qmatmul_forward_q(k->x_mid, a->q_in, h->attn_proj_q, h->attn_proj_b,
+			  R, TRUE);
+	layernorm_quantize(a->q_in, a->q_stage, k->x_mid, h->ln_2_w,
+			   h->ln_2_b, R, C, c->ln_eps);
+	qmatmul_gelu_forward_q(a->q_hid, a->q_in, h->fc_q, h->fc_b, R);
+	if (x_out != k->x_mid)
+		memcpy(x_out, k->x_mid, (gsize)R * C * sizeof(float));
+	qmatmul_forward_q(x_out, a->q_hid, h->fc_proj_q, h->fc_proj_b, R,
+			  TRUE);
+}
+
 /*
  * block_forward - block L of the pass, from a->blocks[l].x_in into X_OUT:
  * x_mid = x_in + attn(ln_1(x_in)) @ c_proj, x_out = x_mid +
@@ -474,6 +538,10 @@ block_forward(const GptModel *m, const GptActs *a, int l, float *x_out,
 	const int C = c->n_embd, NH = c->n_head;
 	const int R = compact ? B : N;
 
+	if (h->attn_q != NULL && a->q_in != NULL) {
+		block_forward_int8(m, a, l, x_out, lens, B, N, compact);
+		return;
+	}
 	layernorm_forward(k->ln1, k->ln1_mean, k->ln1_rstd, k->x_in, h->ln_1_w,
 			  h->ln_1_b, N, C, c->ln_eps);
 	linear(k->qkv, k->ln1, h->attn_w, h->attn_q, h->attn_b, N, C, 3 * C,

@@ -157,7 +157,18 @@ typedef struct {
 	float *lnf, *lnf_mean, *lnf_rstd;	/* ln_f of it, as ln1 */
 	float *att_scratch;	/* ATTENTION_SCRATCH(max_tokens) floats */
 	int max_batch, max_tokens;	/* what the buffers hold */
+	/* An int8 model's pass (NULL: the f32 layers' buffers above, or
+	 * qmatmul_forward quantizing them): the inputs of c_attn, attn.c_proj
+	 * and c_fc (N, C) and of mlp.c_proj (N, 4C) as int8 rows, and
+	 * GPT_QSTAGE_ROWS rows of C floats where LayerNorm's rows wait to be
+	 * quantized; ln1, ln2 and fch then stay unwritten */
+	QActs *q_in, *q_hid;
+	float *q_stage;
 } GptActs;
+
+/* Rows of GptActs.q_stage: LayerNorm and its quantizing go this many rows
+ * at a time, in L1 */
+#define GPT_QSTAGE_ROWS 32
 
 /*
  * gpt_forward - embeddings, every block and ln_f of B packed sequences

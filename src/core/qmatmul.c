@@ -1,9 +1,11 @@
 /*
  * qmatmul.c - int8 weights and the int8 matrix product of the linear layers
  *
- * Owns: QMatrix (see qmatmul.h), the per-row activation quantizer, and the
- * kernels of out = quant(inp) @ q * scales + bias, one portable and three
- * x86-64 ones compiled with target attributes and picked at run time.
+ * Owns: QMatrix and QActs (see qmatmul.h), the per-row activation
+ * quantizer, and the kernels of out = quant(inp) @ q * scales + bias, one
+ * portable and three x86-64 ones compiled with target attributes and
+ * picked at run time, with c_fc's fused form (its GELU and the next
+ * product's quantizing done on a few rows at a time, in cache).
  * Not here: the f32 layers (layers.c), the file format (bundle.c).
  *
  * Packing. The dot-product instructions multiply 4 adjacent bytes of an
@@ -26,8 +28,9 @@
  * same f32 operations in the same order (no fma): the paths agree bit for
  * bit, which tests/test_qmatmul.c checks.
  *
- * Threads: kernels are pure; the quantized activations live in a buffer
- * per calling thread (grown, never shrunk). A product of enough rows is
+ * Threads: kernels are pure; the quantized activations of qmatmul_forward
+ * and the f32 rows of the fused c_fc live in buffers per thread (grown,
+ * never shrunk). A product of enough rows is
  * split by rows over qmatmul_set_threads() threads: the caller and a team
  * of helpers that sleep on a condition variable between products. Not
  * OpenMP: its threads spin after each region, and on a loaded 2-core
@@ -49,6 +52,7 @@
 #define HAVE_X86_BUILD 0
 #endif
 
+#include "layers.h"
 #include "qmatmul.h"
 
 #define QBLOCK 16		/* output channels per packed block */
@@ -275,8 +279,9 @@ qmatmul_set_threads(int n)
 /* One product: the job every kernel reads */
 
 typedef struct {
-	float *out;
-	const float *inp;
+	float *out;		/* row r at out + (r - orow0) * OC */
+	int orow0;
+	const float *inp;	/* (N, K), quantized by the product, or NULL */
 	const QMatrix *m;
 	const float *bias;
 	int N;
@@ -285,27 +290,27 @@ typedef struct {
 	gsize kp;		/* bytes of a quantized row: 4 * k4 */
 	guint8 *qa;		/* (N, kp) quantized activations */
 	float *sa;		/* (N) their scales */
+	QActs *gelu_to;		/* qmatmul_gelu_forward_q's destination */
 } QJob;
 
-/* quantize_row_generic - row R of the job's inp into qa, sa */
+/* quantize_row_generic - X (K floats) into Q (KP bytes, zero past K;
+ * offset by 128 with OFFSET) and *SCALE */
 static void
-quantize_row_generic(const QJob *j, int r)
+quantize_row_generic(const float *x, int K, gsize kp, gboolean offset,
+		     guint8 *q, float *scale)
 {
-	const int K = j->m->K;
-	const float *x = j->inp + (gsize)r * K;
-	guint8 *q = j->qa + (gsize)r * j->kp;
 	float amax = 0.0f;
 
 	for (int k = 0; k < K; k++)
 		amax = MAX(amax, fabsf(x[k]));
 	const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-	j->sa[r] = amax / 127.0f;
+	*scale = amax / 127.0f;
 	for (int k = 0; k < K; k++) {
 		float v = nearbyintf(x[k] * inv);
 		int8_t s = v >= -127.0f && v <= 127.0f ? (int8_t)v : 0;
-		q[k] = (guint8)(j->offset ? s + 128 : s);
+		q[k] = (guint8)(offset ? s + 128 : s);
 	}
-	memset(q + K, j->offset ? 128 : 0, j->kp - K);
+	memset(q + K, offset ? 128 : 0, kp - K);
 }
 
 /* epilogue_generic - out[r, o] from the exact sum ACC */
@@ -315,7 +320,7 @@ epilogue_one(const QJob *j, int r, int o, int32_t acc)
 	const float d = j->sa[r] * j->m->scale[o];
 	const float b = j->bias != NULL ? j->bias[o] : 0.0f;
 	const float v = (float)acc * d + b;
-	float *y = j->out + (gsize)r * j->m->OC + o;
+	float *y = j->out + (gsize)(r - j->orow0) * j->m->OC + o;
 
 	*y = j->accumulate ? *y + v : v;
 }
@@ -363,11 +368,10 @@ load_quad(const guint8 *p)
 /* quantize_row_avx2 - quantize_row_generic 8 floats at a time (the same
  * operations: |x| max, x * inv rounded to nearest even by vcvtps2dq) */
 AVX2_FN static void
-quantize_row_avx2(const QJob *j, int r)
+quantize_row_avx2(const float *x, int K, gsize kp, gboolean offset,
+		  guint8 *q, float *scale)
 {
-	const int K = j->m->K, K8 = K & ~7;
-	const float *x = j->inp + (gsize)r * K;
-	guint8 *q = j->qa + (gsize)r * j->kp;
+	const int K8 = K & ~7;
 	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
 	__m256 vmax = _mm256_setzero_ps();
 	int k;
@@ -382,9 +386,9 @@ quantize_row_avx2(const QJob *j, int r)
 	for (; k < K; k++)
 		amax = MAX(amax, fabsf(x[k]));
 	const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-	j->sa[r] = amax / 127.0f;
+	*scale = amax / 127.0f;
 	const __m256 vinv = _mm256_set1_ps(inv);
-	const __m128i off = _mm_set1_epi8(j->offset ? (char)0x80 : 0);
+	const __m128i off = _mm_set1_epi8(offset ? (char)0x80 : 0);
 	for (k = 0; k < K8; k += 8) {
 		__m256i i32 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k),
 							       vinv));
@@ -396,9 +400,9 @@ quantize_row_avx2(const QJob *j, int r)
 	for (; k < K; k++) {
 		float v = nearbyintf(x[k] * inv);
 		int8_t s = v >= -127.0f && v <= 127.0f ? (int8_t)v : 0;
-		q[k] = (guint8)(j->offset ? s + 128 : s);
+		q[k] = (guint8)(offset ? s + 128 : s);
 	}
-	memset(q + K, j->offset ? 128 : 0, j->kp - K);
+	memset(q + K, offset ? 128 : 0, kp - K);
 }
 
 /* store8_avx2 - 8 outputs of row R from channels O .. O+7 of sums ACC
@@ -413,7 +417,7 @@ store8_avx2(const QJob *j, int r, int o, __m256i acc, __m256i comp)
 				 d);
 	v = _mm256_add_ps(v, j->bias != NULL && o + 8 <= m->OC ?
 			  _mm256_loadu_ps(j->bias + o) : _mm256_setzero_ps());
-	float *y = j->out + (gsize)r * m->OC + o;
+	float *y = j->out + (gsize)(r - j->orow0) * m->OC + o;
 	if (o + 8 <= m->OC) {
 		if (j->accumulate)
 			v = _mm256_add_ps(_mm256_loadu_ps(y), v);
@@ -518,7 +522,7 @@ tile_avx512vnni(const QJob *j, int r0, int ob)
 		}
 		const __m512 d = _mm512_mul_ps(_mm512_set1_ps(j->sa[r0 + r]), sw);
 		__m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s), d), b);
-		float *y = j->out + (gsize)(r0 + r) * m->OC + o;
+		float *y = j->out + (gsize)(r0 + r - j->orow0) * m->OC + o;
 		if (j->accumulate)
 			v = _mm512_add_ps(_mm512_loadu_ps(y), v);
 		_mm512_storeu_ps(y, v);
@@ -530,55 +534,187 @@ tile_avx512vnni(const QJob *j, int r0, int ob)
 /* The product */
 
 typedef void (*TileFn)(const QJob *, int, int);
-typedef void (*QuantFn)(const QJob *, int);
+typedef void (*QuantFn)(const float *, int, gsize, gboolean, guint8 *,
+			float *);
 
-/* The calling thread's activation buffer. */
+/* Kernel - what one path runs: its tile of MR rows x one weight block,
+ * its row quantizer, and whether its activations are offset by 128 */
+typedef struct {
+	TileFn tile;
+	QuantFn quant;
+	int mr;
+	gboolean offset;
+} Kernel;
+
+static Kernel
+kernel_of(QPath path)
+{
+	/* generic sums are signed: it reads the bytes as int8 */
+	Kernel k = { tile_generic, quantize_row_generic, MR_GENERIC, FALSE };
+
+#if HAVE_X86_BUILD
+	switch (path) {
+	case QPATH_AVX2:
+		k = (Kernel) { tile_avx2, quantize_row_avx2, MR_AVX2, FALSE };
+		break;
+	case QPATH_AVXVNNI:
+		k = (Kernel) { tile_avxvnni, quantize_row_avx2, MR_AVX2, TRUE };
+		break;
+	case QPATH_AVX512VNNI:
+		k = (Kernel) { tile_avx512vnni, quantize_row_avx2, MR_AVX512,
+			TRUE };
+		break;
+	default:
+		break;
+	}
+#else
+	(void)path;
+#endif
+	return k;
+}
+
+/* A calling thread's buffers, grown and never shrunk: slot 0 the
+ * quantized activations of qmatmul_forward, slot 1 the f32 rows of the
+ * fused c_fc (every thread of a team has its own). */
 static void
 scratch_free(gpointer p)
 {
 	free(p);
 }
-static GPrivate scratch_key = G_PRIVATE_INIT(scratch_free);
-static GPrivate scratch_size_key;
+static GPrivate scratch_key[2] = {
+	G_PRIVATE_INIT(scratch_free), G_PRIVATE_INIT(scratch_free),
+};
+static GPrivate scratch_size_key[2];
 
 static guint8 *
-scratch(gsize bytes)
+scratch(int slot, gsize bytes)
 {
-	guint8 *p = g_private_get(&scratch_key);
-	gsize have = GPOINTER_TO_SIZE(g_private_get(&scratch_size_key));
+	guint8 *p = g_private_get(&scratch_key[slot]);
+	gsize have = GPOINTER_TO_SIZE(g_private_get(&scratch_size_key[slot]));
 
 	if (p == NULL || have < bytes) {
 		bytes = MAX(bytes, have * 2);
 		p = aligned_zalloc(bytes);
-		g_private_replace(&scratch_key, p);
-		g_private_set(&scratch_size_key, GSIZE_TO_POINTER(bytes));
+		g_private_replace(&scratch_key[slot], p);
+		g_private_set(&scratch_size_key[slot], GSIZE_TO_POINTER(bytes));
 	}
 	return p;
 }
+
+/* ------------------------------------------------------------------ */
+/* Quantized activations */
+
+struct QActs {
+	guint8 *q;		/* (rows, kp) */
+	float *scale;		/* (rows) */
+	int rows, K;
+	gsize kp;		/* K rounded up to 4 */
+	gboolean offset;	/* stored as a + 128, for the path that made them */
+};
+
+QActs *
+qacts_new(int rows, int K)
+{
+	g_assert(rows > 0 && K > 0);
+	QActs *a = g_new0(QActs, 1);
+
+	a->rows = rows;
+	a->K = K;
+	a->kp = (gsize)(K + 3) / 4 * 4;
+	a->q = aligned_zalloc((gsize)rows * a->kp);
+	a->scale = aligned_zalloc((gsize)rows * sizeof(float));
+	return a;
+}
+
+void
+qacts_free(QActs *a)
+{
+	if (a == NULL)
+		return;
+	free(a->q);
+	free(a->scale);
+	g_free(a);
+}
+
+void
+qacts_quantize(QActs *a, const float *inp, int r0, int N)
+{
+	const Kernel k = kernel_of(qmatmul_path());
+
+	g_assert(r0 >= 0 && N >= 0 && r0 + N <= a->rows);
+	a->offset = k.offset;
+	for (int r = 0; r < N; r++)
+		k.quant(inp + (gsize)r * a->K, a->K, a->kp, k.offset,
+			a->q + (gsize)(r0 + r) * a->kp, &a->scale[r0 + r]);
+}
+
+/* ------------------------------------------------------------------ */
+/* Threads */
 
 /* One thread's share of a product: row tiles [T * nrt / nt, (T + 1) *
  * nrt / nt), quantized and multiplied by every weight block. Threads
  * share nothing they write, so they need no barrier. */
 typedef struct {
 	const QJob *j;
-	TileFn tile;
-	QuantFn quant;
-	int mr, nrt;
+	Kernel k;
+	int nrt;
 } QPart;
+
+/* The fused c_fc's f32 rows of one chunk: about 128 KiB (in L2) */
+#define GELU_CHUNK_FLOATS 32768
+
+/* part_run_gelu - row tiles T0 .. T1 - 1 of a qmatmul_gelu_forward_q:
+ * a chunk of tiles at a time, every block into the thread's f32 rows,
+ * then their GELU, then quantized into the job's gelu_to */
+static void
+part_run_gelu(const QPart *p, int t0, int t1)
+{
+	const QJob *j = p->j;
+	const int OC = j->m->OC, mr = p->k.mr;
+	const int ct = MAX(1, GELU_CHUNK_FLOATS / (mr * OC));
+	QActs *dst = j->gelu_to;
+	QJob cj = *j;
+
+	cj.out = (float *)(void *)scratch(1, (gsize)ct * mr * OC *
+					  sizeof(float));
+	for (int c0 = t0; c0 < t1; c0 += ct) {
+		const int c1 = MIN(c0 + ct, t1);
+		const int rbeg = c0 * mr, rend = MIN(c1 * mr, j->N);
+
+		cj.orow0 = rbeg;
+		for (int ob = 0; ob < j->m->ocb; ob++)
+			for (int rt = c0; rt < c1; rt++)
+				p->k.tile(&cj, rt * mr, ob);
+		gelu_forward(cj.out, cj.out, (gsize)(rend - rbeg) * OC);
+		for (int r = rbeg; r < rend; r++)
+			p->k.quant(cj.out + (gsize)(r - rbeg) * OC, OC, dst->kp,
+				   dst->offset, dst->q + (gsize)r * dst->kp,
+				   &dst->scale[r]);
+	}
+}
 
 static void
 part_run(const QPart *p, int t, int nt)
 {
+	const QJob *j = p->j;
+	const int mr = p->k.mr;
 	const int t0 = (int)((gint64)p->nrt * t / nt);
 	const int t1 = (int)((gint64)p->nrt * (t + 1) / nt);
-	const int r1 = MIN(t1 * p->mr, p->j->N);
+	const int r1 = MIN(t1 * mr, j->N);
 
-	for (int r = t0 * p->mr; r < r1; r++)
-		p->quant(p->j, r);
+	if (j->inp != NULL)
+		for (int r = t0 * mr; r < r1; r++)
+			p->k.quant(j->inp + (gsize)r * j->m->K, j->m->K, j->kp,
+				   j->offset, j->qa + (gsize)r * j->kp,
+				   &j->sa[r]);
+	if (j->gelu_to != NULL) {
+		part_run_gelu(p, t0, t1);
+		return;
+	}
 	/* block-major: one weight block stays in L1 down the rows */
-	for (int ob = 0; ob < p->j->m->ocb; ob++)
+	for (int ob = 0; ob < j->m->ocb; ob++)
 		for (int rt = t0; rt < t1; rt++)
-			p->tile(p->j, rt * p->mr, ob);
+			p->k.tile(j, rt * mr, ob);
 }
 
 /* The team: helpers 1 .. size-1 (the caller is 0), started on first use,
@@ -650,53 +786,71 @@ team_run(const QPart *p, int nt)
 	g_mutex_unlock(&team.busy);
 }
 
+/* run_job - J on the threads its size is worth */
+static void
+run_job(const QJob *j, const Kernel *k)
+{
+	const int nrt = (j->N + k->mr - 1) / k->mr;
+	int nt = g_atomic_int_get(&n_threads);
+
+	/* below ~1 M multiply-adds (the compacted last block's few rows) a
+	 * second thread costs more than it saves */
+	if ((gint64)j->N * j->m->K * j->m->OC < (1 << 20))
+		nt = 1;
+	QPart part = { .j = j, .k = *k, .nrt = nrt };
+	team_run(&part, MIN(nt, nrt));
+}
+
 void
 qmatmul_forward(float *out, const float *inp, const QMatrix *m,
 		const float *bias, int N, gboolean accumulate)
 {
 	if (N <= 0)
 		return;
-	const QPath path = qmatmul_path();
-	TileFn tile = tile_generic;
-	QuantFn quant = quantize_row_generic;
-	int mr = MR_GENERIC;
-	QJob j = {
+	const Kernel k = kernel_of(qmatmul_path());
+	const gsize kp = (gsize)m->k4 * 4;
+	const gsize rows_bytes = ((gsize)N * kp + 63) & ~(gsize)63;
+	guint8 *qa = scratch(0, rows_bytes + (gsize)N * sizeof(float));
+	const QJob j = {
 		.out = out, .inp = inp, .m = m, .bias = bias, .N = N,
-		.accumulate = accumulate, .kp = (gsize)m->k4 * 4,
+		.accumulate = accumulate, .offset = k.offset, .kp = kp,
+		.qa = qa, .sa = (float *)(void *)(qa + rows_bytes),
 	};
-#if HAVE_X86_BUILD
-	switch (path) {
-	case QPATH_AVX2:
-		tile = tile_avx2, quant = quantize_row_avx2, mr = MR_AVX2;
-		break;
-	case QPATH_AVXVNNI:
-		tile = tile_avxvnni, quant = quantize_row_avx2, mr = MR_AVX2;
-		j.offset = TRUE;
-		break;
-	case QPATH_AVX512VNNI:
-		tile = tile_avx512vnni, quant = quantize_row_avx2, mr = MR_AVX512;
-		j.offset = TRUE;
-		break;
-	default:
-		break;
-	}
-#else
-	(void)path;
-#endif
-	/* generic sums are signed: it reads the bytes as int8 */
-	if (tile == tile_generic)
-		j.offset = FALSE;
-	const gsize rows_bytes = ((gsize)N * j.kp + 63) & ~(gsize)63;
-	j.qa = scratch(rows_bytes + (gsize)N * sizeof(float));
-	j.sa = (float *)(void *)(j.qa + rows_bytes);
 
-	const int nrt = (N + mr - 1) / mr;
-	int nt = g_atomic_int_get(&n_threads);
-	/* below ~1 M multiply-adds (the compacted last block's few rows) a
-	 * second thread costs more than it saves */
-	if ((gint64)N * m->K * m->OC < (1 << 20))
-		nt = 1;
-	QPart part = { .j = &j, .tile = tile, .quant = quant, .mr = mr,
-		       .nrt = nrt };
-	team_run(&part, MIN(nt, nrt));
+	run_job(&j, &k);
+}
+
+void
+qmatmul_forward_q(float *out, const QActs *a, const QMatrix *m,
+		  const float *bias, int N, gboolean accumulate)
+{
+	if (N <= 0)
+		return;
+	const Kernel k = kernel_of(qmatmul_path());
+	g_assert(a->K == m->K && N <= a->rows && a->offset == k.offset);
+	const QJob j = {
+		.out = out, .m = m, .bias = bias, .N = N,
+		.accumulate = accumulate, .offset = k.offset, .kp = a->kp,
+		.qa = a->q, .sa = a->scale,
+	};
+
+	run_job(&j, &k);
+}
+
+void
+qmatmul_gelu_forward_q(QActs *dst, const QActs *a, const QMatrix *m,
+		       const float *bias, int N)
+{
+	if (N <= 0)
+		return;
+	const Kernel k = kernel_of(qmatmul_path());
+	g_assert(a->K == m->K && N <= a->rows && a->offset == k.offset);
+	g_assert(dst->K == m->OC && N <= dst->rows && dst != a);
+	dst->offset = k.offset;
+	const QJob j = {
+		.m = m, .bias = bias, .N = N, .offset = k.offset, .kp = a->kp,
+		.qa = a->q, .sa = a->scale, .gelu_to = dst,
+	};
+
+	run_job(&j, &k);
 }

@@ -16,8 +16,9 @@
  *	QMatrix *q = qmatrix_quantize(w, K, OC);	// or qmatrix_new(i8, scale)
  *	qmatmul_forward(out, inp, q, bias, N, FALSE);
  *
- * Threads: a QMatrix is read-only once made and shared; qmatmul_forward
- * keeps its quantized activations in a per-thread buffer and splits the
+ * Threads: a QMatrix is read-only once made and shared, a QActs is its
+ * caller's; qmatmul_forward keeps its quantized activations in a
+ * per-thread buffer and splits the
  * product by rows over qmatmul_set_threads() threads (a team of its own
  * that sleeps between products). Errors: none (shapes are caller
  * invariants).
@@ -66,6 +67,33 @@ void qmatrix_quantize_values(const float *w, int K, int OC, int8_t *q,
  */
 void qmatmul_forward(float *out, const float *inp, const QMatrix *m,
 		     const float *bias, int N, gboolean accumulate);
+
+/*
+ * QActs - activation rows quantized once for int8 products of K inputs,
+ * each row as qmatmul_forward quantizes it (its own scale, max|x| / 127),
+ * in the byte form of the kernel running when they were made: a pass
+ * that feeds one set of rows to several products, or makes them in a
+ * fused loop (LayerNorm, c_fc's GELU), quantizes once and writes no f32
+ * rows in between. Made for a capacity of ROWS rows, reused.
+ */
+typedef struct QActs QActs;
+
+QActs *qacts_new(int rows, int K);
+void qacts_free(QActs *a);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QActs, qacts_free)
+/* qacts_quantize - rows R0 .. R0 + N - 1 of A from INP (N, K) */
+void qacts_quantize(QActs *a, const float *inp, int r0, int N);
+/* qmatmul_forward_q - qmatmul_forward of A's rows 0 .. N - 1, quantized
+ * beforehand (under the kernel still running) */
+void qmatmul_forward_q(float *out, const QActs *a, const QMatrix *m,
+		       const float *bias, int N, gboolean accumulate);
+/* qmatmul_gelu_forward_q - DST's rows 0 .. N - 1 (K = M's OC) quantized
+ * from gelu(A's rows @ M + bias): c_fc, its GELU (gelu_forward) and the
+ * quantizing of mlp.c_proj's input in one pass over a few rows at a time,
+ * with no (N, OC) f32 buffer; the same values as qmatmul_forward_q,
+ * gelu_forward and qacts_quantize one after the other */
+void qmatmul_gelu_forward_q(QActs *dst, const QActs *a, const QMatrix *m,
+			    const float *bias, int N);
 
 /* qmatmul_path - the kernel qmatmul_forward runs on this CPU */
 QPath qmatmul_path(void);

@@ -15,12 +15,20 @@
  *	layernorm	layernorm_forward (ln_1, ln_2, ln_f)
  *	qkv, attn proj, fc, fc proj	the four GEMMs of a block, told apart
  *			by shape: c_attn (C -> 3C), attn.c_proj (C -> C, added
- *			to the residual), c_fc (C -> 4C), mlp.c_proj (4C -> C)
+ *			to the residual), c_fc (C -> 4C), mlp.c_proj (4C -> C);
+ *			f32 (matmul_forward, matmul_residual_forward) or int8
+ *			(qmatmul_forward with its activation quantizing,
+ *			qmatmul_forward_q, and qmatmul_gelu_forward_q: c_fc
+ *			with the quantizing of its GELU's output; the GELU
+ *			itself is gelu's)
+ *	quantize	qacts_quantize (an int8 pass's activation rows: the
+ *			LayerNorms' and the attention's output)
  *	attention	attention_forward (scores, softmax, P @ V)
  *	gelu		gelu_forward
  *	pool, head	pool_forward, head_forward
  *	other		wall time x callers minus the above: printing, the
  *			softmax of the logits, waits and idle threads
+ * A stage's seconds exclude those of the stages it calls.
  * Columns: seconds on the calling threads, % of wall x callers (the threads
  * that ran any stage: 1 when the forward's only parallelism is BLAS's),
  * GFLOP/s of the stage (FLOPs over its seconds / callers), and
@@ -34,7 +42,13 @@
  * sgemm rate, nothing else costing time), and their ratio.
  *
  * Environment: BENCH_PROFILE_THREADS, the threads (cores) the run used, for
- * the sgemm peak; default 2.
+ * the sgemm peak; default 2. BENCH_PROFILE_CLOCK=cpu: every figure in CPU
+ * time of the calling threads (CLOCK_THREAD_CPUTIME_ID), which a machine
+ * shared with other work does not inflate: seconds and % of the callers'
+ * CPU time up to their last stage, GFLOP/s and the sgemm limit of one
+ * thread (sgemm on one BLAS thread, timed by its CPU time), messages per
+ * CPU second; for gptmilter-classify -T N, whose N workers each score
+ * whole batches on one thread.
  */
 #include "config.h"
 
@@ -47,18 +61,19 @@
 #include "gpt.h"
 #include "layers.h"
 #include "mailtext.h"
+#include "qmatmul.h"
 #include "scripts.h"
 #include "tokens.h"
 
 enum {
 	S_READ, S_MAILTEXT, S_TOKENIZE, S_SCRIPTS, S_EMBED, S_LAYERNORM,
-	S_QKV, S_ATTENTION, S_ATTN_PROJ, S_GELU, S_FC, S_FC_PROJ, S_POOL,
-	S_HEAD, S_N
+	S_QUANTIZE, S_QKV, S_ATTENTION, S_ATTN_PROJ, S_GELU, S_FC, S_FC_PROJ,
+	S_POOL, S_HEAD, S_N
 };
 
 static const char *const stage_name[S_N] = {
 	"read", "mailtext", "tokenize", "scripts", "embed", "layernorm",
-	"qkv", "attention", "attn proj", "gelu", "fc", "fc proj", "pool",
+	"quantize", "qkv", "attention", "attn proj", "gelu", "fc", "fc proj", "pool",
 	"head",
 };
 
@@ -69,6 +84,7 @@ typedef struct {
 	gint64 calls[S_N];
 	int rows_max;		/* most rows of one GEMM call (the batch) */
 	int C;			/* n_embd seen */
+	double end;		/* the clock at the thread's last stage */
 } Acc;
 
 static GMutex accs_lock;
@@ -76,13 +92,29 @@ static GPtrArray *accs;
 static __thread Acc *my_acc;
 static double t_start;
 
+/* The stages' clock: the wall clock, or with BENCH_PROFILE_CLOCK=cpu the
+ * calling thread's CPU time */
+static clockid_t stage_clock = CLOCK_MONOTONIC;
+
 static double
-now(void)
+clock_sec(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double
+now(void)
+{
+	return clock_sec(stage_clock);
+}
+
+static gboolean
+cpu_clock(void)
+{
+	return stage_clock != CLOCK_MONOTONIC;
 }
 
 static Acc *
@@ -97,14 +129,36 @@ acc(void)
 	return my_acc;
 }
 
+/* A stage's time excludes the stages it calls (the int8 pass's fused
+ * c_fc calls gelu_forward, its LayerNorm layernorm_forward and
+ * qacts_quantize): NESTED is the time of the stages that ran inside the
+ * current one so far on this thread. */
+static __thread double nested;
+
+typedef struct {
+	double t0, outer;	/* start; the enclosing stage's NESTED */
+} Span;
+
+static Span
+span(void)
+{
+	Span s = { now(), nested };
+
+	nested = 0;
+	return s;
+}
+
 static void
-add(int stage, double t0, double flops)
+add(int stage, const Span *s, double flops)
 {
 	Acc *a = acc();
+	const double el = now() - s->t0;
 
-	a->sec[stage] += now() - t0;
+	a->sec[stage] += el - nested;
 	a->flops[stage] += flops;
 	a->calls[stage]++;
+	a->end = s->t0 + el;
+	nested = s->outer + el;
 }
 
 /* ---- the wrapped stages ---- */
@@ -117,9 +171,9 @@ gboolean
 __wrap_g_file_get_contents(const gchar *path, gchar **data, gsize *len,
 			   GError **error)
 {
-	double t = now();
+	Span t = span();
 	gboolean ok = __real_g_file_get_contents(path, data, len, error);
-	add(S_READ, t, 0);
+	add(S_READ, &t, 0);
 	return ok;
 }
 
@@ -131,9 +185,9 @@ char *
 __wrap_mailtext_extract(const char *msg, gsize len, const MailtextOptions *o,
 			gsize *out_len)
 {
-	double t = now();
+	Span t = span();
 	char *r = __real_mailtext_extract(msg, len, o, out_len);
-	add(S_MAILTEXT, t, 0);
+	add(S_MAILTEXT, &t, 0);
 	return r;
 }
 
@@ -145,9 +199,9 @@ int
 __wrap_tokens_from_text(const Bpe *bpe, const char *text, gsize len, int max,
 			int32_t eot, int32_t *ids)
 {
-	double t = now();
+	Span t = span();
 	int r = __real_tokens_from_text(bpe, text, len, max, eot, ids);
-	add(S_TOKENIZE, t, 0);
+	add(S_TOKENIZE, &t, 0);
 	return r;
 }
 
@@ -156,9 +210,9 @@ const char *__wrap_scripts_dominant(const char *, gsize);
 const char *
 __wrap_scripts_dominant(const char *text, gsize len)
 {
-	double t = now();
+	Span t = span();
 	const char *r = __real_scripts_dominant(text, len);
-	add(S_SCRIPTS, t, 0);
+	add(S_SCRIPTS, &t, 0);
 	return r;
 }
 
@@ -170,9 +224,9 @@ void
 __wrap_encoder_forward(float *out, const int32_t *ids, const int *lens, int B,
 		       const float *wte, const float *wpe, int C)
 {
-	double t = now();
+	Span t = span();
 	__real_encoder_forward(out, ids, lens, B, wte, wpe, C);
-	add(S_EMBED, t, 0);
+	add(S_EMBED, &t, 0);
 	acc()->C = C;
 }
 
@@ -185,13 +239,13 @@ __wrap_layernorm_forward(float *out, float *mean, float *rstd,
 			 const float *inp, const float *w, const float *b,
 			 int N, int C, float eps)
 {
-	double t = now();
+	Span t = span();
 	__real_layernorm_forward(out, mean, rstd, inp, w, b, N, C, eps);
-	add(S_LAYERNORM, t, 0);
+	add(S_LAYERNORM, &t, 0);
 }
 
 static void
-gemm_seen(int stage, double t, int N, int C, int OC)
+gemm_seen(int stage, const Span *t, int N, int C, int OC)
 {
 	Acc *a = acc();
 
@@ -207,9 +261,9 @@ void
 __wrap_matmul_forward(float *out, const float *inp, const float *w,
 		      const float *b, int N, int C, int OC)
 {
-	double t = now();
+	Span t = span();
 	__real_matmul_forward(out, inp, w, b, N, C, OC);
-	gemm_seen(OC == 3 * C ? S_QKV : S_FC, t, N, C, OC);
+	gemm_seen(OC == 3 * C ? S_QKV : S_FC, &t, N, C, OC);
 }
 
 void __real_matmul_residual_forward(float *, const float *, const float *,
@@ -220,9 +274,72 @@ void
 __wrap_matmul_residual_forward(float *out, const float *inp, const float *w,
 			       const float *b, int N, int C, int OC)
 {
-	double t = now();
+	Span t = span();
 	__real_matmul_residual_forward(out, inp, w, b, N, C, OC);
-	gemm_seen(C == OC ? S_ATTN_PROJ : S_FC_PROJ, t, N, C, OC);
+	gemm_seen(C == OC ? S_ATTN_PROJ : S_FC_PROJ, &t, N, C, OC);
+}
+
+/* qstage - the stage of an int8 product of K x OC, by shape */
+static int
+qstage(const QMatrix *m)
+{
+	const int K = qmatrix_k(m), OC = qmatrix_oc(m);
+
+	return K == OC ? S_ATTN_PROJ : OC == 3 * K ? S_QKV : OC == 4 * K ?
+	    S_FC : S_FC_PROJ;
+}
+
+void __real_qmatmul_forward(float *, const float *, const QMatrix *,
+			    const float *, int, gboolean);
+void __wrap_qmatmul_forward(float *, const float *, const QMatrix *,
+			    const float *, int, gboolean);
+void
+__wrap_qmatmul_forward(float *out, const float *inp, const QMatrix *m,
+		       const float *b, int N, gboolean accumulate)
+{
+	Span t = span();
+
+	__real_qmatmul_forward(out, inp, m, b, N, accumulate);
+	gemm_seen(qstage(m), &t, N, qmatrix_k(m), qmatrix_oc(m));
+}
+
+void __real_qmatmul_forward_q(float *, const QActs *, const QMatrix *,
+			      const float *, int, gboolean);
+void __wrap_qmatmul_forward_q(float *, const QActs *, const QMatrix *,
+			      const float *, int, gboolean);
+void
+__wrap_qmatmul_forward_q(float *out, const QActs *a, const QMatrix *m,
+			 const float *b, int N, gboolean accumulate)
+{
+	Span t = span();
+
+	__real_qmatmul_forward_q(out, a, m, b, N, accumulate);
+	gemm_seen(qstage(m), &t, N, qmatrix_k(m), qmatrix_oc(m));
+}
+
+void __real_qmatmul_gelu_forward_q(QActs *, const QActs *, const QMatrix *,
+				   const float *, int);
+void __wrap_qmatmul_gelu_forward_q(QActs *, const QActs *, const QMatrix *,
+				   const float *, int);
+void
+__wrap_qmatmul_gelu_forward_q(QActs *dst, const QActs *a, const QMatrix *m,
+			      const float *b, int N)
+{
+	Span t = span();
+
+	__real_qmatmul_gelu_forward_q(dst, a, m, b, N);
+	gemm_seen(qstage(m), &t, N, qmatrix_k(m), qmatrix_oc(m));
+}
+
+void __real_qacts_quantize(QActs *, const float *, int, int);
+void __wrap_qacts_quantize(QActs *, const float *, int, int);
+void
+__wrap_qacts_quantize(QActs *a, const float *inp, int r0, int N)
+{
+	Span t = span();
+
+	__real_qacts_quantize(a, inp, r0, N);
+	add(S_QUANTIZE, &t, 0);
 }
 
 void __real_attention_forward(float *, float *, const float *, const int *,
@@ -233,13 +350,14 @@ void
 __wrap_attention_forward(float *out, float *scratch, const float *qkv,
 			 const int *lens, int B, int C, int NH)
 {
-	double t = now(), f = 0;
+	Span t = span();
+	double f = 0;
 
 	__real_attention_forward(out, scratch, qkv, lens, B, C, NH);
 	/* useful work: q.k and p.v over the causal half, every head */
 	for (int b = 0; b < B; b++)
 		f += 2.0 * 2.0 * (C / NH) * NH * lens[b] * (lens[b] + 1) / 2.0;
-	add(S_ATTENTION, t, f);
+	add(S_ATTENTION, &t, f);
 }
 
 void __real_gelu_forward(float *, const float *, gsize);
@@ -247,9 +365,9 @@ void __wrap_gelu_forward(float *, const float *, gsize);
 void
 __wrap_gelu_forward(float *out, const float *inp, gsize n)
 {
-	double t = now();
+	Span t = span();
 	__real_gelu_forward(out, inp, n);
-	add(S_GELU, t, 0);
+	add(S_GELU, &t, 0);
 }
 
 void __real_pool_forward(float *, const float *, const int *, int, int,
@@ -260,9 +378,9 @@ void
 __wrap_pool_forward(float *out, const float *x, const int *lens, int B, int C,
 		    gboolean mean)
 {
-	double t = now();
+	Span t = span();
 	__real_pool_forward(out, x, lens, B, C, mean);
-	add(S_POOL, t, 0);
+	add(S_POOL, &t, 0);
 }
 
 void __real_head_forward(float *, const float *, const float *,
@@ -273,9 +391,9 @@ void
 __wrap_head_forward(float *logits, const float *x, const float *w,
 		    const float *b, int B, int C, int NL)
 {
-	double t = now();
+	Span t = span();
 	__real_head_forward(logits, x, w, b, B, C, NL);
-	add(S_HEAD, t, 2.0 * B * C * NL);
+	add(S_HEAD, &t, 2.0 * B * C * NL);
 }
 
 /* ---- the sgemm peak and the report ---- */
@@ -347,7 +465,7 @@ sgemm_peak(int M, int K, int N, int threads)
 		gemm_run(g[0]);
 		best = MAX(best, f * reps / (now() - t) / 1e9);
 		/* THREADS callers, one thread each */
-		if (threads > 1) {
+		if (threads > 1 && !cpu_clock()) {
 			GThread *th[16];
 			gpt_set_threads(1);
 			t = now();
@@ -368,10 +486,12 @@ sgemm_peak(int M, int K, int N, int threads)
 static void
 report(void)
 {
-	const double wall = now() - t_start;
+	const double wall = clock_sec(CLOCK_MONOTONIC) - t_start;
 	const char *env = g_getenv("BENCH_PROFILE_THREADS");
-	const int threads = env ? MAX(atoi(env), 1) : 2;
+	/* CPU time: the sgemm of one thread, timed by its CPU time */
+	const int threads = cpu_clock() ? 1 : env ? MAX(atoi(env), 1) : 2;
 	Acc tot = { 0 };
+	double cpu = 0;		/* the callers' CPU time to their last stage */
 	gint64 msgs;
 
 	g_mutex_lock(&accs_lock);
@@ -384,6 +504,7 @@ report(void)
 		}
 		tot.rows_max = MAX(tot.rows_max, a->rows_max);
 		tot.C = MAX(tot.C, a->C);
+		cpu += a->end;
 	}
 	g_mutex_unlock(&accs_lock);
 	msgs = tot.calls[S_MAILTEXT];
@@ -415,7 +536,9 @@ report(void)
 	g_mutex_lock(&accs_lock);
 	callers = (int)accs->len;
 	g_mutex_unlock(&accs_lock);
-	const double total = wall * callers;
+	/* rates of CALLERS side by side, or in CPU time of one thread */
+	const int side = cpu_clock() ? 1 : callers;
+	const double total = cpu_clock() ? cpu : wall * callers;
 	double sum = 0;
 	fprintf(stderr, "%-10s %10s %7s %10s %9s %8s\n", "stage", "seconds",
 		"%", "calls", "GFLOP/s", "of fp32");
@@ -426,30 +549,38 @@ report(void)
 			tot.calls[s]);
 		if (tot.flops[s] > 0 && tot.sec[s] > 0) {
 			double gf = tot.flops[s] / tot.sec[s] / 1e9;
-			/* CALLERS side by side */
-			fprintf(stderr, " %9.1f %7.0f%%", gf * callers,
-				peak[s] > 0 ? 100 * gf * callers / peak[s] : 0);
+			fprintf(stderr, " %9.1f %7.0f%%", gf * side,
+				peak[s] > 0 ? 100 * gf * side / peak[s] : 0);
 		}
 		fprintf(stderr, "\n");
 	}
 	fprintf(stderr, "%-10s %10.3f %6.1f%%\n", "other", total - sum,
 		100 * (total - sum) / total);
-	fprintf(stderr, "%-10s %10.3f %6.1f%%   (wall %.3f s x %d callers)\n",
-		"total", total, 100.0, wall, callers);
+	if (cpu_clock())
+		fprintf(stderr, "%-10s %10.3f %6.1f%%   (CPU time of %d callers; "
+			"wall %.3f s)\n", "total", total, 100.0, callers, wall);
+	else
+		fprintf(stderr, "%-10s %10.3f %6.1f%%   (wall %.3f s x %d "
+			"callers)\n", "total", total, 100.0, wall, callers);
 	double fl = 0;
 	for (int s = 0; s < S_N; s++)
 		fl += tot.flops[s];
-	fprintf(stderr, "messages %" G_GINT64_FORMAT ": %.1f msg/s; "
+	/* on the CPU clock: per second of one thread's CPU time */
+	const double t = cpu_clock() ? cpu : wall;
+	const char *unit = cpu_clock() ? "msg/CPU-s" : "msg/s";
+	fprintf(stderr, "messages %" G_GINT64_FORMAT ": %.1f %s; "
 		"%.3f GFLOP a message; sgemm %.1f GFLOP/s (%d rows, %d "
-		"threads); fp32 limit %.1f msg/s; ratio %.0f%%\n", msgs,
-		msgs / wall, fl / msgs / 1e9, peak[S_ATTENTION], M, threads,
-		msgs / limit, 100 * limit / wall);
+		"threads); fp32 limit %.1f %s; ratio %.0f%%\n", msgs,
+		msgs / t, unit, fl / msgs / 1e9, peak[S_ATTENTION], M, threads,
+		msgs / limit, unit, 100 * limit / t);
 }
 
 __attribute__((constructor)) static void
 profile_init(void)
 {
 	accs = g_ptr_array_new();
-	t_start = now();
+	if (g_strcmp0(g_getenv("BENCH_PROFILE_CLOCK"), "cpu") == 0)
+		stage_clock = CLOCK_THREAD_CPUTIME_ID;
+	t_start = clock_sec(CLOCK_MONOTONIC);
 	atexit(report);
 }

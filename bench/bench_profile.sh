@@ -13,8 +13,11 @@
 #
 # Usage: sh ../bench/bench_profile.sh [CORPUS_DIR]   (from a build directory;
 #   CORPUS_DIR defaults to ./corpus: make corpus/index.tsv)
-# Environment: MODEL (<srcdir>/models/default), THREADS (2), BATCH (8),
-#   REPS (3), PROFILE (./bench/bench_profile: make bench/bench_profile),
+# Environment: MODEL (<srcdir>/models/default), DTYPE (f32, or int8: MODEL
+#   quantized by gptmilter-train quantize and profiled in its place; TRAIN
+#   names the program, ./src/train/gptmilter-train), THREADS (2), BATCH (8),
+#   REPS (3), CLOCK (wall, or cpu: the stage tables in the CPU time of the
+#   scoring threads, see bench/bench_profile.c), PROFILE (./bench/bench_profile: make bench/bench_profile),
 #   BASE (another build's bench/bench_profile, e.g. of main: timed on both
 #   lists in every repetition too, its tables printed after ours)
 set -eu
@@ -27,13 +30,20 @@ BATCH=${BATCH:-8}
 REPS=${REPS:-3}
 corpus=${1:-./corpus}
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
-export BENCH_PROFILE_THREADS="$THREADS"
+export BENCH_PROFILE_THREADS="$THREADS" BENCH_PROFILE_CLOCK="${CLOCK:-wall}"
 [ -f "$corpus/index.tsv" ] || { echo "$0: no $corpus/index.tsv" >&2; exit 1; }
 [ -x "$PROFILE" ] || { echo "$0: make bench/bench_profile first" >&2; exit 1; }
 command -v spamprobe > /dev/null || { echo "$0: no spamprobe" >&2; exit 1; }
 . "$srcdir/bench/spamprobe.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-profile.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+case ${DTYPE:-f32} in
+f32) ;;
+int8)	"${TRAIN:-./src/train/gptmilter-train}" quantize -m "$MODEL" \
+		-o "$tmp/int8" > /dev/null
+	MODEL=$tmp/int8 ;;
+*)	echo "$0: DTYPE is f32 or int8" >&2; exit 1 ;;
+esac
 
 awk -F'\t' -v d="$corpus" -v s="$tmp" 'NR > 1 {
 	f = $4 == "test" ? s "/test" : $3 == "spam" ? s "/spam" : s "/ham"
@@ -45,7 +55,7 @@ xargs -d '\n' "$PROFILE" -m "$MODEL" --dump-tokens < "$tmp/test" 2>/dev/null |
 	> "$tmp/full"
 ntest=$(wc -l < "$tmp/test")
 nfull=$(wc -l < "$tmp/full")
-echo "model $MODEL; test split: $ntest messages, $nfull of $max tokens;" \
+echo "model $MODEL (${DTYPE:-f32}); test split: $ntest messages, $nfull of $max tokens;" \
 	"$THREADS threads, batch $BATCH; OPENBLAS_CORETYPE/L2_SIZE unset"
 mkdir "$tmp/db"
 # xargs says 123 when a spamprobe complained about a message

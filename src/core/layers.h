@@ -77,11 +77,14 @@ void matmul_residual_forward(float *out, const float *inp,
  * takes the larger of it and the backward's 2 * Tmax * Tmax).
  * out[t, h] = sum_{j<=t} softmax_j(q_t . k_j / sqrt(hs)) v_j.
  * Two sgemms per (sequence, head, block of 64 queries); a block skips the
- * keys after its last query. out may not alias qkv. Keeps nothing: the
- * backward recomputes the probabilities from qkv.
+ * keys after its last query. Heads of 32 on a CPU with AVX-512F: a kernel
+ * of its own (no sgemm; the keys transposed in the scratch, tiles of 8
+ * queries). out may not alias qkv. Keeps nothing: the backward recomputes
+ * the probabilities from qkv.
  */
 #define ATTENTION_SCRATCH(Tmax) \
-	((gsize)(Tmax) * (((gsize)(Tmax) + 7) & ~(gsize)7))
+	((gsize)(Tmax) * (((gsize)(Tmax) + 7) & ~(gsize)7) + \
+	 40 * (((gsize)(Tmax) + 15) & ~(gsize)15))
 void attention_forward(float *out, float *scratch, const float *qkv,
 		       const int *lens, int B, int C, int NH);
 

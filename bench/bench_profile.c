@@ -12,7 +12,9 @@
  *	tokenize	tokens_from_text (BPE, capped at max_tokens)
  *	scripts		scripts_dominant
  *	embed		encoder_forward
- *	layernorm	layernorm_forward (ln_1, ln_2, ln_f)
+ *	layernorm	layernorm_forward (ln_1, ln_2, ln_f), and
+ *			qacts_layernorm (an int8 pass's ln_1, ln_2 with their
+ *			quantizing)
  *	qkv, attn proj, fc, fc proj	the four GEMMs of a block, told apart
  *			by shape: c_attn (C -> 3C), attn.c_proj (C -> C, added
  *			to the residual), c_fc (C -> 4C), mlp.c_proj (4C -> C);
@@ -22,7 +24,7 @@
  *			with the quantizing of its GELU's output; the GELU
  *			itself is gelu's)
  *	quantize	qacts_quantize (an int8 pass's activation rows: the
- *			LayerNorms' and the attention's output)
+ *			attention's output)
  *	attention	attention_forward (scores, softmax, P @ V)
  *	gelu		gelu_forward
  *	pool, head	pool_forward, head_forward
@@ -130,8 +132,8 @@ acc(void)
 }
 
 /* A stage's time excludes the stages it calls (the int8 pass's fused
- * c_fc calls gelu_forward, its LayerNorm layernorm_forward and
- * qacts_quantize): NESTED is the time of the stages that ran inside the
+ * c_fc calls gelu_forward, qacts_layernorm may call layernorm_forward):
+ * NESTED is the time of the stages that ran inside the
  * current one so far on this thread. */
 static __thread double nested;
 
@@ -329,6 +331,20 @@ __wrap_qmatmul_gelu_forward_q(QActs *dst, const QActs *a, const QMatrix *m,
 
 	__real_qmatmul_gelu_forward_q(dst, a, m, b, N);
 	gemm_seen(qstage(m), &t, N, qmatrix_k(m), qmatrix_oc(m));
+}
+
+void __real_qacts_layernorm(QActs *, float *, const float *, const float *,
+			    const float *, int, float);
+void __wrap_qacts_layernorm(QActs *, float *, const float *, const float *,
+			    const float *, int, float);
+void
+__wrap_qacts_layernorm(QActs *a, float *stage, const float *x, const float *w,
+		       const float *b, int N, float eps)
+{
+	Span t = span();
+
+	__real_qacts_layernorm(a, stage, x, w, b, N, eps);
+	add(S_LAYERNORM, &t, 0);
 }
 
 void __real_qacts_quantize(QActs *, const float *, int, int);

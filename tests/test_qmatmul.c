@@ -19,6 +19,10 @@
  *	  and quantizing one after the other (checked through a second
  *	  product), on every path, 1 and 2 threads; and that chain stays
  *	  within 3% (relative L2) of the f64 one from the f32 weights
+ *	- qacts_layernorm (the AVX512-VNNI path's one pass over a row in
+ *	  registers, or its fallback) gives the bytes of layernorm_forward
+ *	  then qacts_quantize, checked through a product, bit for bit, on
+ *	  every path, for widths it takes and widths it leaves
  * Prints the paths it ran, so a log shows what this CPU covered.
  * Exit status: 0 when every check passed, 1 otherwise.
  */
@@ -265,6 +269,52 @@ fused_shape(GRand *r, int N, int K, int OC, int OC2)
 	      "%.4f of the int8 chain", N, K, OC, OC2, sqrt(num / den));
 }
 
+/* layernorm_shape - qacts_layernorm of N rows of K against
+ * layernorm_forward + qacts_quantize, through a product K -> OC */
+static void
+layernorm_shape(GRand *r, int N, int K, int OC)
+{
+	g_autofree float *x = g_new(float, (gsize)N * K);
+	g_autofree float *w = g_new(float, K), *b = g_new(float, K);
+	g_autofree float *ln = g_new(float, (gsize)N * K);
+	g_autofree float *stage = g_new(float, (gsize)QACTS_STAGE_ROWS * K);
+	g_autofree float *wm = g_new(float, (gsize)K * OC);
+	g_autofree float *want = g_new(float, (gsize)N * OC);
+	g_autofree float *got = g_new(float, (gsize)N * OC);
+
+	/* rows with an offset and a few large channels, as a residual
+	 * stream has */
+	for (int n = 0; n < N; n++)
+		for (int k = 0; k < K; k++)
+			x[(gsize)n * K + k] = rnd(r) * (k % 7 == 0 ? 20.0f : 1.0f) +
+			    (float)n;
+	for (int k = 0; k < K; k++) {
+		w[k] = 1.0f + rnd(r) * 0.5f;
+		b[k] = rnd(r) * 0.2f;
+	}
+	for (gsize i = 0; i < (gsize)K * OC; i++)
+		wm[i] = rnd(r) * 0.1f;
+	g_autoptr(QMatrix) m = qmatrix_quantize(wm, K, OC);
+	g_autoptr(QActs) a = qacts_new(N, K);
+	g_autoptr(QActs) a2 = qacts_new(N, K);
+
+	layernorm_forward(ln, NULL, NULL, x, w, b, N, K, 1e-5f);
+	for (int p = 0; p < QPATH_N; p++) {
+		if (!qmatmul_path_supported((QPath)p))
+			continue;
+		qmatmul_force_path((QPath)p);
+		qmatmul_set_threads(1);
+		qacts_quantize(a2, ln, 0, N);
+		qmatmul_forward_q(want, a2, m, NULL, N, FALSE);
+		qacts_layernorm(a, stage, x, w, b, N, 1e-5f);
+		qmatmul_forward_q(got, a, m, NULL, N, FALSE);
+		const gsize bad = bit_diff(got, want, (gsize)N * OC);
+		CHECK(bad == 0, "%s, N %d K %d: %" G_GSIZE_FORMAT " outputs after "
+		      "qacts_layernorm differ", qmatmul_path_name((QPath)p), N,
+		      K, bad);
+	}
+}
+
 static void
 test_round_trip(GRand *r)
 {
@@ -317,5 +367,13 @@ main(void)
 	for (gsize i = 0; i < G_N_ELEMENTS(fshapes); i++)
 		fused_shape(r, fshapes[i][0], fshapes[i][1], fshapes[i][2],
 			    fshapes[i][3]);
+	/* widths the one-pass LayerNorm takes (multiples of 16 up to 256)
+	 * and leaves (not a multiple of 16, wider) */
+	const int lshapes[][3] = {
+		{ 37, 128, 48 }, { 40, 256, 16 }, { 5, 16, 20 }, { 33, 48, 33 },
+		{ 9, 36, 16 }, { 70, 272, 16 },
+	};
+	for (gsize i = 0; i < G_N_ELEMENTS(lshapes); i++)
+		layernorm_shape(r, lshapes[i][0], lshapes[i][1], lshapes[i][2]);
 	return check_summary("test_qmatmul");
 }

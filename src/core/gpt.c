@@ -373,7 +373,7 @@ struct GptState {
 	float *big;		/* (MB * MT, 4C) */
 	float *att;		/* (MT, MT) attention scores of one head */
 	float *pooled;		/* (MB, C) */
-	float *qstage;		/* (GPT_QSTAGE_ROWS, C) */
+	float *qstage;		/* (QACTS_STAGE_ROWS, C) */
 	QActs *q_in, *q_hid;	/* an int8 model's (see GptActs), or NULL */
 };
 
@@ -391,7 +391,7 @@ gpt_state_new(const GptModel *m, int max_batch, int max_tokens)
 #define R16(n) (((n) + 15) & ~(gsize)15)
 	const gsize sz[] = { R16(NR * C), R16(NR * C), R16(NR * 4 * C),
 		R16(ATTENTION_SCRATCH(max_tokens)), R16((gsize)max_batch * C),
-		R16(GPT_QSTAGE_ROWS * C) };
+		R16(QACTS_STAGE_ROWS * C) };
 	float **dst[] = { &s->x, &s->ln, &s->big, &s->att, &s->pooled,
 		&s->qstage };
 #undef R16
@@ -469,26 +469,11 @@ linear(float *out, const float *inp, const float *w, const QMatrix *q,
 		matmul_forward(out, inp, w, bias, N, C, OC);
 }
 
-/* layernorm_quantize - A's rows 0 .. N - 1 quantized from LayerNorm of
- * X (N, C): GPT_QSTAGE_ROWS rows at a time through STAGE, so that no
- * (N, C) f32 output is written and read back */
-static void
-layernorm_quantize(QActs *q, float *stage, const float *x, const float *w,
-		   const float *b, int N, int C, float eps)
-{
-	for (int r0 = 0; r0 < N; r0 += GPT_QSTAGE_ROWS) {
-		const int n = MIN(GPT_QSTAGE_ROWS, N - r0);
-		layernorm_forward(stage, NULL, NULL, x + (gsize)r0 * C, w, b, n,
-				  C, eps);
-		qacts_quantize(q, stage, r0, n);
-	}
-}
-
 /*
  * block_forward_int8 - block_forward of an int8 model with its GptActs'
  * int8 rows: each product's input quantized once, where it is made
- * (LayerNorm's rows in L1, c_fc's GELU in the product), so that ln1, ln2
- * and fch are never written; the same values as the f32-buffer path.
+ * (qacts_layernorm, c_fc's GELU in the product), so that ln1, ln2 and fch
+ * are never written.
  */
 static void
 block_forward_int8(const GptModel *m, const GptActs *a, int l, float *x_out,
@@ -500,8 +485,8 @@ block_forward_int8(const GptModel *m, const GptActs *a, int l, float *x_out,
 	const int C = c->n_embd, NH = c->n_head;
 	const int R = compact ? B : N;
 
-	layernorm_quantize(a->q_in, a->q_stage, k->x_in, h->ln_1_w, h->ln_1_b,
-			   N, C, c->ln_eps);
+	qacts_layernorm(a->q_in, a->q_stage, k->x_in, h->ln_1_w, h->ln_1_b, N,
+			c->ln_eps);
 	qmatmul_forward_q(k->qkv, a->q_in, h->attn_q, h->attn_b, N, FALSE);
 	attention_forward(k->atty, a->att_scratch, k->qkv, lens, B, C, NH);
 	if (compact) {
@@ -513,8 +498,8 @@ block_forward_int8(const GptModel *m, const GptActs *a, int l, float *x_out,
 	qacts_quantize(a->q_in, k->atty, 0, R);
 	qmatmul_forward_q(k->x_mid, a->q_in, h->attn_proj_q, h->attn_proj_b,
 			  R, TRUE);
-	layernorm_quantize(a->q_in, a->q_stage, k->x_mid, h->ln_2_w,
-			   h->ln_2_b, R, C, c->ln_eps);
+	qacts_layernorm(a->q_in, a->q_stage, k->x_mid, h->ln_2_w, h->ln_2_b, R,
+			c->ln_eps);
 	qmatmul_gelu_forward_q(a->q_hid, a->q_in, h->fc_q, h->fc_b, R);
 	if (x_out != k->x_mid)
 		memcpy(x_out, k->x_mid, (gsize)R * C * sizeof(float));

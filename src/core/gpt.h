@@ -160,15 +160,11 @@ typedef struct {
 	/* An int8 model's pass (NULL: the f32 layers' buffers above, or
 	 * qmatmul_forward quantizing them): the inputs of c_attn, attn.c_proj
 	 * and c_fc (N, C) and of mlp.c_proj (N, 4C) as int8 rows, and
-	 * GPT_QSTAGE_ROWS rows of C floats where LayerNorm's rows wait to be
-	 * quantized; ln1, ln2 and fch then stay unwritten */
+	 * QACTS_STAGE_ROWS rows of C floats for qacts_layernorm; ln1, ln2
+	 * and fch then stay unwritten */
 	QActs *q_in, *q_hid;
 	float *q_stage;
 } GptActs;
-
-/* Rows of GptActs.q_stage: LayerNorm and its quantizing go this many rows
- * at a time, in L1 */
-#define GPT_QSTAGE_ROWS 32
 
 /*
  * gpt_forward - embeddings, every block and ln_f of B packed sequences

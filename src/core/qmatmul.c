@@ -528,6 +528,74 @@ tile_avx512vnni(const QJob *j, int r0, int ob)
 		_mm512_storeu_ps(y, v);
 	}
 }
+
+/* hsum8 - layers.c's v8_hsum: the 8 lanes of V summed in its order */
+static inline float
+hsum8(const float *a)
+{
+	return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+}
+
+/* lanes8_sum - the sum of V[0 .. NV-1] as layernorm_avx2 sums a row: 8
+ * lanes, the row's 8-float chunks added in order, then hsum8 */
+VNNI512_FN static inline float
+lanes8_sum(const __m512 *v, int nv)
+{
+	__m256 acc = _mm256_setzero_ps();
+	float a[8];
+
+	for (int i = 0; i < nv; i++) {
+		acc = _mm256_add_ps(acc, _mm512_castps512_ps256(v[i]));
+		acc = _mm256_add_ps(acc, _mm256_castpd_ps(_mm512_extractf64x4_pd(
+			_mm512_castps_pd(v[i]), 1)));
+	}
+	_mm256_storeu_ps(a, acc);
+	return hsum8(a);
+}
+
+/* layernorm_row_avx512 - one row of layernorm_forward (X, W, B: K floats,
+ * K a multiple of 16 up to 256, held in registers) quantized as
+ * quantize_row_avx2 would quantize it, into Q (K bytes) and *SCALE: one
+ * read of the row, no f32 output. The same operations in the same order
+ * as layernorm_avx2 then quantize_row_avx2 (the sums in its 8 lanes, the
+ * max of |y| exact in any order), so the same bytes. */
+#define LN_ROW_MAX 256
+VNNI512_FN static void
+layernorm_row_avx512(const float *x, const float *w, const float *b, int K,
+		     float eps, gboolean offset, guint8 *q, float *scale)
+{
+	const int nv = K / 16;
+	__m512 v[LN_ROW_MAX / 16], d[LN_ROW_MAX / 16];
+
+	for (int i = 0; i < nv; i++)
+		v[i] = _mm512_loadu_ps(x + 16 * i);
+	const float m = lanes8_sum(v, nv) / (float)K;
+	const __m512 vm = _mm512_set1_ps(m);
+	for (int i = 0; i < nv; i++) {
+		const __m512 t = _mm512_sub_ps(v[i], vm);
+		d[i] = _mm512_mul_ps(t, t);
+	}
+	const float s = 1.0f / sqrtf(lanes8_sum(d, nv) / (float)K + eps);
+	const __m512 vs = _mm512_set1_ps(s);
+	__m512 vmax = _mm512_setzero_ps();
+	for (int i = 0; i < nv; i++) {
+		/* layernorm's (x - m) * s * w + b */
+		v[i] = _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(
+			_mm512_sub_ps(v[i], vm), vs), _mm512_loadu_ps(w + 16 * i)),
+			_mm512_loadu_ps(b + 16 * i));
+		vmax = _mm512_max_ps(vmax, _mm512_abs_ps(v[i]));
+	}
+	const float amax = _mm512_reduce_max_ps(vmax);
+	const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+	*scale = amax / 127.0f;
+	const __m512 vinv = _mm512_set1_ps(inv);
+	const __m128i off = _mm_set1_epi8(offset ? (char)0x80 : 0);
+	for (int i = 0; i < nv; i++) {
+		const __m512i r = _mm512_cvtps_epi32(_mm512_mul_ps(v[i], vinv));
+		_mm_storeu_si128((__m128i *)(void *)(q + 16 * i),
+				 _mm_xor_si128(_mm512_cvtsepi32_epi8(r), off));
+	}
+}
 #endif
 
 /* ------------------------------------------------------------------ */
@@ -646,6 +714,33 @@ qacts_quantize(QActs *a, const float *inp, int r0, int N)
 	for (int r = 0; r < N; r++)
 		k.quant(inp + (gsize)r * a->K, a->K, a->kp, k.offset,
 			a->q + (gsize)(r0 + r) * a->kp, &a->scale[r0 + r]);
+}
+
+void
+qacts_layernorm(QActs *a, float *stage, const float *x, const float *w,
+		const float *b, int N, float eps)
+{
+	const int K = a->K;
+
+	g_assert(N >= 0 && N <= a->rows);
+#if HAVE_X86_BUILD
+	/* where layers.c runs layernorm_avx2, whose values it repeats */
+	if (qmatmul_path() == QPATH_AVX512VNNI && layers_simd() &&
+	    K % 16 == 0 && K <= LN_ROW_MAX) {
+		a->offset = kernel_of(QPATH_AVX512VNNI).offset;
+		for (int r = 0; r < N; r++)
+			layernorm_row_avx512(x + (gsize)r * K, w, b, K, eps,
+					     a->offset, a->q + (gsize)r * a->kp,
+					     &a->scale[r]);
+		return;
+	}
+#endif
+	for (int r0 = 0; r0 < N; r0 += QACTS_STAGE_ROWS) {
+		const int n = MIN(QACTS_STAGE_ROWS, N - r0);
+		layernorm_forward(stage, NULL, NULL, x + (gsize)r0 * K, w, b, n,
+				  K, eps);
+		qacts_quantize(a, stage, r0, n);
+	}
 }
 
 /* ------------------------------------------------------------------ */

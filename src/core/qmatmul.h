@@ -83,6 +83,15 @@ void qacts_free(QActs *a);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QActs, qacts_free)
 /* qacts_quantize - rows R0 .. R0 + N - 1 of A from INP (N, K) */
 void qacts_quantize(QActs *a, const float *inp, int r0, int N);
+/* qacts_layernorm - A's rows 0 .. N - 1 quantized from layernorm_forward
+ * of X (N, K) with W, B (K), the same bytes as layernorm_forward then
+ * qacts_quantize: on the AVX512-VNNI path, for K a multiple of 16 up to
+ * 256, one pass over each row in registers; otherwise layernorm_forward
+ * QACTS_STAGE_ROWS rows at a time into STAGE (QACTS_STAGE_ROWS x K
+ * floats), then qacts_quantize */
+#define QACTS_STAGE_ROWS 32
+void qacts_layernorm(QActs *a, float *stage, const float *x, const float *w,
+		     const float *b, int N, float eps);
 /* qmatmul_forward_q - qmatmul_forward of A's rows 0 .. N - 1, quantized
  * beforehand (under the kernel still running) */
 void qmatmul_forward_q(float *out, const QActs *a, const QMatrix *m,

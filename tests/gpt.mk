@@ -11,6 +11,13 @@ dist_check_SCRIPTS += tests/test_gpt_forward.py tests/gpt_ref.py \
 	tests/gpt_torch.py
 
 
+# test_attention: attention_forward and attention_forward_bf16 against a
+# float64 reference and each other (src/core/layers.c).
+check_PROGRAMS += tests/test_attention
+tests_test_attention_SOURCES = tests/test_attention.c tests/check.h
+tests_test_attention_LDADD = $(CORE_LIBS)
+TESTS += tests/test_attention
+
 # test_qmatmul: the int8 product, every path this CPU has against the
 # generic one and the definition (src/core/qmatmul.c).
 check_PROGRAMS += tests/test_qmatmul

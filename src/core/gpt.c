@@ -473,7 +473,8 @@ linear(float *out, const float *inp, const float *w, const QMatrix *q,
  * block_forward_int8 - block_forward of an int8 model with its GptActs'
  * int8 rows: each product's input quantized once, where it is made
  * (qacts_layernorm, c_fc's GELU in the product), so that ln1, ln2 and fch
- * are never written.
+ * are never written; the attention's products in bf16 where the CPU has
+ * them (attention_forward_bf16).
  */
 static void
 block_forward_int8(const GptModel *m, const GptActs *a, int l, float *x_out,
@@ -488,7 +489,7 @@ block_forward_int8(const GptModel *m, const GptActs *a, int l, float *x_out,
 	qacts_layernorm(a->q_in, a->q_stage, k->x_in, h->ln_1_w, h->ln_1_b, N,
 			c->ln_eps);
 	qmatmul_forward_q(k->qkv, a->q_in, h->attn_q, h->attn_b, N, FALSE);
-	attention_forward(k->atty, a->att_scratch, k->qkv, lens, B, C, NH);
+	attention_forward_bf16(k->atty, a->att_scratch, k->qkv, lens, B, C, NH);
 	if (compact) {
 		pool_forward(k->x_mid, k->x_in, lens, B, C, FALSE);
 		pool_forward(k->atty, k->atty, lens, B, C, FALSE);

@@ -89,11 +89,40 @@ use_avx512(void)
 #endif
 }
 
+#if HAVE_AVX2_BUILD
+static int have_bf16 = -1;	/* -1: not probed yet */
+#endif
+
+/* use_bf16 - whether attention_forward_bf16's kernel runs: use_avx512()
+ * and the CPU has AVX512-BF16 (and AVX512-BW) */
+static gboolean
+use_bf16(void)
+{
+#if HAVE_AVX2_BUILD
+	if (!use_avx512())
+		return FALSE;
+	if (G_UNLIKELY(g_atomic_int_get(&have_bf16) < 0))
+		g_atomic_int_set(&have_bf16,
+				 __builtin_cpu_supports("avx512bw") &&
+				 __builtin_cpu_supports("avx512bf16") ? 1 : 0);
+	return g_atomic_int_get(&have_bf16) > 0;
+#else
+	return FALSE;
+#endif
+}
+
 /* layers_simd - see layers.h */
 gboolean
 layers_simd(void)
 {
 	return use_avx2();
+}
+
+/* layers_bf16 - see layers.h */
+gboolean
+layers_bf16(void)
+{
+	return use_bf16();
 }
 
 /* layers_force_generic - see layers.h */
@@ -506,6 +535,143 @@ attention_head32_avx512(float *O, int ldo, const float *Q, const float *K,
 	}
 }
 
+/*
+ * attention_head32_bf16 - attention_head32_avx512 with the two products
+ * in bf16 (vdpbf16ps: pairs of bf16 products summed into f32 lanes, twice
+ * the multiply-adds of an FMA an instruction): Q, K, V and P rounded to
+ * bf16 (8 significant bits), the softmax and the sums in f32. Layouts, in
+ * 32-bit words of two bf16:
+ *	KT[j / 16][d / 2][j % 16] = (K[j][d], K[j][d + 1]), d even
+ *	VP[j / 2][d] = (V[j][d], V[j + 1][d]), j even (a zero row past T)
+ *	QB[i][d / 2], PB[i][j / 2]: a tile's query rows and probabilities
+ * SCRATCH: 48 * T16 + 192 floats' room (T16 = T rounded up to 16).
+ */
+#define BF16_FN __attribute__((target("avx2,fma,avx512f,avx512bw,avx512bf16")))
+BF16_FN static void
+attention_head32_bf16(float *O, int ldo, const float *Q, const float *K,
+		      const float *V, int ld, int T, float scale,
+		      float *scratch)
+{
+	const int T16 = (T + 15) & ~15;
+	guint32 *kt = (guint32 *)(void *)scratch;	/* T16 * 16 words */
+	guint32 *vp = kt + (gsize)T16 * 16;		/* T16 / 2 * 32 */
+	float *S = (float *)(void *)(vp + (gsize)T16 * 16);	/* 8 x T16 */
+	/* P's rows of pairs, at a stride of whole zmm */
+	const int pbld = (T16 / 2 + 15) & ~15;
+	guint32 *pb = (guint32 *)(void *)(S + (gsize)ATT_MQ * T16);
+	guint32 *qb = pb + (gsize)ATT_MQ * pbld;	/* 8 x 16 */
+	const __m512 vscale = v16_splat(scale);
+	float inv[ATT_MQ];
+	guint32 w[16];
+	guint16 h0[32], h1[32];
+
+	for (int j0 = 0; j0 < T16; j0 += 16)
+		for (int jj = 0; jj < 16; jj++) {
+			const int j = j0 + jj;
+			__m512i r = _mm512_setzero_si512();
+			if (j < T)
+				r = (__m512i)_mm512_cvtne2ps_pbh(
+					_mm512_loadu_ps(K + (gsize)j * ld + 16),
+					_mm512_loadu_ps(K + (gsize)j * ld));
+			_mm512_storeu_si512((void *)w, r);
+			for (int dp = 0; dp < 16; dp++)
+				kt[((gsize)j0 + dp) * 16 + jj] = w[dp];
+		}
+	for (int j = 0; j < T16; j += 2) {
+		__m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
+		if (j < T)
+			a = (__m512i)_mm512_cvtne2ps_pbh(
+				_mm512_loadu_ps(V + (gsize)j * ld + 16),
+				_mm512_loadu_ps(V + (gsize)j * ld));
+		if (j + 1 < T)
+			b = (__m512i)_mm512_cvtne2ps_pbh(
+				_mm512_loadu_ps(V + (gsize)(j + 1) * ld + 16),
+				_mm512_loadu_ps(V + (gsize)(j + 1) * ld));
+		_mm512_storeu_si512((void *)h0, a);
+		_mm512_storeu_si512((void *)h1, b);
+		for (int d = 0; d < 32; d++)
+			vp[(gsize)j / 2 * 32 + d] = h0[d] | (guint32)h1[d] << 16;
+	}
+	for (int i0 = 0; i0 < T; i0 += ATT_MQ) {
+		const int R = MIN(ATT_MQ, T - i0), W = i0 + R;
+		__m512 a0[ATT_MQ], a1[ATT_MQ];
+
+		/* rows past T repeat the last: computed, never stored */
+		for (int i = 0; i < ATT_MQ; i++) {
+			const float *q = Q + (gsize)(i0 + MIN(i, R - 1)) * ld;
+			_mm512_storeu_si512((void *)(qb + i * 16), (__m512i)
+				_mm512_cvtne2ps_pbh(_mm512_loadu_ps(q + 16),
+						    _mm512_loadu_ps(q)));
+		}
+		for (int j0 = 0; j0 < W; j0 += 32) {
+			const guint32 *blk = kt + (gsize)j0 * 16;
+			const gboolean two = j0 + 16 < W;
+			for (int i = 0; i < ATT_MQ; i++)
+				a0[i] = a1[i] = _mm512_setzero_ps();
+			for (int dp = 0; dp < 16; dp++) {
+				const __m512bh k0 = (__m512bh)_mm512_loadu_si512(
+					(const void *)(blk + dp * 16));
+				/* a lone last block: its own words again, unused */
+				const __m512bh k1 = (__m512bh)_mm512_loadu_si512(
+					(const void *)(blk + (two ? 256 : 0) + dp * 16));
+#pragma GCC unroll 8
+				for (int i = 0; i < ATT_MQ; i++) {
+					const __m512bh qv = (__m512bh)
+						_mm512_set1_epi32((int)qb[i * 16 + dp]);
+					a0[i] = _mm512_dpbf16_ps(a0[i], qv, k0);
+					a1[i] = _mm512_dpbf16_ps(a1[i], qv, k1);
+				}
+			}
+			for (int i = 0; i < ATT_MQ; i++) {
+				float *srow = S + (gsize)i * T16 + j0;
+				_mm512_storeu_ps(srow, _mm512_mul_ps(a0[i], vscale));
+				if (two)
+					_mm512_storeu_ps(srow + 16,
+							 _mm512_mul_ps(a1[i], vscale));
+			}
+		}
+		causal_softmax_avx512(S, inv, R, i0, W, T16);
+		/* P to bf16 pairs. W is odd only in the last tile, W = T: the
+		 * pair reaching past it meets VP's zero row */
+		const int WP = (W + 1) / 2;
+		for (int i = 0; i < ATT_MQ; i++) {
+			const float *srow = S + (gsize)i * T16;
+			for (int j = 0; j < 2 * WP; j += 32) {
+				const __mmask16 lo = (__mmask16)(j + 16 <= 2 * WP ? 0xffff :
+					(1u << (2 * WP - j)) - 1);
+				const __mmask16 hi = (__mmask16)(j + 32 <= 2 * WP ? 0xffff :
+					j + 16 >= 2 * WP ? 0 : (1u << (2 * WP - j - 16)) - 1);
+				const __m512i p = (__m512i)_mm512_cvtne2ps_pbh(
+					_mm512_maskz_loadu_ps(hi, srow + j + 16),
+					_mm512_maskz_loadu_ps(lo, srow + j));
+				_mm512_storeu_si512((void *)(pb + (gsize)i * pbld +
+							     j / 2), p);
+			}
+		}
+		for (int i = 0; i < ATT_MQ; i++)
+			a0[i] = a1[i] = _mm512_setzero_ps();
+		for (int jp = 0; jp < WP; jp++) {
+			const __m512bh v0 = (__m512bh)_mm512_loadu_si512(
+				(const void *)(vp + (gsize)jp * 32));
+			const __m512bh v1 = (__m512bh)_mm512_loadu_si512(
+				(const void *)(vp + (gsize)jp * 32 + 16));
+#pragma GCC unroll 8
+			for (int i = 0; i < ATT_MQ; i++) {
+				const __m512bh p = (__m512bh)_mm512_set1_epi32(
+					(int)pb[(gsize)i * pbld + jp]);
+				a0[i] = _mm512_dpbf16_ps(a0[i], p, v0);
+				a1[i] = _mm512_dpbf16_ps(a1[i], p, v1);
+			}
+		}
+		for (int i = 0; i < R; i++) {
+			float *o = O + (gsize)(i0 + i) * ldo;
+			const __m512 vi = v16_splat(inv[i]);
+			_mm512_storeu_ps(o, _mm512_mul_ps(a0[i], vi));
+			_mm512_storeu_ps(o + 16, _mm512_mul_ps(a1[i], vi));
+		}
+	}
+}
+
 #endif	/* HAVE_AVX2_BUILD */
 
 /* The plain C builds of the same three loops, for CPUs without AVX2. */
@@ -709,6 +875,32 @@ attention_forward(float *out, float *scratch, const float *qkv,
 		}
 		off += T;
 	}
+}
+
+void
+attention_forward_bf16(float *out, float *scratch, const float *qkv,
+		       const int *lens, int B, int C, int NH)
+{
+#if HAVE_AVX2_BUILD
+	const int hs = C / NH, C3 = 3 * C;
+	gsize off = 0;
+
+	if (hs == 32 && use_bf16()) {
+		for (int b = 0; b < B; b++) {
+			const float *q = qkv + off * C3;
+			for (int h = 0; h < NH; h++)
+				attention_head32_bf16(out + off * C + h * hs, C,
+						      q + h * hs, q + C + h * hs,
+						      q + 2 * C + h * hs, C3,
+						      lens[b],
+						      1.0f / sqrtf((float)hs),
+						      scratch);
+			off += lens[b];
+		}
+		return;
+	}
+#endif
+	attention_forward(out, scratch, qkv, lens, B, C, NH);
 }
 
 void

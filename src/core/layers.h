@@ -28,6 +28,9 @@
 /* layers_simd - whether the kernels run their AVX2+FMA loops (x86-64
  * CPUs that have both), rather than the plain C ones */
 gboolean layers_simd(void);
+/* layers_bf16 - whether attention_forward_bf16 runs its bf16 kernel for
+ * heads of 32 (AVX512-BF16 CPUs, SIMD not turned off) */
+gboolean layers_bf16(void);
 /* layers_force_generic - the plain C loops from now on, whatever the CPU
  * (a test option: gpt_forward_dump --no-simd checks them against numpy) */
 void layers_force_generic(void);
@@ -84,9 +87,20 @@ void matmul_residual_forward(float *out, const float *inp,
  */
 #define ATTENTION_SCRATCH(Tmax) \
 	((gsize)(Tmax) * (((gsize)(Tmax) + 7) & ~(gsize)7) + \
-	 40 * (((gsize)(Tmax) + 15) & ~(gsize)15))
+	 48 * (((gsize)(Tmax) + 15) & ~(gsize)15) + 192)
 void attention_forward(float *out, float *scratch, const float *qkv,
 		       const int *lens, int B, int C, int NH);
+/*
+ * attention_forward_bf16 - attention_forward with Q, K, V and the
+ * probabilities rounded to bf16 for the two products (the softmax and
+ * every sum in f32), for heads of 32 on CPUs with AVX512-BF16 (twice the
+ * multiply-adds of f32 an instruction); attention_forward elsewhere. The
+ * int8 pass's attention: within 1e-2 of attention_forward relative to the
+ * largest output (tests/test_int8.py), where the int8 products already
+ * differ by that much.
+ */
+void attention_forward_bf16(float *out, float *scratch, const float *qkv,
+			    const int *lens, int B, int C, int NH);
 
 /*
  * gelu_forward - out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))

@@ -70,7 +70,8 @@ bench_bench_profile_LDFLAGS = $(AM_LDFLAGS) \
 	-Wl,--wrap=qmatmul_forward -Wl,--wrap=qmatmul_forward_q \
 	-Wl,--wrap=qmatmul_gelu_forward_q -Wl,--wrap=qacts_quantize \
 	-Wl,--wrap=qacts_layernorm \
-	-Wl,--wrap=attention_forward -Wl,--wrap=gelu_forward \
+	-Wl,--wrap=attention_forward -Wl,--wrap=attention_forward_bf16 \
+	-Wl,--wrap=gelu_forward \
 	-Wl,--wrap=pool_forward -Wl,--wrap=head_forward
 EXTRA_DIST += bench/bench_profile.sh
 CLEANFILES += bench/bench_profile

@@ -25,7 +25,8 @@
  *			itself is gelu's)
  *	quantize	qacts_quantize (an int8 pass's activation rows: the
  *			attention's output)
- *	attention	attention_forward (scores, softmax, P @ V)
+ *	attention	attention_forward (scores, softmax, P @ V), and
+ *			attention_forward_bf16 (an int8 pass's)
  *	gelu		gelu_forward
  *	pool, head	pool_forward, head_forward
  *	other		wall time x callers minus the above: printing, the
@@ -358,6 +359,18 @@ __wrap_qacts_quantize(QActs *a, const float *inp, int r0, int N)
 	add(S_QUANTIZE, &t, 0);
 }
 
+/* attention_flops - the attention's useful work: q.k and p.v over the
+ * causal half, every head */
+static double
+attention_flops(const int *lens, int B, int C)
+{
+	double f = 0;
+
+	for (int b = 0; b < B; b++)
+		f += 2.0 * 2.0 * C * lens[b] * (lens[b] + 1) / 2.0;
+	return f;
+}
+
 void __real_attention_forward(float *, float *, const float *, const int *,
 			      int, int, int);
 void __wrap_attention_forward(float *, float *, const float *, const int *,
@@ -367,13 +380,23 @@ __wrap_attention_forward(float *out, float *scratch, const float *qkv,
 			 const int *lens, int B, int C, int NH)
 {
 	Span t = span();
-	double f = 0;
 
 	__real_attention_forward(out, scratch, qkv, lens, B, C, NH);
-	/* useful work: q.k and p.v over the causal half, every head */
-	for (int b = 0; b < B; b++)
-		f += 2.0 * 2.0 * (C / NH) * NH * lens[b] * (lens[b] + 1) / 2.0;
-	add(S_ATTENTION, &t, f);
+	add(S_ATTENTION, &t, attention_flops(lens, B, C));
+}
+
+void __real_attention_forward_bf16(float *, float *, const float *,
+				   const int *, int, int, int);
+void __wrap_attention_forward_bf16(float *, float *, const float *,
+				   const int *, int, int, int);
+void
+__wrap_attention_forward_bf16(float *out, float *scratch, const float *qkv,
+			      const int *lens, int B, int C, int NH)
+{
+	Span t = span();
+
+	__real_attention_forward_bf16(out, scratch, qkv, lens, B, C, NH);
+	add(S_ATTENTION, &t, attention_flops(lens, B, C));
 }
 
 void __real_gelu_forward(float *, const float *, gsize);

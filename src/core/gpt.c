@@ -469,6 +469,21 @@ linear(float *out, const float *inp, const float *w, const QMatrix *q,
 		matmul_forward(out, inp, w, bias, N, C, OC);
 }
 
+/* after_attention - x_mid starts as x_in (attn.c_proj adds to it); with
+ * COMPACT only the last row of each sequence of x_in and of the attention
+ * output goes on */
+static void
+after_attention(const GptBlockActs *k, const int *lens, int B, int N, int C,
+		gboolean compact)
+{
+	if (compact) {
+		pool_forward(k->x_mid, k->x_in, lens, B, C, FALSE);
+		pool_forward(k->atty, k->atty, lens, B, C, FALSE);
+	} else if (k->x_mid != k->x_in) {
+		memcpy(k->x_mid, k->x_in, (gsize)N * C * sizeof(float));
+	}
+}
+
 /*
  * block_forward_int8 - block_forward of an int8 model with its GptActs'
  * int8 rows: each product's input quantized once, where it is made
@@ -490,12 +505,7 @@ block_forward_int8(const GptModel *m, const GptActs *a, int l, float *x_out,
 			c->ln_eps);
 	qmatmul_forward_q(k->qkv, a->q_in, h->attn_q, h->attn_b, N, FALSE);
 	attention_forward_bf16(k->atty, a->att_scratch, k->qkv, lens, B, C, NH);
-	if (compact) {
-		pool_forward(k->x_mid, k->x_in, lens, B, C, FALSE);
-		pool_forward(k->atty, k->atty, lens, B, C, FALSE);
-	} else if (k->x_mid != k->x_in) {
-		memcpy(k->x_mid, k->x_in, (gsize)N * C * sizeof(float));
-	}
+	after_attention(k, lens, B, N, C, compact);
 	qacts_quantize(a->q_in, k->atty, 0, R);
 	qmatmul_forward_q(k->x_mid, a->q_in, h->attn_proj_q, h->attn_proj_b,
 			  R, TRUE);
@@ -533,13 +543,7 @@ block_forward(const GptModel *m, const GptActs *a, int l, float *x_out,
 	linear(k->qkv, k->ln1, h->attn_w, h->attn_q, h->attn_b, N, C, 3 * C,
 	       FALSE);
 	attention_forward(k->atty, a->att_scratch, k->qkv, lens, B, C, NH);
-	if (compact) {
-		/* from here on only the last row of each sequence */
-		pool_forward(k->x_mid, k->x_in, lens, B, C, FALSE);
-		pool_forward(k->atty, k->atty, lens, B, C, FALSE);
-	} else if (k->x_mid != k->x_in) {
-		memcpy(k->x_mid, k->x_in, (gsize)N * C * sizeof(float));
-	}
+	after_attention(k, lens, B, N, C, compact);
 	linear(k->x_mid, k->atty, h->attn_proj_w, h->attn_proj_q,
 	       h->attn_proj_b, R, C, C, TRUE);
 	layernorm_forward(k->ln2, k->ln2_mean, k->ln2_rstd, k->x_mid,

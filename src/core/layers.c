@@ -69,29 +69,31 @@ use_avx2(void)
 }
 
 #if HAVE_AVX2_BUILD
-static int have_avx512 = -1;	/* -1: not probed yet */
+/* -1: not probed yet; have_bf16 is set first, so a reader that sees
+ * have_avx512 set sees it set too */
+static int have_avx512 = -1, have_bf16 = -1;
 #endif
 
-/* use_avx512 - whether the AVX-512 attention kernel runs: use_avx2() and
- * the CPU has AVX-512F */
+/* use_avx512 - whether the AVX-512 kernels run: use_avx2() and the CPU
+ * has AVX-512F */
 static gboolean
 use_avx512(void)
 {
 #if HAVE_AVX2_BUILD
 	if (!use_avx2())
 		return FALSE;
-	if (G_UNLIKELY(g_atomic_int_get(&have_avx512) < 0))
+	if (G_UNLIKELY(g_atomic_int_get(&have_avx512) < 0)) {
+		g_atomic_int_set(&have_bf16,
+				 __builtin_cpu_supports("avx512bw") &&
+				 __builtin_cpu_supports("avx512bf16") ? 1 : 0);
 		g_atomic_int_set(&have_avx512,
 				 __builtin_cpu_supports("avx512f") ? 1 : 0);
+	}
 	return g_atomic_int_get(&have_avx512) > 0;
 #else
 	return FALSE;
 #endif
 }
-
-#if HAVE_AVX2_BUILD
-static int have_bf16 = -1;	/* -1: not probed yet */
-#endif
 
 /* use_bf16 - whether attention_forward_bf16's kernel runs: use_avx512()
  * and the CPU has AVX512-BF16 (and AVX512-BW) */
@@ -99,13 +101,7 @@ static gboolean
 use_bf16(void)
 {
 #if HAVE_AVX2_BUILD
-	if (!use_avx512())
-		return FALSE;
-	if (G_UNLIKELY(g_atomic_int_get(&have_bf16) < 0))
-		g_atomic_int_set(&have_bf16,
-				 __builtin_cpu_supports("avx512bw") &&
-				 __builtin_cpu_supports("avx512bf16") ? 1 : 0);
-	return g_atomic_int_get(&have_bf16) > 0;
+	return use_avx512() && g_atomic_int_get(&have_bf16) > 0;
 #else
 	return FALSE;
 #endif

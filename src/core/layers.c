@@ -478,6 +478,7 @@ attention_head32_avx512(float *O, int ldo, const float *Q, const float *K,
 		for (int j0 = 0; j0 < W; j0 += 32) {
 			const float *blk = kt + (gsize)j0 * 32;
 			const gboolean two = j0 + 16 < W;
+#pragma GCC unroll 8
 			for (int i = 0; i < ATT_MQ; i++)
 				a0[i] = a1[i] = _mm512_setzero_ps();
 			if (two) {
@@ -500,6 +501,7 @@ attention_head32_avx512(float *O, int ldo, const float *Q, const float *K,
 									k0, a0[i]);
 				}
 			}
+#pragma GCC unroll 8
 			for (int i = 0; i < ATT_MQ; i++) {
 				float *srow = S + (gsize)i * T16 + j0;
 				_mm512_storeu_ps(srow, _mm512_mul_ps(a0[i], vscale));
@@ -510,6 +512,7 @@ attention_head32_avx512(float *O, int ldo, const float *Q, const float *K,
 		}
 		causal_softmax_avx512(S, inv, R, i0, W, T16);
 		/* O = P V / the row sums */
+#pragma GCC unroll 8
 		for (int i = 0; i < ATT_MQ; i++)
 			a0[i] = a1[i] = _mm512_setzero_ps();
 		for (int j = 0; j < W; j++) {
@@ -522,6 +525,7 @@ attention_head32_avx512(float *O, int ldo, const float *Q, const float *K,
 				a1[i] = _mm512_fmadd_ps(p, v1, a1[i]);
 			}
 		}
+#pragma GCC unroll 8
 		for (int i = 0; i < R; i++) {
 			float *o = O + (gsize)(i0 + i) * ldo;
 			const __m512 vi = v16_splat(inv[i]);
@@ -602,6 +606,7 @@ attention_head32_bf16(float *O, int ldo, const float *Q, const float *K,
 		for (int j0 = 0; j0 < W; j0 += 32) {
 			const guint32 *blk = kt + (gsize)j0 * 16;
 			const gboolean two = j0 + 16 < W;
+#pragma GCC unroll 8
 			for (int i = 0; i < ATT_MQ; i++)
 				a0[i] = a1[i] = _mm512_setzero_ps();
 			for (int dp = 0; dp < 16; dp++) {
@@ -618,6 +623,7 @@ attention_head32_bf16(float *O, int ldo, const float *Q, const float *K,
 					a1[i] = _mm512_dpbf16_ps(a1[i], qv, k1);
 				}
 			}
+#pragma GCC unroll 8
 			for (int i = 0; i < ATT_MQ; i++) {
 				float *srow = S + (gsize)i * T16 + j0;
 				_mm512_storeu_ps(srow, _mm512_mul_ps(a0[i], vscale));
@@ -644,6 +650,7 @@ attention_head32_bf16(float *O, int ldo, const float *Q, const float *K,
 							     j / 2), p);
 			}
 		}
+#pragma GCC unroll 8
 		for (int i = 0; i < ATT_MQ; i++)
 			a0[i] = a1[i] = _mm512_setzero_ps();
 		for (int jp = 0; jp < WP; jp++) {
@@ -659,6 +666,7 @@ attention_head32_bf16(float *O, int ldo, const float *Q, const float *K,
 				a1[i] = _mm512_dpbf16_ps(a1[i], p, v1);
 			}
 		}
+#pragma GCC unroll 8
 		for (int i = 0; i < R; i++) {
 			float *o = O + (gsize)(i0 + i) * ldo;
 			const __m512 vi = v16_splat(inv[i]);

@@ -15,7 +15,13 @@
 #      with their intervals and the decision;
 #   6. a run with too little held-out feedback does nothing, says so, and
 #      bad usage fails with a message;
-#   7. installs beyond --keep remove the oldest models' directories.
+#   7. installs beyond --keep remove the oldest models' directories; the
+#      origin (the first model installed) survives them and the rollback;
+#   8. in a second models directory: every candidate is trained from the
+#      origin, not from the running model (its config.json's training
+#      base), and a candidate better on the held-out reports but worse on
+#      the held-out base set (spam reported that reads like the base
+#      corpus's ham) is refused for that alone.
 set -u
 : "${top_srcdir:?}" "${NODE_MODULES:?}"
 B=${top_builddir:-.}
@@ -50,8 +56,10 @@ TINY="--init random --layers 2 --heads 2 --embd 32 --ctx 64 --max-tokens 48
 	--name base0 -o "$T/m0" > "$T/m0.log" 2>&1 || { cat "$T/m0.log"; fail "base model"; exit 1; }
 
 M="$T/models"
+# (held-out base sets of 20 + 20: the margins must be wide for so few)
+GUARD="--guard-ham 20 --guard-spam 20 --margin-fpr 30 --margin-fnr 30"
 OPTS="--models $M --trainer $TRAIN --threads 1 --min-holdout 5 --holdout 30
- --pidfile $T/milter.pid -c /dev/null"
+ --pidfile $T/milter.pid -c /dev/null $GUARD"
 # shellcheck disable=SC2086
 retrain() {	# command, then more options
 	c=$1
@@ -71,6 +79,8 @@ run() {
 retrain install "$T/m0" > "$T/install.log" 2>&1 || { cat "$T/install.log"; fail "install failed"; }
 first=$(readlink "$M/current")
 [ -f "$M/$first/config.json" ] || fail "current ($first) is not a model"
+[ "$(readlink "$M/origin")" = "origin-$first" ] && [ -f "$M/origin-$first/config.json" ] ||
+	fail "the first model installed is not the origin: $(ls "$M")"
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 printf 'model = "%s/current";\npidfile = "%s/milter.pid";\n' "$M" "$T" > "$T/milter.conf"
 "$GPTMILTER" -f -c "$T/milter.conf" -p "inet:$port@127.0.0.1" > "$T/milter.log" 2>&1 &
@@ -142,10 +152,10 @@ grep -q "no earlier model" "$T/rb2.log" || fail "rollback past the first: $(cat 
 # 5. the history: one line per run, with counts, rates and decision
 cat "$M/history"
 [ "$(wc -l < "$M/history")" = 4 ] || fail "want 4 history lines (install, refused, promoted, rollback)"
-grep -Eq '^[0-9T:-]+Z run feedback=ham:30,spam:70 .*holdout=ham:9,spam:21 running=m-[^ ]* candidate=m-[^ ]* feedback:fpr=[0-9]+/[0-9]+=[0-9.]+\[[0-9.]+,[0-9.]+\],recall=.* check:fpr=.* decision=refused\(fpr-worse' "$M/history" ||
+grep -Eq '^[0-9T:-]+Z run feedback=ham:30,spam:70 .*holdout=ham:9,spam:21 base=ham:0,spam:0 guard=ham:0,spam:0 running=m-[^ ]* candidate=m-[^ ]* origin=origin-m-[^ ]* feedback:fpr=[0-9]+/[0-9]+=[0-9.]+\[[0-9.]+,[0-9.]+\],recall=.* check:fpr=.* decision=refused\(fpr-worse' "$M/history" ||
 	fail "no history line of the refusal"
-grep -Eq '^[0-9T:-]+Z run feedback=ham:60,spam:40 repeated=1 .*decision=promoted reload=ok$' "$M/history" ||
-	fail "no history line of the promotion"
+grep -Eq '^[0-9T:-]+Z run feedback=ham:60,spam:40 repeated=1 .* base=ham:20,spam:20 guard=ham:20,spam:20 .* base:fpr=[0-9/=.]+\[[0-9.,]+\],.*,flags=\+[0-9]+-[0-9]+,dfpr=[-+][0-9.]+\[[-+][0-9.]+,[-+][0-9.]+\],misses=.*,dfnr=.* decision=promoted reload=ok$' "$M/history" ||
+	fail "no history line of the promotion with the held-out base set's figures"
 grep -Eq "^[0-9T:-]+Z rollback from=$second model=$first decision=rolled-back reload=ok\$" "$M/history" ||
 	fail "no history line of the rollback"
 
@@ -166,9 +176,61 @@ done
 [ "$(find "$M" -maxdepth 1 -name 'm-*' | wc -l)" = 2 ] || fail "--keep 2: $(ls "$M")"
 for n in $(cat "$M/installed"); do [ -f "$M/$n/config.json" ] || fail "listed $n is gone"; done
 [ "$(readlink "$M/current")" = "$(tail -n 1 "$M/installed")" ] || fail "current is not the newest"
+[ "$(readlink "$M/origin")" = "origin-$first" ] && [ "$(cksum < "$M/origin-$first/model.safetensors")" = "$(cksum < "$T/m0/model.safetensors")" ] ||
+	fail "the origin did not survive promotion, rollback and pruning: $(ls "$M")"
 
 kill "$mpid"
 wait "$mpid" 2> /dev/null
 mpid=
+
+# 8. A second models directory, its base corpus's ham with some prize
+# words in it. Sound feedback first: promoted, trained from the origin.
+mk "$T/base2/ham" ham 40 70 0.7
+mk "$T/base2/spam" spam 40 80
+mk "$T/fb2/ham" ham 60 90
+mk "$T/fb2/spam" spam 30 100
+mk "$T/fb3/spam" spam 60 110 0.3
+M2="$T/models2"
+retrain2() {	# command, then more options
+	c=$1
+	shift
+	# shellcheck disable=SC2086
+	sh "$RETRAIN" "$c" --models "$M2" --trainer "$TRAIN" --threads 1 --min-holdout 5 \
+		--holdout 30 $GUARD -c /dev/null --train-opts "--lr 2e-3 --epochs 4" \
+		--reload-cmd true --base-ham "$T/base2/ham" --base-spam "$T/base2/spam" \
+		--base-max 0 "$@"
+}
+retrain2 install "$T/m0" > "$T/install2.log" 2>&1 || { cat "$T/install2.log"; fail "install in $M2"; }
+origin2=$(readlink "$M2/origin")
+for f in "$T"/fb2/ham/*.eml; do sh "$REPORT" --ham -d "$T/s2" < "$f" || fail "report $f"; done
+for f in "$T"/fb2/spam/*.eml; do sh "$REPORT" --spam -d "$T/s2" < "$f" || fail "report $f"; done
+retrain2 run --spool "$T/s2" > "$T/s2-1.log" 2>&1
+cat "$T/s2-1.log"
+grep -q "decision: promoted" "$T/s2-1.log" || fail "sound feedback in $M2 was not promoted"
+grep -q "held-out base set chosen: 20 ham and 20 spam" "$T/s2-1.log" || fail "no held-out base set chosen"
+[ "$(find "$M2/guard/ham" -type f | wc -l)" = 20 ] || fail "the held-out base set is not 20 ham"
+A=$(readlink "$M2/current")
+# training_base MODEL - the base the trainer recorded in the model
+training_base() {
+	/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["gptmilter"]["training"]["base"])' "$1/config.json"
+}
+[ "$(training_base "$M2/$A")" = "$M2/$origin2" ] ||
+	fail "the first candidate was trained from $(training_base "$M2/$A"), not the origin"
+# Then spam that reads like meeting mail (seven words in ten are ham's):
+# the candidate catches it, as the reports ask, and so flags the base
+# corpus's ham that has a few prize words; the reports alone cannot see it.
+sleep 1
+for f in "$T"/fb3/spam/*.eml; do sh "$REPORT" --spam -d "$T/s2" < "$f" || fail "report $f"; done
+retrain2 run --spool "$T/s2" > "$T/s2-2.log" 2>&1
+cat "$T/s2-2.log"
+grep -q "decision: refused(fpr-worse-on-base);" "$T/s2-2.log" ||
+	fail "a candidate worse on the held-out base set alone was not refused for it"
+grep -Eq '^  ham:  the candidate newly flags [0-9]+, newly clears [0-9]+ of 20: FPR change \+[0-9.]+\[[-+][0-9.]+,\+[0-9.]+\]' "$T/s2-2.log" ||
+	fail "the paired change and its interval not printed"
+[ "$(readlink "$M2/current")" = "$A" ] || fail "current changed after a refusal on the base set"
+[ "$(training_base "$M2/rejected")" = "$M2/$origin2" ] ||
+	fail "the second candidate was trained from $(training_base "$M2/rejected"), not the origin"
+tail -n 1 "$M2/history" | grep -Eq " running=$A candidate=m-[^ ]* origin=$origin2 .*decision=refused\(fpr-worse-on-base\)\$" ||
+	fail "the refusal's history line: $(tail -n 1 "$M2/history")"
 [ $fails = 0 ] && rm -rf "$T"
 finish test_retrain

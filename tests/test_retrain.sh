@@ -202,6 +202,7 @@ retrain2() {	# command, then more options
 }
 retrain2 install "$T/m0" > "$T/install2.log" 2>&1 || { cat "$T/install2.log"; fail "install in $M2"; }
 origin2=$(readlink "$M2/origin")
+first2=$(readlink "$M2/current")
 for f in "$T"/fb2/ham/*.eml; do sh "$REPORT" --ham -d "$T/s2" < "$f" || fail "report $f"; done
 for f in "$T"/fb2/spam/*.eml; do sh "$REPORT" --spam -d "$T/s2" < "$f" || fail "report $f"; done
 retrain2 run --spool "$T/s2" > "$T/s2-1.log" 2>&1
@@ -228,6 +229,10 @@ grep -q "decision: refused(fpr-worse-on-base);" "$T/s2-2.log" ||
 grep -Eq '^  ham:  the candidate newly flags [0-9]+, newly clears [0-9]+ of 20: FPR change \+[0-9.]+\[[-+][0-9.]+,\+[0-9.]+\]' "$T/s2-2.log" ||
 	fail "the paired change and its interval not printed"
 [ "$(readlink "$M2/current")" = "$A" ] || fail "current changed after a refusal on the base set"
+# the running models' evaluations on the base set are kept, the refused one's not
+[ "$(ls "$M2/guard/scores")" = "$(printf '%s\n' "$A.json" "$A.scores" "$first2.json" "$first2.scores" | sort)" ] &&
+	[ "$(wc -l < "$M2/guard/scores/$A.scores")" = 40 ] ||
+	fail "kept evaluations on the base set: $(ls "$M2/guard/scores")"
 [ "$(training_base "$M2/rejected")" = "$M2/$origin2" ] ||
 	fail "the second candidate was trained from $(training_base "$M2/rejected"), not the origin"
 tail -n 1 "$M2/history" | grep -Eq " running=$A candidate=m-[^ ]* origin=$origin2 .*decision=refused\(fpr-worse-on-base\)\$" ||

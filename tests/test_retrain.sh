@@ -17,11 +17,12 @@
 #      bad usage fails with a message;
 #   7. installs beyond --keep remove the oldest models' directories; the
 #      origin (the first model installed) survives them and the rollback;
-#   8. in a second models directory: every candidate is trained from the
-#      origin, not from the running model (its config.json's training
-#      base), and a candidate better on the held-out reports but worse on
-#      the held-out base set (spam reported that reads like the base
-#      corpus's ham) is refused for that alone.
+#   8. in a second models directory, with a held-out base set of its own
+#      (--guard-ham-from): every candidate is trained from the origin, not
+#      from the running model (its config.json's training base), and a
+#      candidate better on the held-out reports but worse on the held-out
+#      base set (spam reported that reads like the set's ham) is refused
+#      for that alone.
 set -u
 : "${top_srcdir:?}" "${NODE_MODULES:?}"
 B=${top_builddir:-.}
@@ -183,8 +184,9 @@ kill "$mpid"
 wait "$mpid" 2> /dev/null
 mpid=
 
-# 8. A second models directory, its base corpus's ham with some prize
-# words in it. Sound feedback first: promoted, trained from the origin.
+# 8. A second models directory, no base corpus to train on, its held-out
+# base set of its own (--guard-*-from), whose ham has some prize words in
+# it. Sound feedback first: promoted, trained from the origin.
 mk "$T/base2/ham" ham 40 70 0.7
 mk "$T/base2/spam" spam 40 80
 mk "$T/fb2/ham" ham 60 90
@@ -197,8 +199,8 @@ retrain2() {	# command, then more options
 	# shellcheck disable=SC2086
 	sh "$RETRAIN" "$c" --models "$M2" --trainer "$TRAIN" --threads 1 --min-holdout 5 \
 		--holdout 30 $GUARD -c /dev/null --train-opts "--lr 2e-3 --epochs 4" \
-		--reload-cmd true --base-ham "$T/base2/ham" --base-spam "$T/base2/spam" \
-		--base-max 0 "$@"
+		--reload-cmd true --guard-ham-from "$T/base2/ham" \
+		--guard-spam-from "$T/base2/spam" "$@"
 }
 retrain2 install "$T/m0" > "$T/install2.log" 2>&1 || { cat "$T/install2.log"; fail "install in $M2"; }
 origin2=$(readlink "$M2/origin")
@@ -208,7 +210,8 @@ for f in "$T"/fb2/spam/*.eml; do sh "$REPORT" --spam -d "$T/s2" < "$f" || fail "
 retrain2 run --spool "$T/s2" > "$T/s2-1.log" 2>&1
 cat "$T/s2-1.log"
 grep -q "decision: promoted" "$T/s2-1.log" || fail "sound feedback in $M2 was not promoted"
-grep -q "held-out base set chosen: 20 ham and 20 spam" "$T/s2-1.log" || fail "no held-out base set chosen"
+grep -q "held-out base set chosen: 20 ham of $T/base2/ham and 20 spam of $T/base2/spam" "$T/s2-1.log" ||
+	fail "no held-out base set chosen"
 [ "$(find "$M2/guard/ham" -type f | wc -l)" = 20 ] || fail "the held-out base set is not 20 ham"
 A=$(readlink "$M2/current")
 # training_base MODEL - the base the trainer recorded in the model

@@ -92,8 +92,9 @@ bench-memory: bench/bench_memory corpus/index.tsv
 
 # bench_month.sh: issue 20's simulated month: the validation split
 # reported in nightly batches, gptmilter-retrain every night, the running
-# model's error curve on the test split (hours with the defaults: see the
-# script; NIGHTS=... and the other variables size it).
+# model's error curve on half the test split, the other half its held-out
+# base set (about an hour on 2 shared cores with one-epoch fine-tunes: see
+# the script; NIGHTS=... and the other variables size it).
 #	make bench-month
 EXTRA_DIST += bench/bench_month.sh
 bench-month: corpus/index.tsv src/train/gptmilter-train \

@@ -17,6 +17,7 @@
 #      bad usage fails with a message;
 #   7. installs beyond --keep remove the oldest models' directories; the
 #      origin (the first model installed) survives them and the rollback;
+#      install --origin replaces it;
 #   8. in a second models directory, with a held-out base set of its own
 #      (--guard-ham-from): every candidate is trained from the origin, not
 #      from the running model (its config.json's training base), and a
@@ -179,6 +180,10 @@ for n in $(cat "$M/installed"); do [ -f "$M/$n/config.json" ] || fail "listed $n
 [ "$(readlink "$M/current")" = "$(tail -n 1 "$M/installed")" ] || fail "current is not the newest"
 [ "$(readlink "$M/origin")" = "origin-$first" ] && [ "$(cksum < "$M/origin-$first/model.safetensors")" = "$(cksum < "$T/m0/model.safetensors")" ] ||
 	fail "the origin did not survive promotion, rollback and pruning: $(ls "$M")"
+# install --origin: the new model is the origin, the old origin's copy goes
+retrain install "$T/m0" --origin > "$T/origin.log" 2>&1 || { cat "$T/origin.log"; fail "install --origin failed"; }
+[ "$(readlink "$M/origin")" = "origin-$(readlink "$M/current")" ] && [ ! -e "$M/origin-$first" ] ||
+	fail "install --origin: origin is $(readlink "$M/origin"): $(ls "$M")"
 
 kill "$mpid"
 wait "$mpid" 2> /dev/null

@@ -376,6 +376,25 @@ expect_soup_error "differ from" $EVAL "$T/member1" "$T/m1"
 # shellcheck disable=SC2086
 expect_soup_error "no --base" $EVAL --base "$T/lm" "$T/member1" "$T/member2"
 
+# 4c. a retrain keeps its base classifier's text layout (the shipped model
+# reads layout 2): member2 relabelled as layout 2, fine-tuned two steps,
+# records 2 and reads that layout; a soup of layouts 2 and 4 is refused
+cp -r "$T/member2" "$T/member2v2"
+$PYTHON3 - "$T/member2v2/config.json" <<'PY' || fail "relabelling member2"
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["gptmilter"]["mailtext_version"] = 2
+json.dump(c, open(sys.argv[1], "w"))
+PY
+# shellcheck disable=SC2086
+"$BIN" finetune --base "$T/member2v2" $DATA --epochs 1 --max-steps 2 \
+	--threads 1 -o "$T/retrain-v2" > "$T/retrain-v2.log" 2>&1 ||
+	{ cat "$T/retrain-v2.log"; fail "retrain of a layout-2 model failed"; }
+grep -q '"mailtext_version" *: *2' "$T/retrain-v2/config.json" ||
+	fail "a retrain of a layout-2 model records another layout"
+# shellcheck disable=SC2086
+expect_soup_error "the first member on 4" $EVAL "$T/member1" "$T/member2v2"
+
 # 5. TSV input with its own labels and a hash split; bf16 weights
 awk 'BEGIN { for (i = 0; i < 60; i++)
 	printf "%s\tSubject: %s %d\\n\\n%s\n", (i % 2 ? "spam" : "ham"),

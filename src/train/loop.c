@@ -358,7 +358,9 @@ train_finish_classifier(Run *r, JsonObject *trn, GError **error)
 	g_autofree char *bn = g_path_get_basename(trimmed);
 	json_object_set_string_member(extra, "name", o->name ? o->name : bn);
 	json_object_set_int_member(extra, "max_tokens", o->max_tokens);
-	json_object_set_int_member(extra, "mailtext_version", MAILTEXT_VERSION);
+	json_object_set_int_member(extra, "mailtext_version",
+				   r->corpus->mailtext_version > 0 ?
+				   r->corpus->mailtext_version : MAILTEXT_VERSION);
 	json_object_set_string_member(extra, "pooling",
 				      o->pooling == GPT_POOL_MEAN ? "mean" : "last");
 	JsonObject *cj = json_object_new();

@@ -475,6 +475,13 @@ load_model(Run *r)
 		r->tokenizer_dir = g_path_get_dirname(b->vocab_path);
 		r->base_name = g_strdup(o.base);
 		r->base_training = bundle_extra_copy(b, "training");
+		/* A retrain of a classifier reads the text layout it was
+		 * trained on (a language model base gets the current one):
+		 * a small local corpus cannot teach a model another layout,
+		 * and its operating point was measured on this one. */
+		if (b->gpt.num_labels > 0 && b->mailtext_version > 0 &&
+		    mailtext_version_supported(b->mailtext_version))
+			r->corpus->mailtext_version = b->mailtext_version;
 		if (b->gpt.num_labels > 0)
 			run_base_calibration(r, b);
 	} else {

@@ -58,14 +58,24 @@ soup_load(Run *r, char **members, GError **error)
 				    "%s: not a classifier (no labels)", dir);
 			goto fail;
 		}
-		/* Calibration reads the corpus with the current text layout. */
-		if (b->mailtext_version != MAILTEXT_VERSION) {
+		/* Calibration reads the corpus in the members' text layout:
+		 * one that is still produced, the same for all of them. */
+		int v = b->mailtext_version > 0 ? b->mailtext_version :
+			MAILTEXT_VERSION;
+		if (!mailtext_version_supported(v)) {
 			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-				    "%s: trained on text extraction version %d, "
-				    "not the current %d: retrain it first", dir,
-				    b->mailtext_version, MAILTEXT_VERSION);
+				    "%s: text extraction version %d is not "
+				    "produced by this build", dir, v);
 			goto fail;
 		}
+		if (first != NULL && v != r->corpus->mailtext_version) {
+			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+				    "%s: trained on text extraction version %d, "
+				    "the first member on %d: retrain it first",
+				    dir, v, r->corpus->mailtext_version);
+			goto fail;
+		}
+		r->corpus->mailtext_version = v;
 		if (first != NULL && (!same_architecture(&first->gpt, &b->gpt) ||
 				      !same_labels(first->labels, b->labels) ||
 				      first->max_tokens != b->max_tokens)) {

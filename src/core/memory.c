@@ -95,6 +95,21 @@ memory_model_id(const Classifier *c)
 	return g_strdup(g_checksum_get_string(ck));
 }
 
+/* remove_span - V (C doubles) less its components along the NB orthonormal
+ * rows of BASIS */
+static void
+remove_span(double *v, const double *basis, int nb, int C)
+{
+	for (int j = 0; j < nb; j++) {
+		const double *u = basis + (gsize) j * C;
+		double d = 0.0;
+		for (int k = 0; k < C; k++)
+			d += v[k] * u[k];
+		for (int k = 0; k < C; k++)
+			v[k] -= d * u[k];
+	}
+}
+
 /* memory_project - OUT = P (POOLED - ln_f_b), P the projection on the
  * complement of the span of score_w's rows (Gram-Schmidt, in double:
  * NL is 2 or a few, C a few hundred) */
@@ -113,14 +128,7 @@ memory_project(const Classifier *c, const float *pooled, float *out)
 		double *b = basis + (gsize) nb * C, norm = 0.0;
 		for (int k = 0; k < C; k++)
 			b[k] = m->score_w[(gsize) r * C + k];
-		for (int j = 0; j < nb; j++) {
-			const double *u = basis + (gsize) j * C;
-			double d = 0.0;
-			for (int k = 0; k < C; k++)
-				d += b[k] * u[k];
-			for (int k = 0; k < C; k++)
-				b[k] -= d * u[k];
-		}
+		remove_span(b, basis, nb, C);
 		for (int k = 0; k < C; k++)
 			norm += b[k] * b[k];
 		if (norm < 1e-20)
@@ -129,14 +137,7 @@ memory_project(const Classifier *c, const float *pooled, float *out)
 			b[k] /= sqrt(norm);
 		nb++;
 	}
-	for (int j = 0; j < nb; j++) {
-		const double *u = basis + (gsize) j * C;
-		double d = 0.0;
-		for (int k = 0; k < C; k++)
-			d += x[k] * u[k];
-		for (int k = 0; k < C; k++)
-			x[k] -= d * u[k];
-	}
+	remove_span(x, basis, nb, C);
 	for (int k = 0; k < C; k++)
 		out[k] = (float) x[k];
 }

@@ -395,6 +395,79 @@ grep -q '"mailtext_version" *: *2' "$T/retrain-v2/config.json" ||
 # shellcheck disable=SC2086
 expect_soup_error "the first member on 4" $EVAL "$T/member1" "$T/member2v2"
 
+# 4e. finetune --interpolate (WiSE-FT): the saved weights are (1 - A) x
+# the base classifier's + A x the fine-tune's: 0 scores exactly as the
+# base, 1 is the plain fine-tune byte for byte, 0.5 numpy's midpoint; auto
+# with too little validation takes 0.5 and records it, with enough it
+# records what it tried and keeps the share of the lowest loss; what
+# cannot be mixed is refused before training
+W="--epochs 1 --threads 1 --seed 5"
+for a in plain 0 0.5 1 auto; do
+	opt="--interpolate $a"
+	[ "$a" = plain ] && opt=
+	# shellcheck disable=SC2086
+	"$BIN" finetune --base "$T/member1" $DATA $W $opt -o "$T/wise-$a" \
+		> "$T/wise-$a.log" 2>&1 ||
+		{ cat "$T/wise-$a.log"; fail "finetune --interpolate $a failed"; }
+done
+# shellcheck disable=SC2086
+"$BIN" finetune --base "$T/member1" $DATA $W --interpolate auto \
+	--min-val-ham 1 --min-val-spam 1 -o "$T/wise-val" > "$T/wise-val.log" 2>&1 ||
+	{ cat "$T/wise-val.log"; fail "finetune --interpolate auto (validation) failed"; }
+cmp -s "$T/wise-plain/model.safetensors" "$T/wise-1/model.safetensors" ||
+	fail "--interpolate 1 differs from the plain fine-tune"
+for m in member1 wise-0; do
+	"$BIN" eval -m "$T/$m" --ham "$T/c/test/ham" --spam "$T/c/test/spam" \
+		--threads 1 -q --scores "$T/$m.scores" || fail "eval of $m failed"
+done
+cmp -s "$T/member1.scores" "$T/wise-0.scores" ||
+	fail "--interpolate 0 does not score as its base"
+grep -q "^weights: 0.5 of the fine-tune's, 0.5 of the base's (--interpolate auto; validation has 12 ham and 12 spam" \
+	"$T/wise-auto.log" || fail "--interpolate auto does not say what it chose: $(grep weights: "$T/wise-auto.log")"
+$PYTHON3 - "$T" "$top_srcdir/tests" <<'PY' || fail "--interpolate weights or record wrong"
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[2])
+from gpt_ref import read_safetensors
+t = sys.argv[1]
+def load(d):
+    return read_safetensors(t + "/" + d + "/model.safetensors")
+base, ft, half, zero = load("member1"), load("wise-plain"), load("wise-0.5"), load("wise-0")
+assert all(np.array_equal(zero[k], base[k]) for k in base), "0: not the base"
+worst = max(float(np.max(np.abs(half[k] - (base[k] + ft[k]) / 2))) for k in base)
+moved = max(float(np.max(np.abs(ft[k] - base[k]))) for k in base)
+print("--interpolate 0.5 against numpy's midpoint: max abs diff %.3g (fine-tune moved %.3g)"
+      % (worst, moved))
+assert worst < 1e-6 and moved > 1e-3, (worst, moved)
+def record(d):
+    return json.load(open(t + "/" + d + "/config.json"))["gptmilter"]["training"]
+assert "interpolate" not in record("wise-plain")
+assert record("wise-0.5")["interpolate"] == {"alpha": 0.5, "chosen": "given"}
+assert record("wise-auto")["interpolate"] == {"alpha": 0.5, "chosen": "default"}
+v = record("wise-val")["interpolate"]
+tried = v["tried"]
+assert v["chosen"] == "validation" and [x["alpha"] for x in tried] == [0.25, 0.5, 0.75, 1]
+assert v["alpha"] == min(tried, key=lambda x: x["validation_loss"])["alpha"], v
+print("--interpolate auto on validation: %s" % v)
+PY
+expect_interpolate_error() {	# substring, args...
+	want="$1"
+	shift
+	if "$BIN" "$@" -o "$T/x" > "$T/err.log" 2>&1; then
+		fail "accepted: $*"
+	elif ! grep -q -- "$want" "$T/err.log"; then
+		fail "message for [$*] lacks [$want]: $(cat "$T/err.log")"
+	fi
+}
+# shellcheck disable=SC2086
+expect_interpolate_error "is not a classifier" finetune --base "$T/lm" $DATA --interpolate 0.5
+# shellcheck disable=SC2086
+expect_interpolate_error "auto or a share in" finetune --base "$T/member1" $DATA --interpolate 1.5
+# shellcheck disable=SC2086
+expect_interpolate_error "is for finetune --base" pretrain $TINY --data "$T/c/train/ham" --interpolate 0.5
+expect_interpolate_error "classes of the data" finetune --base "$T/member1" \
+	--class "a=$T/c/train/ham" --class "b=$T/c/train/spam" --interpolate 0.5
+
 # 5. TSV input with its own labels and a hash split; bf16 weights
 awk 'BEGIN { for (i = 0; i < 60; i++)
 	printf "%s\tSubject: %s %d\\n\\n%s\n", (i % 2 ? "spam" : "ham"),

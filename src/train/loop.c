@@ -7,7 +7,8 @@
  * from --seed and the epoch number only, so a resumed run replays exactly the
  * batches an uninterrupted run would), gradient accumulation, clipping, the
  * schedule, the checkpoint file, and what is written to OUT at the end.
- * Not here: gradients (gpt_train.c), AdamW (optim.c), metrics (report.c).
+ * Not here: gradients (gpt_train.c), AdamW (optim.c), metrics (report.c),
+ * the arithmetic of averaging and interpolating weights (soup.c).
  *
  * Checkpoint: OUT/checkpoint/state.bin, written atomically (tmp + fsync +
  * rename): CK_HEADER_WORDS little-endian int64 words (magic, version,
@@ -544,10 +545,8 @@ update(Run *r, Training *t, float *gnorm, float *lr)
 	gpt_train_zero_grad(t->tr);
 	t->p.step++;
 	if (t->avg != NULL && t->p.step > t->avg_from) {
-		const float *w = gpt_train_params(t->tr);
-		float k = (float)(t->p.step - t->avg_from);
-		for (gsize i = 0; i < t->np; i++)
-			t->avg[i] += (w[i] - t->avg[i]) / k;
+		weights_toward(t->avg, gpt_train_params(t->tr), t->np,
+			       1.0 / (double)(t->p.step - t->avg_from));
 	}
 }
 
@@ -771,9 +770,9 @@ training_record(Run *r, const Training *t, double seconds)
 	return trn;
 }
 
-/* finish - the weights to keep (the --average-last mean), then the
- * language model written, or the classifier calibrated, evaluated and
- * written */
+/* finish - the weights to keep (the --average-last mean, mixed with the
+ * base's by --interpolate), then the language model written, or the
+ * classifier calibrated, evaluated and written */
 static gboolean
 finish(Run *r, Training *t, GError **error)
 {
@@ -791,6 +790,9 @@ finish(Run *r, Training *t, GError **error)
 			       t->p.step - t->avg_from);
 	}
 	JsonObject *trn = training_record(r, t, seconds);
+	if (o->interpolate_given)
+		json_object_set_object_member(trn, "interpolate",
+					      soup_interpolate(r));
 	if (o->mode != MODE_PRETRAIN)
 		return train_finish_classifier(r, trn, error);
 

@@ -124,6 +124,29 @@ parse_trainable(const char *option, const char *word, gpointer data,
 	return TRUE;
 }
 
+/* parse_interpolate - --interpolate auto or a share in [0, 1] */
+static gboolean
+parse_interpolate(const char *option, const char *word, gpointer data,
+		  GError **error)
+{
+	TrainOptions *opts = data;
+	char *end;
+
+	opts->interpolate_given = TRUE;
+	if (strcmp(word, "auto") == 0) {
+		opts->interpolate = INTERPOLATE_AUTO;
+		return TRUE;
+	}
+	opts->interpolate = g_ascii_strtod(word, &end);
+	if (end == word || *end || !(opts->interpolate >= 0 &&
+				     opts->interpolate <= 1)) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s %s: auto or a share in [0, 1]", option, word);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean
 parse_split(const char *option, const char *word, gpointer data,
 	    GError **error)
@@ -230,6 +253,11 @@ static GOptionEntry train_entries[] = {
 	{ "average-last", 0, 0, G_OPTION_ARG_INT64, &o.average_last,
 	  "Save the mean of the weights after each of the last N updates "
 	  "(0: the last weights)", "N" },
+	{ "interpolate", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_interpolate,
+	  "finetune from a classifier: save (1 - A) x the base's weights + A "
+	  "x the fine-tune's (WiSE-FT); auto chooses A on validation (0.5 "
+	  "with fewer than --min-val-ham/--min-val-spam) (default 1: the "
+	  "fine-tune's)", "auto|A" },
 	{ "clip", 0, 0, G_OPTION_ARG_DOUBLE, &o.clip,
 	  "Clip the gradient to this global norm (0: off, the recipe)", "NORM" },
 	{ "seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "Random seed (1)", "N" },
@@ -359,6 +387,7 @@ train_options_init(TrainOptions *t, TrainMode mode)
 	t->dtype = mode == MODE_QUANTIZE ? ST_I8 : ST_F32;
 	t->target_fpr = 0.001;
 	t->threshold = -1;
+	t->interpolate = 1.0;
 	t->min_val_ham = REPORT_MIN_VAL_HAM;
 	t->min_val_spam = REPORT_MIN_VAL_SPAM;
 	t->log_every = 50;
@@ -396,6 +425,10 @@ check_options(GOptionContext *ctx)
 	if (o.header_dropout > 0 && o.mode != MODE_FINETUNE)
 		usage_error(ctx, "--header-dropout is for finetune: it varies "
 			    "the training examples of a classifier");
+	if (o.interpolate_given && (o.mode != MODE_FINETUNE || o.base == NULL))
+		usage_error(ctx, "--interpolate is for finetune --base "
+			    "CLASSIFIER: it mixes the fine-tune's weights with "
+			    "the base's");
 	if (o.record_histogram && o.mode != MODE_EVAL)
 		usage_error(ctx, "--record-histogram is for eval: it records "
 			    "the scores it computes");
@@ -484,6 +517,13 @@ load_model(Run *r)
 			r->corpus->mailtext_version = b->mailtext_version;
 		if (b->gpt.num_labels > 0)
 			run_base_calibration(r, b);
+		/* --interpolate mixes these back in at the end (soup.c) */
+		if (o.interpolate_given && b->gpt.num_labels > 0) {
+			r->base_block_len = r->model->block_len;
+			r->base_block = g_memdup2(r->model->block,
+				r->base_block_len * sizeof *r->base_block);
+			r->base_labels = g_strdupv(b->labels);
+		}
 	} else {
 		/* GPT-2's tokenizer, as the installed default model has it */
 		const char *dir = o.tokenizer ? o.tokenizer :
@@ -593,6 +633,8 @@ run_free(Run *r)
 	g_free(r->base_name);
 	g_clear_pointer(&r->base_training, json_node_unref);
 	g_clear_pointer(&r->base_scripts, json_node_unref);
+	g_free(r->base_block);
+	g_strfreev(r->base_labels);
 }
 
 /* run_quantize - -m MODEL written to -o OUT with --dtype (int8 by
@@ -773,6 +815,8 @@ main(int argc, char **argv)
 	gpt_set_threads(o.threads);
 	if (o.mode == MODE_FINETUNE)
 		gpt_model_set_head(r.model, r.nl, FALSE, o.seed);
+	if (o.interpolate_given && !soup_check_interpolate(&r, &err))
+		die_error(err);
 	print_model(&r);
 	if (!train_run(&r, &err))
 		die_error(err);

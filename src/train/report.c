@@ -122,6 +122,20 @@ report_spam_scores(Run *r, const Split *s, const float *logits,
 	}
 }
 
+/* report_enough_validation - see train.h */
+gboolean
+report_enough_validation(Run *r, const Split *val, gsize *n_ham,
+			 gsize *n_spam)
+{
+	*n_spam = 0;
+	for (gsize i = 0; i < val->n; i++)
+		*n_spam += classifier_is_spam_label(report_classifier(r),
+						    val->items[i]->label);
+	*n_ham = val->n - *n_spam;
+	return *n_ham >= (gsize)r->o->min_val_ham &&
+	       *n_spam >= (gsize)r->o->min_val_spam;
+}
+
 /* report_calibrate - see train.h. The rules, in order:
  *	1. fewer than --min-val-ham validation ham or --min-val-spam spam:
  *	   the base's temperature and threshold, untouched (a fit on 20 ham
@@ -137,18 +151,15 @@ static gboolean
 calibration_evidence(Run *r, const Split *val, ReportCalibration *cal)
 {
 	const TrainOptions *o = r->o;
-	gsize n_spam = 0, n_ham;
+	gsize n_spam, n_ham;
 
-	for (gsize i = 0; i < val->n; i++)
-		n_spam += classifier_is_spam_label(report_classifier(r),
-						   val->items[i]->label);
-	n_ham = val->n - n_spam;
 	memset(cal, 0, sizeof *cal);
+	gboolean enough = report_enough_validation(r, val, &n_ham, &n_spam);
 	cal->n_ham = n_ham;
 	cal->n_spam = n_spam;
 	cal->target_fpr = o->target_fpr;
 	cal->achieved_fpr = NAN;
-	if (n_ham >= (gsize)o->min_val_ham && n_spam >= (gsize)o->min_val_spam)
+	if (enough)
 		return TRUE;
 	cal->temperature = r->base_temperature;
 	cal->threshold = r->base_threshold;

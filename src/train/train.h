@@ -80,6 +80,11 @@ typedef struct {
 	gint64 max_steps;	/* stop after this many updates (0: no limit) */
 	gint64 average_last;	/* the saved weights are the mean of those
 				 * after each of the last N updates (0: off) */
+	double interpolate;	/* finetune --interpolate: the share of the
+				 * fine-tuned weights in the saved ones, the
+				 * rest the base's (WiSE-FT: soup.c), or
+				 * INTERPOLATE_AUTO; 1 when not given */
+	gboolean interpolate_given;
 	OptimSchedKind schedule;
 	guint64 seed;		/* --seed, parsed as a gint64 */
 	int threads;		/* 0 on the command line: every core */
@@ -129,6 +134,10 @@ typedef struct {
 	double base_threshold;	 /* threshold, else 1 and the default */
 	gboolean base_calibrated; /* whether the base had them */
 	JsonNode *base_scripts;	/* soup: the first member's scripts record */
+	float *base_block;	/* --interpolate: the base classifier's
+				 * weights, head included (base_block_len) */
+	gsize base_block_len;
+	char **base_labels;	/* --interpolate: its classes, in head order */
 	FILE *scores;		/* --scores, opened before any work, or NULL */
 	JsonArray *soup;	/* soup: each member's name and training */
 } Run;
@@ -164,6 +173,30 @@ gboolean train_finish_classifier(Run *r, JsonObject *training,
 gboolean soup_load(Run *r, char **members, GError **error);
 gboolean soup_finish(Run *r, GError **error);
 
+/* weights_toward - ACC (N) moved the share A of the way to W: acc + a (w -
+ * acc). With a = 1/k for the k-th of several weight sets, ACC is their
+ * running mean (soup, --average-last); with ACC a base's weights and W a
+ * fine-tune's, it is their interpolation (--interpolate). */
+void weights_toward(float *acc, const float *w, gsize n, double a);
+
+/* --interpolate auto: the share is chosen on validation among these, or,
+ * with too few validation messages (--min-val-ham, --min-val-spam), is
+ * INTERPOLATE_DEFAULT, WiSE-FT's own default */
+#define INTERPOLATE_AUTO (-1.0)
+#define INTERPOLATE_DEFAULT 0.5
+
+/* soup_check_interpolate - FALSE with error unless the run's classes (the
+ * data's) are the base classifier's, in its head's order, and its weights
+ * can be mixed with the fine-tune's (r->base_block); called before
+ * training */
+gboolean soup_check_interpolate(Run *r, GError **error);
+
+/* soup_interpolate - r->model's weights (the fine-tune's) replaced by
+ * (1 - a) base + a fine-tune, a as --interpolate says (auto: chosen on the
+ * validation split), printed unless quiet; the record for config.json's
+ * training.interpolate */
+JsonObject *soup_interpolate(Run *r);
+
 /* tokens.c: gptmilter-train tokens - a token model trained on the
  * training split; with -m MODEL written into it and mixed with its
  * transformer (the mix fitted and the threshold recommended on
@@ -189,6 +222,11 @@ JsonObject *report_evaluate(Run *r, const char *title, const Split *s,
 /* Validation below either count keeps the base's operating point. */
 #define REPORT_MIN_VAL_HAM 200
 #define REPORT_MIN_VAL_SPAM 50
+/* report_enough_validation - whether VAL has --min-val-ham ham and
+ * --min-val-spam spam, the evidence a run may fit anything on; their
+ * counts into *N_HAM and *N_SPAM */
+gboolean report_enough_validation(Run *r, const Split *val, gsize *n_ham,
+				  gsize *n_spam);
 /* No false positive in n ham bounds the FPR by 3/n only (95%). */
 #define REPORT_RULE_OF_THREE 3.0
 

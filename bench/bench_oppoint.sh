@@ -25,7 +25,8 @@
 # Environment: N (default 200), OFFSET (messages of each class skipped
 #   before the sample, default 0: OFFSET=200, 400 ... give other,
 #   disjoint samples), INTERPOLATE (--interpolate, default auto; 1: the
-#   plain fine-tune), THREADS (BLAS threads, default 1), WORK
+#   plain fine-tune), SEED (--seed: head, order and split; default 1),
+#   THREADS (BLAS threads, default 1), WORK
 #   (default ./oppoint-work), BASE (default $top_srcdir/models/default),
 #   CORPUS_DIR (default ./corpus), TRAIN (default
 #   ./src/train/gptmilter-train), PYTHON3 (default /usr/bin/python3),
@@ -38,6 +39,7 @@ top=$(dirname "$here")
 N=${N:-200}
 OFFSET=${OFFSET:-0}
 INTERPOLATE=${INTERPOLATE:-auto}
+SEED=${SEED:-1}
 THREADS=${THREADS:-1}
 WORK=${WORK:-./oppoint-work}
 BASE=${BASE:-$top/models/default}
@@ -62,8 +64,8 @@ echo "sample: $(ls "$WORK/ham" | wc -l) ham, $(ls "$WORK/spam" | wc -l) spam of 
 
 "$TRAIN" finetune --base "$BASE" --trainable-blocks all --lr 1e-4 --epochs 2 \
 	--interpolate "$INTERPOLATE" --ham "$WORK/ham" --spam "$WORK/spam" \
-	--threads "$THREADS" \
-	-o "$WORK/model" > "$WORK/train.log" 2>&1 || {
+	--seed "$SEED" --threads "$THREADS" -o "$WORK/model" \
+	> "$WORK/train.log" 2>&1 || {
 	tail -20 "$WORK/train.log"
 	exit 1
 }

@@ -26,10 +26,11 @@
 #       broad: WORK/mix (contrib/training-mix.py: the standard corpus,
 #              Ling-Spam, and PER_SOURCE posts of each of four lists as
 #              ham), 2 epochs;
-#     half of the time a message is read without its From line (the text,
-#     mailtext version 4, has no To, Cc, X-Mailer, User-Agent or
-#     Content-Type line: --header-dropout 0.5 empties From), so that no
-#     verdict rests on whether a message has one;
+#     half of the time a message is read without its From and To lines
+#     (the text, mailtext version 5, always has both, empty when absent,
+#     and the media type the body is read as; no Cc, X-Mailer or
+#     User-Agent line: --header-dropout 0.5 empties From and To), so that
+#     no verdict rests on whether a message has them;
 #     each member's weights averaged over its last epoch's updates.
 #  3. WORK/default: the mean of the members' weights (gptmilter-train soup),
 #     calibrated on the validation split (of the mix, for broad) and scored

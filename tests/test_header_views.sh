@@ -2,7 +2,7 @@
 # test_header_views.sh - the bare-header view the trainer's --header-dropout
 # reads (mailtext_dump -b, MailtextOptions.bare_headers) is the text of the
 # same message with its From, To, Cc, X-Mailer, User-Agent and text/plain
-# Content-Type lines removed (bench/header_views.py, which
+# Content-Type lines removed (an empty From and To, the same media type) (bench/header_views.py, which
 # bench_header_drop.sh scores): checked on every 7-bit single-part
 # text/plain message among 400 of the standard corpus's training split
 # (where removing Content-Type cannot change how the body decodes), and on
@@ -26,10 +26,15 @@ while read -r f; do
 	b="$T/bare/$(basename "$f")"
 	"$DUMP" -b "$f" > "$T/view" || fail "mailtext_dump -b $f"
 	"$DUMP" "$b" > "$T/stripped" || fail "mailtext_dump $b"
-	# the bare view never shows an address or a version-2 line
-	if sed '/^$/q' "$T/view" | grep -Eq '^(From: .|To:|X-Mailer:|User-Agent:|Content-Type:)'; then
+	# the bare view never shows an address or a version-2 line, and
+	# its media type is the full text's (what the body is read as)
+	if sed '/^$/q' "$T/view" | grep -Eq '^(From: .|To: .|Cc:|X-Mailer:|User-Agent:)'; then
 		fail "$f: header lines in the bare view"
 	fi
+	"$DUMP" "$f" | sed '/^$/q' | grep '^Content-Type:' > "$T/type.full"
+	sed '/^$/q' "$T/view" | grep '^Content-Type:' > "$T/type.bare"
+	cmp -s "$T/type.full" "$T/type.bare" && [ -s "$T/type.bare" ] ||
+		fail "$f: the bare view's media type differs"
 	# 7-bit, text/plain (or none), not multipart: compare the whole text
 	head=$(sed '/^\r\{0,1\}$/q' "$f")
 	if LC_ALL=C grep -q "$(printf '[\200-\377]')" "$f" ||

@@ -26,7 +26,7 @@
 static const char *
 check_layout(const char *text, gsize len, gsize cap)
 {
-	const char *p, *end = text + len;
+	const char *p, *type, *end = text + len;
 
 	if (len == 0 || len > cap)
 		return "length";
@@ -39,12 +39,25 @@ check_layout(const char *text, gsize len, gsize cap)
 	p = strchr(text, '\n');
 	if (p == NULL || strncmp(p + 1, "From:", 5) != 0)
 		return "no From line";
-	/* version 4 (the default): the header lines end after From; the
-	 * To, X-Mailer, User-Agent and Content-Type lines of versions 2-3
-	 * are gone, so that no model leans on which of them a message has */
+	/* version 5 (the default): after From always a To line (empty
+	 * when the message has none) and the media type the body is read
+	 * as, then the end of the header lines; the X-Mailer and
+	 * User-Agent lines of versions 2-3 are gone, so that no model
+	 * leans on which of them a message has */
 	p = strchr(p + 1, '\n');
+	if (p == NULL || strncmp(p + 1, "To:", 3) != 0)
+		return "no To line";
+	p = strchr(p + 1, '\n');
+	if (p == NULL || strncmp(p + 1, "Content-Type: ", 14) != 0)
+		return "no Content-Type line";
+	type = p + 15;
+	p = strchr(type, '\n');
+	/* one word, TYPE/SUBTYPE: no parameters */
+	if (p == NULL || memchr(type, '/', p - type) == NULL ||
+	    memchr(type, ' ', p - type) != NULL || type[0] == '/')
+		return "not a media type";
 	if (p != NULL && p + 1 < end && p[1] != '\n')
-		return "a header line after From";
+		return "a header line after Content-Type";
 	if (strstr(text, "\n\n\n") != NULL)
 		return "two blank lines";
 	if (strstr(text, " \n") != NULL || strstr(text, "\n ") != NULL)

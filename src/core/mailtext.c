@@ -21,13 +21,17 @@
  *    html") is rendered as HTML. Other multiparts give every child in order; a
  *    multipart with no children (missing or wrong boundary) gives its
  *    prologue as plain text.
- *  - Version 2 (the default) adds, for the top message only, "To:" (its
+ *  - Version 2 adds, for the top message only, "To:" (its
  *    mailboxes as for From), "X-Mailer:", "User-Agent:" and "Content-Type:"
  *    lines after From, each only when the header is there and not blank,
  *    RFC 2047 decoded, whitespace normalised and cut at 100 bytes (whole
  *    characters). Version 1 (opt->version = 1) has Subject and From only;
- *    so has version 4, the default: the lines of version 2 let a model
- *    lean on which header lines a message carries (issue 16).
+ *    so has version 4: the lines of version 2 let a model lean on which
+ *    header lines a message carries (issue 16). Version 5, the default,
+ *    has after From always "To:" (empty when absent) and "Content-Type:"
+ *    with the top part's type/subtype as GMime reads it (text/plain when
+ *    none is named), so that neither line tells whether a header was
+ *    there.
  *  - message/rfc822 parts give "Subject: ..." and "From: ..." lines, then
  *    their body, at most MAX_DEPTH levels down.
  *  - The output ends with one "\n" unless the cap cut it; a message
@@ -215,9 +219,35 @@ address_string(GMimeMessage *msg, GMimeParserOptions *popt,
 	return g_string_free(s, FALSE);
 }
 
+/* top_media_type - "type/subtype" (lower case, no parameters) of MSG's top
+ * part as the MIME walk reads it: text/plain, the RFC 2045 default, when
+ * the message names none or cannot be parsed */
+static char *
+top_media_type(GMimeMessage *msg)
+{
+	GMimeObject *top = msg != NULL ? g_mime_message_get_mime_part(msg) :
+		NULL;
+	GMimeContentType *ct = top != NULL ?
+		g_mime_object_get_content_type(top) : NULL;
+	const char *type = ct != NULL ?
+		g_mime_content_type_get_media_type(ct) : NULL;
+	const char *sub = ct != NULL ?
+		g_mime_content_type_get_media_subtype(ct) : NULL;
+	char *s;
+
+	if (type == NULL || sub == NULL || *type == '\0' || *sub == '\0')
+		return g_strdup("text/plain");
+	s = g_strconcat(type, "/", sub, NULL);
+	for (char *q = s; *q; q++)
+		*q = g_ascii_tolower(*q);
+	return s;
+}
+
 /* emit_headers - the header lines of MSG: Subject and From always; with
  * VERSION 2 or 3 (the top message only) To, X-Mailer, User-Agent and
- * Content-Type when present; with BARE, Subject and an empty From only */
+ * Content-Type when present; with VERSION 5 (the top message only) To and
+ * the top media type always, empty when absent; with BARE, Subject and
+ * the other lines of VERSION empty */
 static void
 emit_headers(TextBuf *o, GMimeMessage *msg, GMimeParserOptions *popt,
 	     int version, const GArray *renamed, gboolean bare)
@@ -231,6 +261,20 @@ emit_headers(TextBuf *o, GMimeMessage *msg, GMimeParserOptions *popt,
 	emit_line(o, "Subject:", msg ? g_mime_message_get_subject(msg) : NULL,
 		  MAX_HEADER_BYTES, FALSE);
 	emit_line(o, "From:", from, MAX_HEADER_BYTES, FALSE);
+	if (version >= 5) {
+		/* Both lines always: a missing To is an empty value, as in
+		 * the trainer's bare view, and the media type is the one the
+		 * body is read as (a missing Content-Type is text/plain), so
+		 * neither line can tell whether a header was there. */
+		g_autofree char *to = msg && !bare ? address_string(msg, popt,
+			GMIME_ADDRESS_TYPE_TO, "To") : NULL;
+		g_autofree char *type = top_media_type(msg);
+
+		emit_line(o, "To:", to, MAX_EXTRA_HEADER_BYTES, FALSE);
+		emit_line(o, "Content-Type:", type, MAX_EXTRA_HEADER_BYTES,
+			  FALSE);
+		return;
+	}
 	if (version < 2 || version > 3 || msg == NULL || bare)
 		return;
 	g_autofree char *to = address_string(msg, popt, GMIME_ADDRESS_TYPE_TO,

@@ -13,14 +13,14 @@
 #   directory; CORPORA_DIR from `contrib/corpora-export.py OUT`; SPLITS a
 #   comma list, default val,test - the splits no training of ours reads)
 # Environment: CLASSIFY (./src/classify/gptmilter-classify), MODEL
-#   (<srcdir>/models/default), REJECT (0.999), THREADS (2), SCORES (keep the
+#   (<srcdir>/models/default), REJECT (0.995), THREADS (2), SCORES (keep the
 #   per-message scores in this file).
 set -eu
 
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 CLASSIFY=${CLASSIFY:-./src/classify/gptmilter-classify}
 MODEL=${MODEL:-$srcdir/models/default}
-REJECT=${REJECT:-0.999}
+REJECT=${REJECT:-0.995}
 THREADS=${THREADS:-2}
 python=${PYTHON3:-/usr/bin/python3}
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE

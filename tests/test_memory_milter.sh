@@ -8,7 +8,8 @@
 #   2. its sibling newsletter-1.eml is moved INBOX -> Junk over IMAP: a
 #      spam report in the spool, remembered by the milter within seconds
 #   3. newsletter-2.eml again: Yes, "memory=spam:0.9xx", score >= 0.98;
-#      conference.eml (unrelated): No, no memory reason; /metrics counts
+#      conference.eml (unrelated): the model's own verdict, no memory
+#      reason; /metrics counts
 #      one spam hit and one entry; gptmilter-classify --memory says the
 #      same (and, given a corrupt store, says so and scores without it)
 #   4. restart: the store is read back from memory.file, not rebuilt
@@ -117,12 +118,20 @@ wait_log 'memory: 1 new report(s) remembered' ||
 	fail "report not remembered: $(cat "$T/milter.log")"
 grep -F 'memory: 1 new report(s) remembered' "$T/milter.log"
 
-# 3. the next variant is caught, the unrelated message is not
+# 3. the next variant is caught, the unrelated message keeps the model's
+# own verdict (No below policy.unsure_low 0.2, Unsure below the model's
+# threshold, else Yes)
+CLASSIFY=$B/src/classify/gptmilter-classify
+conf_alone=$("$CLASSIFY" -m "$MODEL" "$D/conference.eml" 2>&1)
+conf_want=$($PYTHON3 -c 'import sys
+s = float(sys.argv[1].split("\t")[-1])
+print("No" if s < 0.2 else "Unsure" if s < 0.5 else "Yes")' "$conf_alone") ||
+	fail "conference.eml by the model alone: $conf_alone"
 score after "$D/newsletter-2.eml" Yes spam
 s=$(sed -n 's/.*Yes, score=\([0-9.]*\) .*/\1/p' "$T/mt-after.log")
 $PYTHON3 -c 'import sys; sys.exit(float(sys.argv[1]) < 0.98)' "${s:-0}" ||
 	fail "score after the report: $s, want >= 0.98 (memory.spam_score)"
-score unrelated "$D/conference.eml" No none
+score unrelated "$D/conference.eml" "$conf_want" none
 grep -q ' memory=spam:0\.9[0-9]*$' "$T/milter.log" ||
 	fail "no memory= field in the log line: $(cat "$T/milter.log")"
 m=$(metric)
@@ -133,14 +142,13 @@ echo "$m" | grep -qx 'gptmilter_memory_entries 1' ||
 [ -s "$T/memory.bin" ] || fail "memory.bin not written"
 stop
 # gptmilter-classify --memory shows the milter's verdict and reason
-CLASSIFY=$B/src/classify/gptmilter-classify
 out=$("$CLASSIFY" -m "$MODEL" --memory "$T/memory.bin" "$D/newsletter-2.eml" \
 	"$D/conference.eml" 2>&1)
 printf '%s\n' "$out"
 mreason=$(sed -n 's/.* memory=\(spam:[0-9.]*\)$/\1/p' "$T/mt-after.log")
 echo "$out" | grep -qx "$D/newsletter-2.eml	spam memory=$mreason	0.9800" ||
 	fail "classify --memory: not the milter's verdict (memory=$mreason): $out"
-echo "$out" | grep -q "^$D/conference.eml	ham	0\.06" ||
+echo "$out" | grep -qxF "$conf_alone" ||
 	fail "classify --memory: the unrelated message changed: $out"
 ls "$T" | grep -q '\.tmp' && fail "a temp file left beside memory.bin"
 
@@ -159,7 +167,8 @@ open(p, "wb").write(b)' "$T/memory.bin"
 }
 corrupt
 out=$("$CLASSIFY" -m "$MODEL" --memory "$T/memory.bin" "$D/newsletter-2.eml" 2>&1)
-case $out in *"memory: $T/memory.bin: not a valid memory file: checksum mismatch: not consulted"*"newsletter-2.eml	ham	0.0101"*) ;;
+alone=$("$CLASSIFY" -m "$MODEL" "$D/newsletter-2.eml" 2>&1)
+case $out in *"memory: $T/memory.bin: not a valid memory file: checksum mismatch: not consulted"*"$alone"*) ;;
 	*) fail "classify with a corrupt store: $out";; esac
 start
 wait_log 'not a valid memory file: checksum mismatch: starting empty and rebuilding it from the reports of' ||

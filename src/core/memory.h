@@ -54,7 +54,7 @@ GQuark memory_error_quark(void);
  * ham was 0.885 from a reported spam). MEMORY_CAPACITY_DEFAULT keeps a
  * lookup under 5% of the default model's forward pass (it is memory
  * bound: about 35 ns per entry of 128 floats). MEMORY_SPAM_SCORE_DEFAULT
- * sits below policy.reject_threshold's default (0.999): one user's report
+ * sits below policy.reject_threshold's default (0.995): one user's report
  * tags mail for everyone, it does not reject it. */
 #define MEMORY_CAPACITY_DEFAULT 4096
 #define MEMORY_CAPACITY_MAX 1000000

@@ -82,7 +82,7 @@ static const ConfKey keys[] = {
 	{ "policy.spam_threshold", K_THRESHOLD, "\"model\"", 0, 2,
 	  F(spam_threshold), "score at or above which a message is spam "
 	  "(flag, subject tag); \"model\": the model's recommended one" },
-	{ "policy.reject_threshold", K_FLOAT, "0.999", 0, 2,
+	{ "policy.reject_threshold", K_FLOAT, "0.995", 0, 2,
 	  F(policy.reject_threshold),
 	  "score at or above which a message is rejected; above 1: never" },
 	{ "policy.unsure_low", K_FLOAT, "0.2", 0, 2, F(policy.unsure_low),

@@ -281,7 +281,7 @@ test_conf_load(void)
 		CHECK(c->workers == 4);
 		CHECK(c->timeout == 3.0);	/* an int where a float goes */
 		CHECK(c->policy.spam_threshold == 0.8);
-		CHECK(c->policy.reject_threshold == 0.999);	/* default */
+		CHECK(c->policy.reject_threshold == 0.995);	/* default */
 		CHECK(c->policy.on_error == POLICY_ACCEPT);
 		CHECK(c->policy.n_rules == 1);
 		CHECK(strcmp(c->hdr_flag, "X-GPT-Flag") == 0);

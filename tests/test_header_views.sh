@@ -2,8 +2,9 @@
 # test_header_views.sh - the bare-header view the trainer's --header-dropout
 # reads (mailtext_dump -b, MailtextOptions.bare_headers) is the text of the
 # same message with its From, To, Cc, X-Mailer, User-Agent and text/plain
-# Content-Type lines removed (an empty From and To, the same media type) (bench/header_views.py, which
-# bench_header_drop.sh scores): checked on every 7-bit single-part
+# Content-Type lines removed, as bench/header_views.py writes it and
+# bench_header_drop.sh scores it (in layout 5: an empty From and To, the
+# same media type): checked on every 7-bit single-part
 # text/plain message among 400 of the standard corpus's training split
 # (where removing Content-Type cannot change how the body decodes), and on
 # all 400 with everything but the header block compared.

@@ -56,7 +56,7 @@ check_layout(const char *text, gsize len, gsize cap)
 	if (p == NULL || memchr(type, '/', p - type) == NULL ||
 	    memchr(type, ' ', p - type) != NULL || type[0] == '/')
 		return "not a media type";
-	if (p != NULL && p + 1 < end && p[1] != '\n')
+	if (p + 1 < end && p[1] != '\n')
 		return "a header line after Content-Type";
 	if (strstr(text, "\n\n\n") != NULL)
 		return "two blank lines";

@@ -219,6 +219,17 @@ address_string(GMimeMessage *msg, GMimeParserOptions *popt,
 	return g_string_free(s, FALSE);
 }
 
+/* media_type - "TYPE/SUB" in lower case (GMime keeps the case it read) */
+static char *
+media_type(const char *type, const char *sub)
+{
+	char *s = g_strconcat(type, "/", sub, NULL);
+
+	for (char *q = s; *q; q++)
+		*q = g_ascii_tolower(*q);
+	return s;
+}
+
 /* top_media_type - "type/subtype" (lower case, no parameters) of MSG's top
  * part as the MIME walk reads it: text/plain, the RFC 2045 default, when
  * the message names none or cannot be parsed */
@@ -233,14 +244,10 @@ top_media_type(GMimeMessage *msg)
 		g_mime_content_type_get_media_type(ct) : NULL;
 	const char *sub = ct != NULL ?
 		g_mime_content_type_get_media_subtype(ct) : NULL;
-	char *s;
 
 	if (type == NULL || sub == NULL || *type == '\0' || *sub == '\0')
 		return g_strdup("text/plain");
-	s = g_strconcat(type, "/", sub, NULL);
-	for (char *q = s; *q; q++)
-		*q = g_ascii_tolower(*q);
-	return s;
+	return media_type(type, sub);
 }
 
 /* emit_headers - the header lines of MSG: Subject and From always; with
@@ -311,13 +318,10 @@ emit_attachment(TextBuf *o, GMimeObject *obj)
 
 	if (ct != NULL && g_mime_content_type_get_media_type(ct) != NULL &&
 	    g_mime_content_type_get_media_subtype(ct) != NULL)
-		type = g_strconcat(g_mime_content_type_get_media_type(ct), "/",
-				   g_mime_content_type_get_media_subtype(ct),
-				   NULL);
+		type = media_type(g_mime_content_type_get_media_type(ct),
+				  g_mime_content_type_get_media_subtype(ct));
 	else
 		type = g_strdup("application/octet-stream");
-	for (char *q = type; *q; q++)
-		*q = g_ascii_tolower(*q);
 	textbuf_init(&v, MAX_HEADER_BYTES);
 	if (name != NULL) {
 		textbuf_str(&v, name);

@@ -4,14 +4,18 @@
 # threshold come from validation splits; the standard corpus's test split
 # (../shared/CORPUS.md) only gives the figures recorded in config.json.
 #
-# Two recipes (RECIPE=sa, the default, built the shipped model; RECIPE=broad
-# is issue 18's candidate, measured in bench/RESULTS.md and not shipped yet):
-#  0. data: the standard corpus (BUILDDIR/corpus); for broad also the
-#     public corpora of ../shared/corpora (BUILDDIR/corpora,
-#     contrib/corpora-export.py, at most 3,000 messages a source) and text
-#     in six languages from Debian packages (BUILDDIR/pretrain-texts,
-#     contrib/pretrain-texts.py; the packages are installed here when
-#     missing, as root: never by CI).
+# Three recipes, each a base's text and the members' labelled mail
+# (RECIPE=sa, the default, built the shipped model; broad and wide are
+# issue 18's candidates, measured in bench/RESULTS.md):
+#	sa:	base sa,	members sa
+#	broad:	base broad,	members broad
+#	wide:	base broad,	members sa
+#  0. data: the standard corpus (BUILDDIR/corpus); for a broad base or
+#     broad members also the public corpora of ../shared/corpora
+#     (BUILDDIR/corpora, contrib/corpora-export.py, at most 3,000 messages
+#     a source); for a broad base text in six languages from Debian
+#     packages (BUILDDIR/pretrain-texts, contrib/pretrain-texts.py; the
+#     packages are installed here when missing, as root: never by CI).
 #  1. WORK/base: a GPT-2 language model (4 blocks of width 128, 256
 #     positions) pretrained, labels unused, with two BLAS threads on
 #       sa:    the train split of the standard corpus, its first 256 tokens
@@ -34,15 +38,15 @@
 #     no verdict rests on whether a message has them;
 #     each member's weights averaged over its last epoch's updates.
 #  3. WORK/default: the mean of the members' weights (gptmilter-train soup),
-#     calibrated on the validation split (of the mix, for broad) and scored
-#     on the standard test split; the scripts of its training mail and the
-#     histogram of its validation scores (the milter's drift reference) are
-#     recorded in it; then copied to MODEL_DEST.
+#     calibrated on the validation split (of the mix, for broad members)
+#     and scored on the standard test split; the scripts of its training
+#     mail and the histogram of its validation scores (the milter's drift
+#     reference) are recorded in it; then copied to MODEL_DEST.
 # Deterministic (seeds and thread counts fixed). Resumable: rerun after an
 # interruption and each stage continues from its last checkpoint in WORK.
 #
 # Usage: make-default-model.sh BUILDDIR [WORK]     (run by `make model`)
-# Environment: RECIPE (sa or broad), PRETRAIN_EPOCHS (sa 4, broad 2; 0
+# Environment: RECIPE (sa, broad or wide), PRETRAIN_EPOCHS (sa 4, broad 2; 0
 # skips stage 1 and trains one member from random weights, the recipe of
 # the earliest default models), WINDOWS (sa 1, broad 2), LM_SAMPLES (sa 0:
 # the full softmax, broad 2048), PER_SOURCE (broad: default 1000), MEMBERS
@@ -50,7 +54,11 @@
 # base, 1e-3 from random weights), POOLING=mean|last (default mean), EPOCHS
 # (sa 3, broad 2), HEADER_DROPOUT (default 0.5), LAYERS (default 4),
 # MODEL_DEST (default models/default of the source tree). WORK defaults to
-# BUILDDIR/model-work (sa) or BUILDDIR/model-work-broad.
+# BUILDDIR/model-work (sa), BUILDDIR/model-work-broad or
+# BUILDDIR/model-work-wide. The sa/broad defaults above follow the base's
+# text for PRETRAIN_EPOCHS, WINDOWS and LM_SAMPLES and the members' mail
+# for MEMBERS and EPOCHS. BASE=DIR skips stage 1 with a copy of a base
+# pretrained before (wide on broad's: BASE=BUILDDIR/model-work-broad/base).
 set -eu
 # OpenBLAS picks its kernels itself (these pin slower ones on some hosts).
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
@@ -59,17 +67,25 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/contrib/jobs.sh"
 build=$(cd "${1:?usage: make-default-model.sh BUILDDIR [WORK]}" && pwd)
 recipe=${RECIPE:-sa}
+# A recipe is the text its base reads and the labelled mail its members
+# learn from.
 case $recipe in
-sa)	work=${2:-$build/model-work}
-	pretrain_epochs=${PRETRAIN_EPOCHS:-4} windows=${WINDOWS:-1}
-	lm_samples=${LM_SAMPLES:-0} epochs=${EPOCHS:-3}
-	header_dropout=${HEADER_DROPOUT:-0.5} members=${MEMBERS:-5};;
-broad)	work=${2:-$build/model-work-broad}
-	pretrain_epochs=${PRETRAIN_EPOCHS:-2} windows=${WINDOWS:-2}
-	lm_samples=${LM_SAMPLES:-2048} epochs=${EPOCHS:-2}
-	header_dropout=${HEADER_DROPOUT:-0.5} members=${MEMBERS:-3};;
-*)	echo "make-default-model: RECIPE=$recipe: sa or broad" >&2; exit 2;;
+sa)	work=${2:-$build/model-work} base_text=sa labels=sa;;
+broad)	work=${2:-$build/model-work-broad} base_text=broad labels=broad;;
+wide)	work=${2:-$build/model-work-wide} base_text=broad labels=sa;;
+*)	echo "make-default-model: RECIPE=$recipe: sa, broad or wide" >&2; exit 2;;
 esac
+case $base_text in
+sa)	pretrain_epochs=${PRETRAIN_EPOCHS:-4} windows=${WINDOWS:-1}
+	lm_samples=${LM_SAMPLES:-0};;
+broad)	pretrain_epochs=${PRETRAIN_EPOCHS:-2} windows=${WINDOWS:-2}
+	lm_samples=${LM_SAMPLES:-2048};;
+esac
+case $labels in
+sa)	epochs=${EPOCHS:-3} members=${MEMBERS:-5};;
+broad)	epochs=${EPOCHS:-2} members=${MEMBERS:-3};;
+esac
+header_dropout=${HEADER_DROPOUT:-0.5}
 train="$build/src/train/gptmilter-train"
 corpus="$build/corpus"
 corpora="$build/corpora"
@@ -97,8 +113,8 @@ esac
 [ -f "$corpus/index.tsv" ] || "$python" "$top/contrib/corpus-export.py" "$corpus"
 [ "$recipe" = sa ] || [ -f "$corpora/index.tsv" ] ||
 	"$python" "$top/contrib/corpora-export.py" --max-per-source 3000 "$corpora"
-if [ "$recipe" = broad ] && [ "$pretrain_epochs" -gt 0 ] &&
-   [ ! -f "$texts/.done" ]; then
+if [ "$base_text" = broad ] && [ "$pretrain_epochs" -gt 0 ] &&
+   [ -z "${BASE:-}" ] && [ ! -f "$texts/.done" ]; then
 	missing=
 	for p in $text_packages; do
 		dpkg-query -W -f '${db:Status-Abbrev}' "$p" 2>/dev/null |
@@ -120,7 +136,7 @@ mkdir -p "$work"
 work=$(cd "$work" && pwd)
 # The labelled data: MIX/{train,val}/{ham,spam}. For broad the mix of
 # contrib/training-mix.py, rebuilt every run (links, cheap).
-if [ "$recipe" = broad ]; then
+if [ "$labels" = broad ]; then
 	"$python" "$top/contrib/training-mix.py" \
 		--per-source "${PER_SOURCE:-1000}" "$corpus" "$corpora" \
 		"$work/mix"
@@ -143,10 +159,18 @@ resume_opt() {
 }
 
 # Stage 1: pretraining, on the train splits only (the phishing set never).
+if [ -n "${BASE:-}" ] && [ ! -f "$work/base.done" ]; then
+	[ -f "$BASE/model.safetensors" ] ||
+		{ echo "make-default-model: BASE=$BASE: no model there" >&2; exit 1; }
+	rm -rf "$work/base"
+	cp -r "$BASE" "$work/base"
+	rm -rf "$work/base/checkpoint"
+	touch "$work/base.done"
+fi
 if [ "$pretrain_epochs" -gt 0 ] && [ ! -f "$work/base.done" ]; then
 	echo "make-default-model: $recipe: pretraining WORK/base ($pretrain_epochs epochs)"
 	lm_mail="--ham $corpus/train/ham --spam $corpus/train/spam"
-	if [ "$recipe" = broad ]; then
+	if [ "$base_text" = broad ]; then
 		lm_mail="$lm_mail --spam $corpora/lingspam/train/spam"
 		for s in 20news lingspam r-devel r-help r-help-es; do
 			lm_mail="$lm_mail --ham $corpora/$s/train/ham"

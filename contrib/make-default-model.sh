@@ -111,8 +111,10 @@ esac
 
 # Stage 0: the data.
 [ -f "$corpus/index.tsv" ] || "$python" "$top/contrib/corpus-export.py" "$corpus"
-[ "$recipe" = sa ] || [ -f "$corpora/index.tsv" ] ||
-	"$python" "$top/contrib/corpora-export.py" --max-per-source 3000 "$corpora"
+if [ "$base_text" = broad ] || [ "$labels" = broad ]; then
+	[ -f "$corpora/index.tsv" ] ||
+		"$python" "$top/contrib/corpora-export.py" --max-per-source 3000 "$corpora"
+fi
 if [ "$base_text" = broad ] && [ "$pretrain_epochs" -gt 0 ] &&
    [ -z "${BASE:-}" ] && [ ! -f "$texts/.done" ]; then
 	missing=
